@@ -1,0 +1,67 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Dependencies point one way: ddrouter → Daemon → {Workflow, Contract, Store, AMQP}.
+// Workflow and Contract depend on nothing but Foundation; AMQP is the only module that
+// touches C (rabbitmq-c 0.11, Debian librabbitmq-dev).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ddrouter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ddrouter", targets: ["ddrouter"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "Workflow", targets: ["Workflow"]),
+        .library(name: "Contract", targets: ["Contract"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(
+            name: "CRabbitMQShims",
+            dependencies: ["CRabbitMQ"]
+        ),
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ",
+                "CRabbitMQShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Workflow", swiftSettings: strict),
+        .target(name: "Contract", swiftSettings: strict),
+        .executableTarget(
+            name: "ddrouter",
+            dependencies: [
+                "AMQP", "Workflow", "Contract",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP"], swiftSettings: strict),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow"], swiftSettings: strict),
+        .testTarget(
+            name: "ContractTests", dependencies: ["Contract"],
+            resources: [], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

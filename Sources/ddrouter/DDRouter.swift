@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct DDRouter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddrouter",
+        abstract: "Routes dual-diagnosis referrals between municipalities and regional psychiatry.",
+        version: BuildInfo.version,
+        subcommands: []
+    )
+}
+
+enum BuildInfo {
+    static let version = "0.1.0"
+}
