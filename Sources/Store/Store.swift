@@ -1,1 +1,425 @@
-public enum StorePlaceholder {}
+public import Foundation
+import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// ddrouter's durable state: one SQLite file in WAL mode (through GRDB).
+///
+/// All writes go through `write { tx in … }`: one transaction, committed when the
+/// closure returns, rolled back when it throws. Reads outside a write each run in
+/// their own snapshot and may run concurrently with a write.
+///
+/// Every method blocks the calling thread (SQLite I/O, fsync). Call them from a
+/// thread of your own or wrap them; never from a cooperative-pool task in a hot loop.
+///
+/// `Sendable`: the only state is GRDB's `DatabasePool` (thread-safe; it serialises
+/// writers and pools readers) and immutable values.
+public final class Store: Sendable {
+    public struct Options: Sendable {
+        /// The database file; its directory is created (mode 0700) when missing.
+        public var path: String
+        /// Key of the audit chain's HMAC (at least 32 bytes). Keep it outside the
+        /// database file: whoever holds it can forge a chain.
+        public var auditKey: Data
+        /// How long a write waits for a lock held by another connection before
+        /// failing with `.busy` (transient).
+        public var busyTimeout: TimeInterval
+        /// Concurrent read connections.
+        public var maximumReaders: Int
+
+        public init(
+            path: String, auditKey: Data, busyTimeout: TimeInterval = 5, maximumReaders: Int = 4
+        ) {
+            self.path = path
+            self.auditKey = auditKey
+            self.busyTimeout = busyTimeout
+            self.maximumReaders = maximumReaders
+        }
+    }
+
+    /// The database file.
+    public let path: String
+    private let pool: DatabasePool
+    private let key: KeyBytes
+
+    /// Opens (creating when missing) and migrates the store.
+    public convenience init(path: String, auditKey: Data) throws {
+        try self.init(options: Options(path: path, auditKey: auditKey))
+    }
+
+    /// Opens (creating when missing) and migrates the store.
+    public init(options: Options) throws {
+        guard !options.path.isEmpty else {
+            throw StoreError(.invalidArgument, "the store path is empty; set store.path in the configuration")
+        }
+        guard options.auditKey.count >= 32 else {
+            throw StoreError(
+                .invalidKey,
+                "the audit key has \(options.auditKey.count) bytes; at least 32 random bytes are required (check the key file in the configuration)",
+                path: options.path)
+        }
+        let path = options.path
+        self.path = path
+        self.key = KeyBytes(options.auditKey)
+        try Store.prepareFile(path)
+
+        var config = Configuration()
+        config.label = "ddrouter.store"
+        config.busyMode = .timeout(options.busyTimeout)
+        config.maximumReaderCount = max(1, options.maximumReaders)
+        // GRDB starts pool writes with BEGIN IMMEDIATE: a writer takes the lock up
+        // front instead of failing at its first write.
+        config.prepareDatabase { db in
+            // REPLACE conflict resolution deletes rows; with recursive triggers on, that
+            // delete fires the audit table's DELETE trigger too.
+            try db.execute(sql: "PRAGMA recursive_triggers = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Store.openError(error, path: path)
+        }
+        do {
+            // Durability. In WAL mode, synchronous=NORMAL fsyncs only at checkpoints: a
+            // committed transaction survives a process crash but can be lost on power
+            // failure or kernel panic. The daemon acks a delivery (and the broker then
+            // forgets the message) right after our commit, so a commit that is later
+            // lost would be a lost referral. FULL fsyncs the WAL at every commit; the
+            // cost is paid per transaction, not per message, so the daemon batches
+            // several messages per `write` to keep throughput.
+            // Set here, on the pool's single writer connection, because GRDB sets
+            // NORMAL when it enables WAL, after `prepareDatabase` has run.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+        } catch {
+            throw Store.openError(error, path: path)
+        }
+        // The file existed before (or SQLite created -wal/-shm): make all owner-only.
+        try Store.restrictModes(path)
+        do {
+            let migrator = Schema.migrator
+            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                throw StoreError(
+                    .schemaTooNew,
+                    "store at \(path) was written by a newer ddrouter (unknown schema migrations); run that version or restore a backup",
+                    path: path)
+            }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            let wrapped = StoreError.wrap(error, "migrating the schema", path: path)
+            if var storeError = wrapped as? StoreError, storeError.code == .database {
+                storeError.code = .migrationFailed
+                throw storeError
+            }
+            throw wrapped
+        }
+        try Store.restrictModes(path)
+    }
+
+    /// Closes every connection. Further calls throw.
+    public func close() throws {
+        try wrap("closing") { try pool.close() }
+    }
+
+    private func wrap<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw StoreError.wrap(error, operation, path: path)
+        }
+    }
+
+    // MARK: writing
+
+    /// Runs `body` in one write transaction: everything it writes commits together
+    /// when it returns, nothing when it throws. A `StoreError` with `isTransient` (busy,
+    /// disk full) means: nothing was written, retry later. Errors thrown by `body`
+    /// itself are rethrown unchanged.
+    @discardableResult
+    public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        try wrap("writing") {
+            try pool.write { db in
+                let tx = StoreTransaction(db: db, key: key, path: path)
+                defer { tx.isOpen = false }
+                return try body(tx)
+            }
+        }
+    }
+
+    // MARK: inbox
+
+    /// The receipt stored for a message, or nil if it was never seen (dedupe).
+    public func receipt(forSender sender: String, messageID: String) throws -> Data? {
+        try wrap("reading inbox") {
+            try pool.read { db in try Queries.receipt(db, sender: sender, messageID: messageID) }
+        }
+    }
+
+    public func inboxEntry(sender: String, messageID: String) throws -> InboxEntry? {
+        try wrap("reading inbox") {
+            try pool.read { db in try Queries.inboxEntry(db, sender: sender, messageID: messageID) }
+        }
+    }
+
+    // MARK: outbox
+
+    /// Events not yet confirmed by the broker, in the order they were enqueued.
+    /// After a restart this includes events published before the crash but never
+    /// confirmed: they are published again with the same message id.
+    public func pendingOutbox(limit: Int) throws -> [OutboxEvent] {
+        try wrap("reading outbox") { try pool.read { db in try Queries.pendingOutbox(db, limit: limit) } }
+    }
+
+    public func outboxEvent(messageID: String) throws -> OutboxEvent? {
+        try wrap("reading outbox") {
+            try pool.read { db in try Queries.outboxEvent(db, messageID: messageID) }
+        }
+    }
+
+    /// Marks events confirmed by the broker; returns how many were pending. To audit
+    /// the sending in the same transaction, use `StoreTransaction.markSent` instead.
+    @discardableResult
+    public func markSent(messageIDs: some Sequence<String>, at date: Date) throws -> Int {
+        try wrap("marking events sent") {
+            try pool.write { db in try Queries.markSent(db, messageIDs: messageIDs, at: date) }
+        }
+    }
+
+    /// Counts a publish attempt (for metrics and operators); does not change state.
+    public func recordPublishAttempt(messageIDs: some Sequence<String>) throws {
+        try wrap("counting publish attempts") {
+            try pool.write { db in try Queries.recordAttempt(db, messageIDs: messageIDs) }
+        }
+    }
+
+    /// Deletes events confirmed before `date` (retention); returns how many.
+    @discardableResult
+    public func purgeSentOutbox(sentBefore date: Date) throws -> Int {
+        try wrap("purging sent events") {
+            try pool.write { db in
+                try db.execute(
+                    sql: "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?",
+                    arguments: [Timestamp.string(date)])
+                return db.changesCount
+            }
+        }
+    }
+
+    // MARK: timers
+
+    /// Pending timers due at or before `date`, earliest first. Fire each with
+    /// `StoreTransaction.markFired` in the same write as its effects.
+    public func dueTimers(at date: Date, limit: Int) throws -> [TimerRecord] {
+        try wrap("reading timers") { try pool.read { db in try Queries.dueTimers(db, at: date, limit: limit) } }
+    }
+
+    public func timer(id: String) throws -> TimerRecord? {
+        try wrap("reading timers") { try pool.read { db in try Queries.timer(db, id: id) } }
+    }
+
+    // MARK: cases
+
+    /// A case without auditing the read (for the daemon's own processing). For an
+    /// operator looking at a case, use `viewCase`.
+    public func `case`(id: String) throws -> CaseRecord? {
+        try wrap("reading case") { try pool.read { db in try Queries.caseRecord(db, id: id) } }
+    }
+
+    public func cases(pseudonym: Pseudonym) throws -> [CaseRecord] {
+        try wrap("reading cases") { try pool.read { db in try Queries.cases(db, pseudonym: pseudonym) } }
+    }
+
+    public func caseHistory(id: String) throws -> [CaseHistoryEntry] {
+        try wrap("reading case history") { try pool.read { db in try Queries.caseHistory(db, caseID: id) } }
+    }
+
+    /// An operator's look at a case: reads it and appends a `viewed` audit entry
+    /// (who, when, why) in the same transaction, so no view goes unrecorded.
+    public func viewCase(id: String, viewer: String, purpose: String, at date: Date) throws
+        -> CaseRecord?
+    {
+        try write { tx in
+            guard let record = try tx.case(id: id) else { return nil }
+            try tx.appendAudit(
+                AuditRecord(
+                    at: date, actor: viewer, action: .viewed, pseudonym: record.pseudonym,
+                    messageType: nil, messageID: nil, purpose: purpose))
+            return record
+        }
+    }
+
+    /// Case counts grouped by municipality × clinic × status.
+    public func caseCounts() throws -> [CaseCount] {
+        try wrap("counting cases") { try pool.read { db in try Queries.caseCounts(db) } }
+    }
+
+    // MARK: consent
+
+    /// Every consent statement about a citizen, oldest first.
+    public func consents(pseudonym: Pseudonym) throws -> [ConsentRecord] {
+        try wrap("reading consent") { try pool.read { db in try Queries.consents(db, pseudonym: pseudonym) } }
+    }
+
+    /// The current (latest) statement per direction and purpose.
+    public func currentConsents(pseudonym: Pseudonym) throws -> [ConsentRecord] {
+        try wrap("reading consent") {
+            try pool.read { db in try Queries.currentConsents(db, pseudonym: pseudonym) }
+        }
+    }
+
+    /// Deny by default; see `StoreTransaction.consentAllows`.
+    public func consentAllows(
+        pseudonym: Pseudonym, direction: ConsentDirection, purpose: String, at date: Date
+    ) throws -> Bool {
+        try wrap("reading consent") {
+            try pool.read { db in
+                try Queries.currentConsent(db, pseudonym: pseudonym, direction: direction, purpose: purpose)?
+                    .allows(at: date) ?? false
+            }
+        }
+    }
+
+    // MARK: audit
+
+    /// Every audit entry about a citizen, in order (the citizen's right to know who
+    /// looked at their data, when and why).
+    public func auditEntries(pseudonym: Pseudonym) throws -> [AuditEntry] {
+        try wrap("reading the audit trail") {
+            try pool.read { db in try Queries.auditEntries(db, pseudonym: pseudonym) }
+        }
+    }
+
+    /// A page of the trail: entries with seq > `afterSeq`, at most `limit`.
+    public func auditEntries(afterSeq: Int64, limit: Int) throws -> [AuditEntry] {
+        try wrap("reading the audit trail") {
+            try pool.read { db in try Queries.auditEntries(db, afterSeq: afterSeq, limit: limit) }
+        }
+    }
+
+    /// The last entry's seq and hash; log it to anchor later verifications.
+    public func auditHead() throws -> AuditAnchor? {
+        try wrap("reading the audit trail") { try pool.read { db in try Queries.auditHead(db) } }
+    }
+
+    /// Recomputes the whole chain. With an `anchor` (a head logged earlier), also
+    /// detects entries removed from the end.
+    public func verifyAudit(anchor: AuditAnchor? = nil) throws -> AuditVerification {
+        try wrap("verifying the audit trail") {
+            try pool.read { db in try AuditChain.verify(db: db, key: key, anchor: anchor) }
+        }
+    }
+
+    // MARK: maintenance
+
+    /// Applied migrations, in order.
+    public func appliedMigrations() throws -> [String] {
+        try wrap("reading the schema version") {
+            try pool.read { db in try Schema.migrator.appliedMigrations(db) }
+        }
+    }
+
+    /// All migrations this build knows, in order.
+    public static var knownMigrations: [String] { Schema.migrationNames }
+
+    /// SQLite's `PRAGMA quick_check`; returns the problems found (empty when healthy).
+    public func quickCheck() throws -> [String] {
+        try wrap("checking integrity") {
+            try pool.read { db in
+                let rows = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                return rows == ["ok"] ? [] : rows
+            }
+        }
+    }
+
+    // MARK: file
+
+    static let fileMode: mode_t = 0o600
+
+    /// Creates the directory (0700) and an empty database file (0600) when missing.
+    /// SQLite gives its -wal and -shm files the mode of the database file, so creating
+    /// the file ourselves makes all three owner-only regardless of the process umask.
+    static func prepareFile(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError(
+                    .cannotOpen,
+                    "cannot create the store directory \(directory): \((error as NSError).localizedDescription); create it (owner ddrouter, mode 0700) or fix store.path",
+                    path: path)
+            }
+        }
+        let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, fileMode)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw StoreError(
+                .notWritable,
+                "store at \(path) is not writable: \(reason); check the owner and mode of the file and of \(directory.isEmpty ? "the current directory" : directory)",
+                path: path)
+        }
+        defer { posixClose(fd) }
+        if fchmod(fd, fileMode) != 0 {
+            let reason = String(cString: strerror(errno))
+            throw StoreError(
+                .notWritable,
+                "cannot make store at \(path) owner-only (mode 0600): \(reason); the file belongs to another user?",
+                path: path)
+        }
+    }
+
+    /// Makes the database, -wal and -shm owner-only (files left by older versions or
+    /// created by hand).
+    static func restrictModes(_ path: String) throws {
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard stat(file, &info) == 0 else { continue }
+            if info.st_mode & 0o777 != fileMode, chmod(file, fileMode) != 0 {
+                let reason = String(cString: strerror(errno))
+                throw StoreError(
+                    .notWritable,
+                    "cannot make \(file) owner-only (mode 0600): \(reason); the file belongs to another user?",
+                    path: path)
+            }
+        }
+    }
+
+    static func openError(_ error: any Error, path: String) -> any Error {
+        let wrapped = StoreError.wrap(error, "opening", path: path)
+        guard var storeError = wrapped as? StoreError else { return wrapped }
+        if storeError.code == .database { storeError.code = .cannotOpen }
+        return storeError
+    }
+}
+
+/// `close(2)`; a free function because inside `Store` the name means `Store.close()`.
+private func posixClose(_ fd: Int32) {
+    _ = close(fd)
+}
+
+// Hooks for tests and repair tooling; internal, so the daemon cannot reach them.
+extension Store {
+    /// Runs raw SQL outside any API guarantee (no implicit transaction).
+    func executeRaw(_ sql: String) throws {
+        try wrap("raw SQL") { try pool.writeWithoutTransaction { db in try db.execute(sql: sql) } }
+    }
+
+    /// The value of a pragma on a writer connection (where durability settings apply).
+    func pragma(_ name: String) throws -> String? {
+        try wrap("reading pragma") {
+            try pool.writeWithoutTransaction { db in
+                try String.fetchOne(db, sql: "PRAGMA \(name)")
+            }
+        }
+    }
+}

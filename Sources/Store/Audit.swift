@@ -1,0 +1,293 @@
+import Crypto
+public import Foundation
+import GRDB
+
+/// What happened, in the audit trail. Open set.
+public struct AuditAction: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+
+    /// A message was received from `actor`.
+    public static let received: AuditAction = "received"
+    /// An event was sent to `actor` (confirmed by the broker).
+    public static let sent: AuditAction = "sent"
+    /// An operator (`actor`) looked at a citizen's data.
+    public static let viewed: AuditAction = "viewed"
+    /// A message was rejected (fatal-error receipt).
+    public static let rejected: AuditAction = "rejected"
+    /// Data was held back because consent was missing.
+    public static let held: AuditAction = "held"
+}
+
+/// An audit entry as the caller supplies it. `at` comes from the caller (the message's
+/// time or an injected clock), never from a hidden clock read.
+public struct AuditRecord: Sendable, Hashable {
+    public var at: Date
+    /// Sender, recipient or operator id.
+    public var actor: String
+    public var action: AuditAction
+    public var pseudonym: Pseudonym?
+    public var messageType: String?
+    public var messageID: String?
+    /// Purpose or legal basis, e.g. "sundhedsloven § 43, samtykke".
+    public var purpose: String
+
+    public init(
+        at: Date, actor: String, action: AuditAction, pseudonym: Pseudonym?,
+        messageType: String?, messageID: String?, purpose: String
+    ) {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.pseudonym = pseudonym
+        self.messageType = messageType
+        self.messageID = messageID
+        self.purpose = purpose
+    }
+}
+
+/// A stored audit entry with its place in the chain.
+public struct AuditEntry: Sendable, Hashable {
+    public var seq: Int64
+    /// The instant exactly as stored and hashed (UTC, milliseconds).
+    public var at: Date
+    public var actor: String
+    public var action: AuditAction
+    public var pseudonym: Pseudonym?
+    public var messageType: String?
+    public var messageID: String?
+    public var purpose: String
+    /// HMAC of the previous entry (32 zero bytes for the first).
+    public var prevHash: Data
+    /// HMAC(key, prevHash ‖ canonical encoding of this entry).
+    public var hash: Data
+}
+
+/// The head of the chain at some moment: the daemon can log it (or ship it elsewhere)
+/// so that a later verification also detects entries cut off the end, which a chain
+/// alone cannot show.
+public struct AuditAnchor: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var seq: Int64
+    /// Hex of the entry's hash.
+    public var hash: String
+
+    public init(seq: Int64, hash: String) {
+        self.seq = seq
+        self.hash = hash
+    }
+
+    public var description: String { "audit#\(seq):\(hash)" }
+}
+
+public enum AuditVerification: Sendable, Hashable, CustomStringConvertible {
+    /// Every entry verified; `head` is the last one (nil when the trail is empty).
+    case ok(count: Int64, head: AuditAnchor?)
+    /// `seq` is the first entry that does not verify.
+    case broken(seq: Int64, reason: AuditBreak)
+
+    public var isOK: Bool {
+        switch self {
+        case .ok: true
+        case .broken: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ok(let count, let head):
+            "audit trail verified: \(count) entries, head \(head.map(\.description) ?? "none")"
+        case .broken(let seq, let reason):
+            "audit trail broken at entry \(seq): \(reason)"
+        }
+    }
+}
+
+public enum AuditBreak: Sendable, Hashable, CustomStringConvertible {
+    /// The entry with this seq is missing: the next stored entry has `found`.
+    /// (Entries were deleted.)
+    case missing(found: Int64)
+    /// The entry's link to its predecessor does not match the predecessor's hash:
+    /// entries were reordered, replaced or deleted and renumbered.
+    case brokenLink
+    /// The entry's content does not match its hash: it was edited (or the trail was
+    /// written with another audit key).
+    case contentMismatch
+    /// The entry named by the anchor is missing or different: the end of the trail
+    /// was cut off or rewritten.
+    case anchorMismatch
+    /// A column holds a value the store never writes (hash length, timestamp form,
+    /// pseudonym form).
+    case malformed(column: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let found):
+            "entry is missing (next stored entry is \(found)); entries were deleted"
+        case .brokenLink:
+            "its link to the previous entry does not match; entries were reordered, replaced or deleted"
+        case .contentMismatch:
+            "its content does not match its hash; it was edited (or a different audit key is configured)"
+        case .anchorMismatch:
+            "the anchored entry is missing or different; the end of the trail was removed or rewritten"
+        case .malformed(let column):
+            "column \(column) holds a value ddrouter never writes; the row was edited"
+        }
+    }
+}
+
+/// The hash chain: canonical encoding and HMAC.
+enum AuditChain {
+    static let genesis = Data(repeating: 0, count: 32)
+
+    /// Canonical, unambiguous encoding of one entry: a version tag, the seq as 8 bytes
+    /// big-endian, then each field length-prefixed (4 bytes big-endian) and each
+    /// optional field preceded by a presence byte. The timestamp is its stored text.
+    static func canonical(
+        seq: Int64, at: String, actor: String, action: String, pseudonym: String?,
+        messageType: String?, messageID: String?, purpose: String
+    ) -> Data {
+        var out = Data("ddrouter.audit.v1".utf8)
+        out.reserveCapacity(128)
+        withUnsafeBytes(of: UInt64(bitPattern: seq).bigEndian) { out.append(contentsOf: $0) }
+        func field(_ text: String) {
+            let bytes = Array(text.utf8)
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: bytes.count).bigEndian) {
+                out.append(contentsOf: $0)
+            }
+            out.append(contentsOf: bytes)
+        }
+        func optional(_ text: String?) {
+            if let text {
+                out.append(1)
+                field(text)
+            } else {
+                out.append(0)
+            }
+        }
+        field(at)
+        field(actor)
+        field(action)
+        optional(pseudonym)
+        optional(messageType)
+        optional(messageID)
+        field(purpose)
+        return out
+    }
+
+    static func hash(key: KeyBytes, prevHash: Data, canonical: Data) -> Data {
+        var mac = HMAC<SHA256>(key: key.symmetric)
+        mac.update(data: prevHash)
+        mac.update(data: canonical)
+        return Data(mac.finalize())
+    }
+
+    /// Appends one entry; returns its anchor. Runs inside the caller's transaction.
+    static func append(_ record: AuditRecord, db: Database, key: KeyBytes) throws -> AuditAnchor {
+        let head = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+        let seq: Int64 = (head?[0] as Int64? ?? 0) + 1
+        let prev: Data = head?[1] ?? genesis
+        let at = Timestamp.string(record.at)
+        let canonical = canonical(
+            seq: seq, at: at, actor: record.actor, action: record.action.rawValue,
+            pseudonym: record.pseudonym?.hex, messageType: record.messageType,
+            messageID: record.messageID, purpose: record.purpose)
+        let hash = hash(key: key, prevHash: prev, canonical: canonical)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO audit (seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            seq, at, record.actor, record.action.rawValue, record.pseudonym?.hex,
+            record.messageType, record.messageID, record.purpose, prev, hash,
+        ])
+        return AuditAnchor(seq: seq, hash: Hex.encode(hash))
+    }
+
+    /// Walks the whole trail in seq order (streaming, constant memory).
+    static func verify(db: Database, key: KeyBytes, anchor: AuditAnchor?) throws
+        -> AuditVerification
+    {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash
+                FROM audit ORDER BY seq
+                """)
+        var expected: Int64 = 1
+        var prev = genesis
+        var anchorSeen = false
+        while let row = try rows.next() {
+            let seq: Int64 = row[0]
+            if seq != expected {
+                // ORDER BY seq makes seq < expected impossible; a larger one is a gap.
+                return .broken(seq: expected, reason: .missing(found: seq))
+            }
+            let storedPrev: Data? = row[8]
+            let storedHash: Data? = row[9]
+            guard let storedPrev, storedPrev.count == 32 else {
+                return .broken(seq: seq, reason: .malformed(column: "prev_hash"))
+            }
+            guard let storedHash, storedHash.count == 32 else {
+                return .broken(seq: seq, reason: .malformed(column: "hash"))
+            }
+            if storedPrev != prev {
+                return .broken(seq: seq, reason: .brokenLink)
+            }
+            let at: String? = row[1]
+            let actor: String? = row[2]
+            let action: String? = row[3]
+            let purpose: String? = row[7]
+            guard let at, let actor, let action, let purpose else {
+                return .broken(seq: seq, reason: .malformed(column: "at/actor/action/purpose"))
+            }
+            let canonical = canonical(
+                seq: seq, at: at, actor: actor, action: action, pseudonym: row[4],
+                messageType: row[5], messageID: row[6], purpose: purpose)
+            let computed = hash(key: key, prevHash: prev, canonical: canonical)
+            // Constant-time comparison is not needed here: the verifier holds the key.
+            if computed != storedHash {
+                return .broken(seq: seq, reason: .contentMismatch)
+            }
+            if let anchor, anchor.seq == seq {
+                guard Hex.encode(storedHash) == anchor.hash.lowercased() else {
+                    return .broken(seq: seq, reason: .anchorMismatch)
+                }
+                anchorSeen = true
+            }
+            prev = storedHash
+            expected = seq + 1
+        }
+        if let anchor, !anchorSeen {
+            return .broken(seq: anchor.seq, reason: .anchorMismatch)
+        }
+        let count = expected - 1
+        return .ok(
+            count: count,
+            head: count == 0 ? nil : AuditAnchor(seq: count, hash: Hex.encode(prev)))
+    }
+
+    static func entry(_ row: Row) throws -> AuditEntry {
+        let pseudonymText: String? = row["pseudonym"]
+        var pseudonym: Pseudonym?
+        if let pseudonymText {
+            guard let value = Pseudonym(hex: pseudonymText) else {
+                throw StoreError(.encoding, "audit column pseudonym holds a value ddrouter never writes")
+            }
+            pseudonym = value
+        }
+        return AuditEntry(
+            seq: row["seq"],
+            at: try Timestamp.decode(row["at"], column: "audit.at"),
+            actor: row["actor"],
+            action: AuditAction(rawValue: row["action"]),
+            pseudonym: pseudonym,
+            messageType: row["message_type"],
+            messageID: row["message_id"],
+            purpose: row["purpose"],
+            prevHash: row["prev_hash"],
+            hash: row["hash"])
+    }
+}

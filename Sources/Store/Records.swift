@@ -1,0 +1,343 @@
+public import Foundation
+
+// Value types the store reads and writes. Domain values (case state, decisions,
+// explanations, timer payloads) travel as JSON `Data` so that the store does not
+// depend on the Workflow or Contract modules; `StoreJSON` and the `decode…` helpers
+// convert from and to `Codable` types.
+
+/// JSON encoding used for blobs: sorted keys (byte-stable for the same value),
+/// ISO 8601 dates.
+public enum StoreJSON {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        do {
+            return try encoder.encode(value)
+        } catch {
+            throw StoreError(
+                .encoding, "cannot encode a \(T.self) as JSON for the store: \(error)")
+        }
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(type, from: data)
+        } catch {
+            // The DecodingError names the coding path, never the values.
+            throw StoreError(
+                .encoding,
+                "a stored blob does not decode as \(T.self) (written by an incompatible version?): \(Self.describe(error))"
+            )
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(type(of: error))" }
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(_, let c): return "type mismatch at '\(path(c))'"
+        case .valueNotFound(_, let c): return "missing value at '\(path(c))'"
+        case .keyNotFound(let key, let c): return "missing key '\(key.stringValue)' at '\(path(c))'"
+        case .dataCorrupted(let c): return "corrupted data at '\(path(c))'"
+        @unknown default: return "decoding error"
+        }
+    }
+}
+
+// MARK: - Inbox
+
+/// One inbound message as remembered for de-duplication, with the receipt that was
+/// sent for it (resent byte-identical when the same message arrives again).
+public struct InboxEntry: Sendable, Hashable {
+    public var sender: String
+    public var messageID: String
+    public var type: String
+    public var receivedAt: Date
+    public var receipt: Data
+
+    public init(sender: String, messageID: String, type: String, receivedAt: Date, receipt: Data) {
+        self.sender = sender
+        self.messageID = messageID
+        self.type = type
+        self.receivedAt = receivedAt
+        self.receipt = receipt
+    }
+}
+
+public enum InboxResult: Sendable, Hashable {
+    /// First time this (sender, message id) was seen; the entry is recorded.
+    case recorded
+    /// Seen before: nothing was written; resend this stored receipt, change nothing.
+    case duplicate(receipt: Data)
+}
+
+// MARK: - Cases
+
+public struct CaseRecord: Sendable, Hashable {
+    public var caseID: String
+    public var pseudonym: Pseudonym
+    /// Workflow kind, e.g. "A" / "B" or a longer name chosen by the Workflow module.
+    public var workflow: String
+    /// Official municipality code, e.g. "851" for Aalborg.
+    public var municipality: String
+    public var clinic: String?
+    /// Status used for reports and queues.
+    public var status: String
+    /// The case's state machine value as JSON.
+    public var state: Data
+    public var updatedAt: Date
+    /// Set by the store: 1 when created, +1 on every update.
+    public internal(set) var revision: Int64
+    /// Set by the store: the `updatedAt` of the first write.
+    public internal(set) var createdAt: Date?
+
+    public init(
+        caseID: String, pseudonym: Pseudonym, workflow: String, municipality: String,
+        clinic: String?, status: String, state: Data, updatedAt: Date
+    ) {
+        self.caseID = caseID
+        self.pseudonym = pseudonym
+        self.workflow = workflow
+        self.municipality = municipality
+        self.clinic = clinic
+        self.status = status
+        self.state = state
+        self.updatedAt = updatedAt
+        self.revision = 0
+        self.createdAt = nil
+    }
+
+    /// Convenience: encodes `state` with `StoreJSON`.
+    public init<State: Encodable>(
+        caseID: String, pseudonym: Pseudonym, workflow: String, municipality: String,
+        clinic: String?, status: String, state: State, updatedAt: Date
+    ) throws {
+        self.init(
+            caseID: caseID, pseudonym: pseudonym, workflow: workflow,
+            municipality: municipality, clinic: clinic, status: status,
+            state: try StoreJSON.encode(state), updatedAt: updatedAt)
+    }
+
+    public func decodeState<State: Decodable>(as type: State.Type) throws -> State {
+        try StoreJSON.decode(type, from: state)
+    }
+}
+
+/// What a history entry records. Open set: the Workflow module may add kinds.
+public struct HistoryKind: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+
+    /// An input that reached the case (a message, an entry of a list, a timer).
+    public static let input: HistoryKind = "input"
+    /// A decision taken by the rules, with its explanation.
+    public static let decision: HistoryKind = "decision"
+}
+
+public struct CaseHistoryEntry: Sendable, Hashable {
+    /// Set by the store; increases in insertion order.
+    public internal(set) var id: Int64
+    public var caseID: String
+    public var at: Date
+    public var kind: HistoryKind
+    /// The inbound message (or timer id) that caused this entry, if any.
+    public var messageID: String?
+    /// The input or decision as JSON.
+    public var payload: Data
+    /// Why: the rule's explanation as JSON.
+    public var explanation: Data?
+
+    public init(
+        caseID: String, at: Date, kind: HistoryKind, messageID: String?, payload: Data,
+        explanation: Data?
+    ) {
+        self.id = 0
+        self.caseID = caseID
+        self.at = at
+        self.kind = kind
+        self.messageID = messageID
+        self.payload = payload
+        self.explanation = explanation
+    }
+}
+
+// MARK: - Consent
+
+public enum ConsentDirection: String, Sendable, Hashable, CaseIterable, Codable {
+    case municipalityToRegion = "municipality-to-region"
+    case regionToMunicipality = "region-to-municipality"
+}
+
+public enum ConsentState: String, Sendable, Hashable, CaseIterable, Codable {
+    case given
+    case refused
+    case withdrawn
+}
+
+/// One statement about a citizen's consent to one direction and purpose. Records are
+/// appended, never changed; the latest recorded statement per (direction, purpose)
+/// is the current one. Deny by default: no record means no consent.
+public struct ConsentRecord: Sendable, Hashable {
+    /// Set by the store; increases in insertion order.
+    public internal(set) var id: Int64
+    public var pseudonym: Pseudonym
+    public var direction: ConsentDirection
+    /// e.g. "dual-diagnosis coordination (sundhedsloven § 43)".
+    public var purpose: String
+    public var state: ConsentState
+    public var validFrom: Date
+    public var withdrawnAt: Date?
+    /// Where the consent is documented (journal note, form id).
+    public var reference: String
+    public var recordedAt: Date
+    /// The inbound message that carried this statement, if any.
+    public var messageID: String?
+
+    public init(
+        pseudonym: Pseudonym, direction: ConsentDirection, purpose: String, state: ConsentState,
+        validFrom: Date, withdrawnAt: Date? = nil, reference: String, recordedAt: Date,
+        messageID: String? = nil
+    ) {
+        self.id = 0
+        self.pseudonym = pseudonym
+        self.direction = direction
+        self.purpose = purpose
+        self.state = state
+        self.validFrom = validFrom
+        self.withdrawnAt = withdrawnAt
+        self.reference = reference
+        self.recordedAt = recordedAt
+        self.messageID = messageID
+    }
+
+    /// True when this record allows sharing at `date`: given, already valid, and not
+    /// withdrawn at or before `date`.
+    public func allows(at date: Date) -> Bool {
+        switch state {
+        case .given:
+            guard validFrom <= date else { return false }
+            if let withdrawnAt, withdrawnAt <= date { return false }
+            return true
+        case .refused, .withdrawn:
+            return false
+        }
+    }
+}
+
+// MARK: - Outbox
+
+public enum OutboxState: String, Sendable, Hashable, CaseIterable {
+    /// Not yet confirmed by the broker (may have been published before a crash).
+    case pending
+    /// Confirmed by the broker.
+    case sent
+}
+
+/// An event to publish. `messageID` is unique across the outbox; enqueueing the same
+/// id again with the same content is a no-op (idempotent), with other content an error.
+public struct OutboxEvent: Sendable, Hashable {
+    /// Set by the store; publication order.
+    public internal(set) var sequence: Int64
+    public var messageID: String
+    public var exchange: String
+    public var routingKey: String
+    public var type: String
+    public var correlationID: String?
+    public var headers: [String: String]
+    public var body: Data
+    public var createdAt: Date
+    public internal(set) var state: OutboxState
+    public internal(set) var attempts: Int
+    public internal(set) var sentAt: Date?
+
+    public init(
+        messageID: String, exchange: String, routingKey: String, type: String,
+        correlationID: String?, headers: [String: String] = [:], body: Data, createdAt: Date
+    ) {
+        self.sequence = 0
+        self.messageID = messageID
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.type = type
+        self.correlationID = correlationID
+        self.headers = headers
+        self.body = body
+        self.createdAt = createdAt
+        self.state = .pending
+        self.attempts = 0
+        self.sentAt = nil
+    }
+}
+
+public enum EnqueueResult: Sendable, Hashable {
+    case enqueued
+    /// An identical event with this id is already in the outbox; nothing was written.
+    case alreadyEnqueued
+}
+
+// MARK: - Timers
+
+public enum TimerState: String, Sendable, Hashable, CaseIterable {
+    case pending
+    case fired
+    case cancelled
+}
+
+public struct TimerRecord: Sendable, Hashable {
+    public var timerID: String
+    public var caseID: String?
+    public var kind: String
+    public var dueAt: Date
+    /// What to do when it fires, as JSON.
+    public var payload: Data
+    public var createdAt: Date
+    public internal(set) var state: TimerState
+    public internal(set) var firedAt: Date?
+
+    public init(
+        timerID: String, caseID: String?, kind: String, dueAt: Date, payload: Data,
+        createdAt: Date
+    ) {
+        self.timerID = timerID
+        self.caseID = caseID
+        self.kind = kind
+        self.dueAt = dueAt
+        self.payload = payload
+        self.createdAt = createdAt
+        self.state = .pending
+        self.firedAt = nil
+    }
+
+    public var fired: Bool { state == .fired }
+}
+
+public enum ScheduleResult: Sendable, Hashable {
+    /// A new timer (or a cancelled one re-armed).
+    case scheduled
+    /// A pending timer with this id got the new due time and payload.
+    case rescheduled
+    /// A timer with this id has fired already; it is not armed again.
+    case alreadyFired
+}
+
+// MARK: - Reports
+
+public struct CaseCount: Sendable, Hashable {
+    public var municipality: String
+    public var clinic: String?
+    public var status: String
+    public var count: Int
+
+    public init(municipality: String, clinic: String?, status: String, count: Int) {
+        self.municipality = municipality
+        self.clinic = clinic
+        self.status = status
+        self.count = count
+    }
+}

@@ -1,0 +1,127 @@
+import GRDB
+
+/// Versioned schema. Migrations are append-only: never edit a registered migration,
+/// add a new one ("v2-…") instead. Opening an existing file applies the missing ones.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-initial") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    /// Names of all migrations this build knows, in order.
+    static var migrationNames: [String] { migrator.migrations }
+
+    static let v1 = """
+        -- Every inbound message per sender, with the receipt sent for it (dedupe).
+        CREATE TABLE inbox (
+            sender      TEXT NOT NULL,
+            message_id  TEXT NOT NULL,
+            type        TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            receipt     BLOB NOT NULL,
+            PRIMARY KEY (sender, message_id)
+        ) WITHOUT ROWID;
+
+        -- Current state of each case; JSON state blob from the Workflow module.
+        CREATE TABLE cases (
+            case_id      TEXT PRIMARY KEY NOT NULL,
+            pseudonym    TEXT NOT NULL,
+            workflow     TEXT NOT NULL,
+            municipality TEXT NOT NULL,
+            clinic       TEXT,
+            status       TEXT NOT NULL,
+            state        BLOB NOT NULL,
+            revision     INTEGER NOT NULL,
+            created_at   TEXT NOT NULL,
+            updated_at   TEXT NOT NULL
+        );
+        CREATE INDEX cases_by_pseudonym ON cases (pseudonym);
+        CREATE INDEX cases_by_report ON cases (municipality, clinic, status);
+
+        -- Every input and decision of a case, with its explanation.
+        CREATE TABLE case_history (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id     TEXT NOT NULL,
+            at          TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            message_id  TEXT,
+            payload     BLOB NOT NULL,
+            explanation BLOB
+        );
+        CREATE INDEX case_history_by_case ON case_history (case_id, id);
+
+        -- Consent statements, appended; the latest per subject is current.
+        CREATE TABLE consents (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            pseudonym    TEXT NOT NULL,
+            direction    TEXT NOT NULL
+                CHECK (direction IN ('municipality-to-region', 'region-to-municipality')),
+            purpose      TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('given', 'refused', 'withdrawn')),
+            valid_from   TEXT NOT NULL,
+            withdrawn_at TEXT,
+            reference    TEXT NOT NULL,
+            message_id   TEXT,
+            recorded_at  TEXT NOT NULL
+        );
+        CREATE INDEX consents_by_subject ON consents (pseudonym, direction, purpose, id);
+
+        -- Events to publish; AUTOINCREMENT keeps seq monotonic even after purges.
+        CREATE TABLE outbox (
+            seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id     TEXT NOT NULL UNIQUE,
+            exchange       TEXT NOT NULL,
+            routing_key    TEXT NOT NULL,
+            type           TEXT NOT NULL,
+            correlation_id TEXT,
+            headers        BLOB NOT NULL,
+            body           BLOB NOT NULL,
+            created_at     TEXT NOT NULL,
+            state          TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent')),
+            attempts       INTEGER NOT NULL DEFAULT 0,
+            sent_at        TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
+
+        CREATE TABLE timers (
+            timer_id   TEXT PRIMARY KEY NOT NULL,
+            case_id    TEXT,
+            kind       TEXT NOT NULL,
+            due_at     TEXT NOT NULL,
+            payload    BLOB NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
+            fired_at   TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX timers_due ON timers (due_at, timer_id) WHERE state = 'pending';
+        CREATE INDEX timers_by_case ON timers (case_id);
+
+        -- Append-only, hash-chained audit trail. The triggers are a guard rail against
+        -- mistakes; the keyed chain is what detects deliberate tampering.
+        CREATE TABLE audit (
+            seq          INTEGER PRIMARY KEY,
+            at           TEXT NOT NULL,
+            actor        TEXT NOT NULL,
+            action       TEXT NOT NULL,
+            pseudonym    TEXT,
+            message_type TEXT,
+            message_id   TEXT,
+            purpose      TEXT NOT NULL,
+            prev_hash    BLOB NOT NULL,
+            hash         BLOB NOT NULL
+        );
+        CREATE INDEX audit_by_pseudonym ON audit (pseudonym, seq) WHERE pseudonym IS NOT NULL;
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: DELETE refused'); END;
+        -- Only the next seq may be inserted: stops INSERT OR REPLACE over an old row
+        -- (REPLACE deletes without firing the DELETE trigger) and back-filled gaps.
+        CREATE TRIGGER audit_append_only BEFORE INSERT ON audit
+        WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: only the next seq may be inserted'); END;
+        """
+}

@@ -1,0 +1,340 @@
+public import Foundation
+import GRDB
+
+/// One write transaction, handed to the closure of `Store.write`. Everything written
+/// through it commits together when the closure returns, or not at all when it throws.
+///
+/// Several inbound messages may share one transaction (batching: one fsync for many
+/// messages). Wrap each message's work in `savepoint { }` so that one message that
+/// fails rolls back alone while the others of the batch still commit.
+///
+/// Do not keep the transaction after the closure returns: every method then throws
+/// `StoreError.Code.misuse`. Not `Sendable`: use it on the thread that runs the closure.
+public final class StoreTransaction {
+    let db: Database
+    let key: KeyBytes
+    let path: String
+    var isOpen = true
+
+    init(db: Database, key: KeyBytes, path: String) {
+        self.db = db
+        self.key = key
+        self.path = path
+    }
+
+    private func run<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        guard isOpen else {
+            throw StoreError(
+                .misuse,
+                "a store transaction was used after its write closure returned (\(operation)); this is a bug in the caller",
+                path: path)
+        }
+        do {
+            return try body()
+        } catch {
+            throw StoreError.wrap(error, operation, path: path)
+        }
+    }
+
+    /// Runs `body` in a nested savepoint: if it throws, only its writes are undone and
+    /// the error is rethrown; the enclosing transaction continues.
+    @discardableResult
+    public func savepoint<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        guard isOpen else {
+            throw StoreError(.misuse, "a store transaction was used after its write closure returned", path: path)
+        }
+        var result: T?
+        do {
+            try db.inSavepoint {
+                result = try body(self)
+                return .commit
+            }
+        } catch {
+            throw StoreError.wrap(error, "savepoint", path: path)
+        }
+        return result!
+    }
+
+    // MARK: inbox
+
+    /// Records an inbound message with the receipt sent for it. If the same (sender,
+    /// message id) is already recorded (also earlier in this same transaction), writes
+    /// nothing and returns `.duplicate` with the stored receipt: the caller must then
+    /// resend that receipt and apply no effects.
+    public func recordInbox(_ entry: InboxEntry) throws -> InboxResult {
+        try run("recording inbound message \(entry.messageID)") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO inbox (sender, message_id, type, received_at, receipt) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (sender, message_id) DO NOTHING
+                    """
+            ).execute(arguments: [
+                entry.sender, entry.messageID, entry.type, Timestamp.string(entry.receivedAt),
+                entry.receipt,
+            ])
+            if db.changesCount == 1 { return .recorded }
+            let stored = try Queries.receipt(db, sender: entry.sender, messageID: entry.messageID)
+            return .duplicate(receipt: stored ?? Data())
+        }
+    }
+
+    /// The stored receipt for a message, seen from inside this transaction.
+    public func receipt(forSender sender: String, messageID: String) throws -> Data? {
+        try run("reading inbox") { try Queries.receipt(db, sender: sender, messageID: messageID) }
+    }
+
+    // MARK: cases
+
+    /// Inserts or updates a case and returns its new revision (1 for a new case).
+    ///
+    /// - Parameter expectedRevision: when given, the write happens only if the stored
+    ///   revision equals it (0 = "must not exist yet"); otherwise `.conflict` is thrown.
+    ///   Use it when the state was read outside this transaction.
+    /// - Throws: `.conflict` also when the case id exists for another pseudonym.
+    @discardableResult
+    public func upsertCase(_ record: CaseRecord, expectedRevision: Int64? = nil) throws -> Int64 {
+        try run("writing case \(record.caseID)") {
+            if let expectedRevision {
+                let current =
+                    try Int64.fetchOne(
+                        db.cachedStatement(sql: "SELECT revision FROM cases WHERE case_id = ?"),
+                        arguments: [record.caseID]) ?? 0
+                guard current == expectedRevision else {
+                    throw StoreError(
+                        .conflict,
+                        "case \(record.caseID) is at revision \(current), the caller expected \(expectedRevision); it changed since it was read",
+                        path: path)
+                }
+            }
+            let at = Timestamp.string(record.updatedAt)
+            let revision = try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        INSERT INTO cases (case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                        ON CONFLICT (case_id) DO UPDATE SET
+                            workflow = excluded.workflow, municipality = excluded.municipality,
+                            clinic = excluded.clinic, status = excluded.status, state = excluded.state,
+                            revision = cases.revision + 1, updated_at = excluded.updated_at
+                        WHERE cases.pseudonym = excluded.pseudonym
+                        RETURNING revision
+                        """),
+                arguments: [
+                    record.caseID, record.pseudonym.hex, record.workflow, record.municipality,
+                    record.clinic, record.status, record.state, at, at,
+                ])
+            guard let revision else {
+                throw StoreError(
+                    .conflict,
+                    "case \(record.caseID) already exists for another citizen; a case never changes citizen",
+                    path: path)
+            }
+            return revision
+        }
+    }
+
+    public func `case`(id: String) throws -> CaseRecord? {
+        try run("reading case \(id)") { try Queries.caseRecord(db, id: id) }
+    }
+
+    public func cases(pseudonym: Pseudonym) throws -> [CaseRecord] {
+        try run("reading cases") { try Queries.cases(db, pseudonym: pseudonym) }
+    }
+
+    /// Appends an input or decision to a case's history; returns its id.
+    @discardableResult
+    public func appendHistory(_ entry: CaseHistoryEntry) throws -> Int64 {
+        try run("appending history of case \(entry.caseID)") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO case_history (case_id, at, kind, message_id, payload, explanation)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                entry.caseID, Timestamp.string(entry.at), entry.kind.rawValue, entry.messageID,
+                entry.payload, entry.explanation,
+            ])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func caseHistory(id: String) throws -> [CaseHistoryEntry] {
+        try run("reading history of case \(id)") { try Queries.caseHistory(db, caseID: id) }
+    }
+
+    // MARK: consent
+
+    /// Appends a consent statement; returns its id. The latest statement per
+    /// (pseudonym, direction, purpose) is the current one.
+    @discardableResult
+    public func recordConsent(_ record: ConsentRecord) throws -> Int64 {
+        try run("recording consent") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO consents (pseudonym, direction, purpose, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                record.pseudonym.hex, record.direction.rawValue, record.purpose,
+                record.state.rawValue, Timestamp.string(record.validFrom),
+                record.withdrawnAt.map(Timestamp.string), record.reference, record.messageID,
+                Timestamp.string(record.recordedAt),
+            ])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func consents(pseudonym: Pseudonym) throws -> [ConsentRecord] {
+        try run("reading consent") { try Queries.consents(db, pseudonym: pseudonym) }
+    }
+
+    public func currentConsents(pseudonym: Pseudonym) throws -> [ConsentRecord] {
+        try run("reading consent") { try Queries.currentConsents(db, pseudonym: pseudonym) }
+    }
+
+    /// Deny by default: true only if the latest statement for this direction and
+    /// purpose is "given", valid at `date` and not withdrawn by then.
+    public func consentAllows(
+        pseudonym: Pseudonym, direction: ConsentDirection, purpose: String, at date: Date
+    ) throws -> Bool {
+        try run("reading consent") {
+            try Queries.currentConsent(db, pseudonym: pseudonym, direction: direction, purpose: purpose)?
+                .allows(at: date) ?? false
+        }
+    }
+
+    // MARK: outbox
+
+    /// Queues an event for publication. Idempotent: the same message id with the same
+    /// exchange, routing key, type, correlation id, headers and body returns
+    /// `.alreadyEnqueued` and writes nothing (a replay after a crash derives the same
+    /// ids). The same id with different content throws `.conflict`: two different
+    /// events must never share an id, or consumers would drop one as a duplicate.
+    @discardableResult
+    public func enqueue(_ event: OutboxEvent) throws -> EnqueueResult {
+        try run("enqueueing event \(event.messageID)") {
+            let headers = try StoreJSON.encode(event.headers)
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (message_id) DO NOTHING
+                    """
+            ).execute(arguments: [
+                event.messageID, event.exchange, event.routingKey, event.type,
+                event.correlationID, headers, event.body, Timestamp.string(event.createdAt),
+            ])
+            if db.changesCount == 1 { return .enqueued }
+            guard let stored = try Queries.outboxEvent(db, messageID: event.messageID) else {
+                throw StoreError(.database, "outbox refused event \(event.messageID) for no visible reason", path: path)
+            }
+            guard stored.exchange == event.exchange, stored.routingKey == event.routingKey,
+                stored.type == event.type, stored.correlationID == event.correlationID,
+                stored.headers == event.headers, stored.body == event.body
+            else {
+                throw StoreError(
+                    .conflict,
+                    "outbox already holds a different event with message id \(event.messageID); event ids must be unique per content",
+                    path: path)
+            }
+            return .alreadyEnqueued
+        }
+    }
+
+    /// Marks events confirmed by the broker; returns how many were pending.
+    @discardableResult
+    public func markSent(messageIDs: some Sequence<String>, at date: Date) throws -> Int {
+        try run("marking events sent") { try Queries.markSent(db, messageIDs: messageIDs, at: date) }
+    }
+
+    // MARK: timers
+
+    /// Schedules a timer. A pending timer with the same id is moved to the new due
+    /// time and payload; a fired one is never armed again; a cancelled one is re-armed.
+    @discardableResult
+    public func schedule(_ timer: TimerRecord) throws -> ScheduleResult {
+        try run("scheduling timer \(timer.timerID)") {
+            let state = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT state FROM timers WHERE timer_id = ?"),
+                arguments: [timer.timerID])
+            switch state.flatMap(TimerState.init(rawValue:)) {
+            case .fired?:
+                return .alreadyFired
+            case .pending?, .cancelled?:
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE timers SET case_id = ?, kind = ?, due_at = ?, payload = ?, state = 'pending', fired_at = NULL
+                        WHERE timer_id = ?
+                        """
+                ).execute(arguments: [
+                    timer.caseID, timer.kind, Timestamp.string(timer.dueAt), timer.payload,
+                    timer.timerID,
+                ])
+                return state == TimerState.pending.rawValue ? .rescheduled : .scheduled
+            case nil:
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO timers (timer_id, case_id, kind, due_at, payload, state, created_at)
+                        VALUES (?, ?, ?, ?, ?, 'pending', ?)
+                        """
+                ).execute(arguments: [
+                    timer.timerID, timer.caseID, timer.kind, Timestamp.string(timer.dueAt),
+                    timer.payload, Timestamp.string(timer.createdAt),
+                ])
+                return .scheduled
+            }
+        }
+    }
+
+    /// Cancels a pending timer; false when it is not pending (fired, cancelled, unknown).
+    @discardableResult
+    public func cancelTimer(id: String) throws -> Bool {
+        try run("cancelling timer \(id)") {
+            try db.cachedStatement(
+                sql: "UPDATE timers SET state = 'cancelled' WHERE timer_id = ? AND state = 'pending'"
+            ).execute(arguments: [id])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Cancels every pending timer of a case; returns how many.
+    @discardableResult
+    public func cancelTimers(caseID: String) throws -> Int {
+        try run("cancelling timers of case \(caseID)") {
+            try db.cachedStatement(
+                sql: "UPDATE timers SET state = 'cancelled' WHERE case_id = ? AND state = 'pending'"
+            ).execute(arguments: [caseID])
+            return db.changesCount
+        }
+    }
+
+    /// Marks a timer fired. Returns true exactly once per timer: call it in the same
+    /// transaction as the effects of firing and apply them only when it returns true.
+    public func markFired(timerID: String, at date: Date) throws -> Bool {
+        try run("firing timer \(timerID)") {
+            try db.cachedStatement(
+                sql: "UPDATE timers SET state = 'fired', fired_at = ? WHERE timer_id = ? AND state = 'pending'"
+            ).execute(arguments: [Timestamp.string(date), timerID])
+            return db.changesCount == 1
+        }
+    }
+
+    public func timer(id: String) throws -> TimerRecord? {
+        try run("reading timer \(id)") { try Queries.timer(db, id: id) }
+    }
+
+    public func timers(caseID: String) throws -> [TimerRecord] {
+        try run("reading timers of case \(caseID)") { try Queries.timers(db, caseID: caseID) }
+    }
+
+    // MARK: audit
+
+    /// Appends one entry to the audit chain; returns the new head.
+    @discardableResult
+    public func appendAudit(_ record: AuditRecord) throws -> AuditAnchor {
+        try run("appending to the audit trail") { try AuditChain.append(record, db: db, key: key) }
+    }
+}
+
+@available(*, unavailable, message: "a StoreTransaction belongs to the thread running the write closure")
+extension StoreTransaction: Sendable {}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+@testable import Store
+
+struct DemoState: Codable, Equatable {
+    var step: String
+    var deadline: Date?
+}
+
+@Suite("Cases, history, reports, consent")
+struct CaseAndConsentTests {
+    func record(_ id: String, _ p: Pseudonym, municipality: String = "851", clinic: String? = "amb-aalborg",
+                status: String = "assessment", at: Int = 0) throws -> CaseRecord {
+        try CaseRecord(
+            caseID: id, pseudonym: p, workflow: "A", municipality: municipality, clinic: clinic, status: status,
+            state: DemoState(step: status, deadline: t(at + 14 * 86_400)), updatedAt: t(at))
+    }
+
+    @Test func upsertRevisionsHistoryAndQueries() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in
+            #expect(try tx.upsertCase(record("c1", pA)) == 1)
+            try tx.appendHistory(
+                CaseHistoryEntry(caseID: "c1", at: t(0), kind: .input, messageID: "m1",
+                                 payload: Data("{\"entry\":1}".utf8), explanation: nil))
+            try tx.appendHistory(
+                CaseHistoryEntry(caseID: "c1", at: t(0), kind: .decision, messageID: "m1",
+                                 payload: Data("{\"queue\":\"clinic\"}".utf8), explanation: Data("{\"rule\":\"R1\"}".utf8)))
+            #expect(try tx.upsertCase(record("c1", pA, status: "decided", at: 60)) == 2)
+            try tx.upsertCase(record("c2", pA, municipality: "860", clinic: nil, status: "central-visitation"))
+            try tx.upsertCase(record("c3", pB))
+        }
+        let c1 = try #require(try store.case(id: "c1"))
+        #expect(c1.revision == 2)
+        #expect(c1.status == "decided")
+        #expect(c1.createdAt == t(0))
+        #expect(c1.updatedAt == t(60))
+        #expect(try c1.decodeState(as: DemoState.self) == DemoState(step: "decided", deadline: t(60 + 14 * 86_400)))
+        #expect(try store.cases(pseudonym: pA).map(\.caseID) == ["c1", "c2"])
+        let history = try store.caseHistory(id: "c1")
+        #expect(history.map(\.kind) == [.input, .decision])
+        #expect(history[1].explanation == Data("{\"rule\":\"R1\"}".utf8))
+        #expect(history[0].id < history[1].id)
+        #expect(try store.caseHistory(id: "c2").isEmpty)
+
+        let counts = try store.caseCounts()
+        #expect(counts == [
+            CaseCount(municipality: "851", clinic: "amb-aalborg", status: "assessment", count: 1),
+            CaseCount(municipality: "851", clinic: "amb-aalborg", status: "decided", count: 1),
+            CaseCount(municipality: "860", clinic: nil, status: "central-visitation", count: 1),
+        ])
+    }
+
+    @Test func caseNeverChangesCitizenAndRevisionGuards() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in try tx.upsertCase(record("c1", pA)) }
+        #expect(storeErrorCode { try store.write { tx in try tx.upsertCase(record("c1", pB)) } } == .conflict)
+        #expect(try store.case(id: "c1")?.pseudonym == pA)
+        #expect(storeErrorCode { try store.write { tx in try tx.upsertCase(record("c1", pA), expectedRevision: 0) } } == .conflict)
+        #expect(try store.write { tx in try tx.upsertCase(record("c1", pA, status: "x"), expectedRevision: 1) } == 2)
+        #expect(try store.write { tx in try tx.upsertCase(record("new", pA), expectedRevision: 0) } == 1)
+    }
+
+    @Test func operatorViewIsAudited() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in try tx.upsertCase(record("c1", pA)) }
+        let seen = try store.viewCase(id: "c1", viewer: "operator:jens", purpose: "support ticket 42", at: t(5))
+        #expect(seen?.caseID == "c1")
+        #expect(try store.viewCase(id: "missing", viewer: "operator:jens", purpose: "x", at: t(6)) == nil)
+        let trail = try store.auditEntries(pseudonym: pA)
+        #expect(trail.count == 1)
+        #expect(trail.first?.action == .viewed)
+        #expect(trail.first?.actor == "operator:jens")
+        #expect(trail.first?.purpose == "support ticket 42")
+        #expect(trail.first?.at == t(5))
+    }
+
+    @Test func consentLatestStateAndWithdrawal() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        let purpose = "dobbeltdiagnose, sundhedsloven § 43"
+        // Deny by default.
+        #expect(try !store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(0)))
+        try store.write { tx in
+            try tx.recordConsent(ConsentRecord(
+                pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, state: .given,
+                validFrom: t(100), reference: "journal-1", recordedAt: t(50), messageID: "m1"))
+            try tx.recordConsent(ConsentRecord(
+                pseudonym: pA, direction: .regionToMunicipality, purpose: purpose, state: .refused,
+                validFrom: t(50), reference: "journal-1", recordedAt: t(50)))
+        }
+        #expect(try !store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(99)))
+        #expect(try store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(100)))
+        #expect(try !store.consentAllows(pseudonym: pA, direction: .regionToMunicipality, purpose: purpose, at: t(100)))
+        #expect(try !store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: "other", at: t(100)))
+        #expect(try !store.consentAllows(pseudonym: pB, direction: .municipalityToRegion, purpose: purpose, at: t(100)))
+
+        try store.write { tx in
+            try tx.recordConsent(ConsentRecord(
+                pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, state: .withdrawn,
+                validFrom: t(100), withdrawnAt: t(200), reference: "journal-2", recordedAt: t(200), messageID: "m2"))
+            #expect(try !tx.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(201)))
+        }
+        #expect(try !store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(300)))
+        let current = try store.currentConsents(pseudonym: pA)
+        #expect(current.count == 2)
+        let m2r = try #require(current.first { $0.direction == .municipalityToRegion })
+        #expect(m2r.state == .withdrawn)
+        #expect(m2r.withdrawnAt == t(200))
+        #expect(m2r.reference == "journal-2")
+        #expect(try store.consents(pseudonym: pA).map(\.state) == [.given, .refused, .withdrawn])
+
+        // Given again later: the latest statement wins.
+        try store.write { tx in
+            try tx.recordConsent(ConsentRecord(
+                pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, state: .given,
+                validFrom: t(400), reference: "journal-3", recordedAt: t(400)))
+        }
+        #expect(try store.consentAllows(pseudonym: pA, direction: .municipalityToRegion, purpose: purpose, at: t(400)))
+    }
+
+    @Test func givenRecordWithWithdrawalDateStopsAllowingThen() {
+        let record = ConsentRecord(
+            pseudonym: pA, direction: .regionToMunicipality, purpose: "p", state: .given,
+            validFrom: t(0), withdrawnAt: t(10), reference: "r", recordedAt: t(0))
+        #expect(record.allows(at: t(9)))
+        #expect(!record.allows(at: t(10)))
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+
+@testable import Store
+
+@Suite("Inbox, atomicity, outbox, timers")
+struct PipelineTests {
+    @Test func duplicateMessageReturnsStoredReceiptByteIdentical() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        // Not valid UTF-8 and with NUL bytes: must come back exactly.
+        let receipt = Data([0x00, 0xff, 0xfe, 0x7b, 0x00, 0x22, 0xc3, 0x28, 0x0a])
+        let first = try store.write { tx in
+            try tx.recordInbox(
+                InboxEntry(sender: "kommune-851", messageID: "m-1", type: "list-1", receivedAt: t(0), receipt: receipt))
+        }
+        #expect(first == .recorded)
+        #expect(try store.receipt(forSender: "kommune-851", messageID: "m-1") == receipt)
+        #expect(try store.receipt(forSender: "kommune-860", messageID: "m-1") == nil)
+
+        let second = try store.write { tx in
+            try tx.recordInbox(
+                InboxEntry(sender: "kommune-851", messageID: "m-1", type: "list-1", receivedAt: t(9), receipt: Data("other".utf8)))
+        }
+        #expect(second == .duplicate(receipt: receipt))
+        let entry = try store.inboxEntry(sender: "kommune-851", messageID: "m-1")
+        #expect(entry?.receivedAt == t(0))
+        #expect(entry?.receipt == receipt)
+
+        // Same id from another sender is another message.
+        let other = try store.write { tx in
+            try tx.recordInbox(
+                InboxEntry(sender: "kommune-860", messageID: "m-1", type: "list-1", receivedAt: t(1), receipt: Data([9])))
+        }
+        #expect(other == .recorded)
+    }
+
+    @Test func duplicateInsideOneBatchIsSeen() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        let results = try store.write { tx in
+            [
+                try tx.recordInbox(InboxEntry(sender: "s", messageID: "x", type: "t", receivedAt: t(0), receipt: Data([1]))),
+                try tx.recordInbox(InboxEntry(sender: "s", messageID: "x", type: "t", receivedAt: t(0), receipt: Data([2]))),
+            ]
+        }
+        #expect(results == [.recorded, .duplicate(receipt: Data([1]))])
+    }
+
+    @Test func writeThatThrowsMidwayLeavesNothing() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        #expect(throws: Boom.self) {
+            try store.write { tx in
+                _ = try tx.recordInbox(InboxEntry(sender: "s", messageID: "m", type: "t", receivedAt: t(0), receipt: Data([1])))
+                try tx.upsertCase(
+                    CaseRecord(caseID: "c1", pseudonym: pA, workflow: "A", municipality: "851", clinic: "amb-aalborg",
+                               status: "assessment", state: Data("{}".utf8), updatedAt: t(0)))
+                try tx.appendHistory(
+                    CaseHistoryEntry(caseID: "c1", at: t(0), kind: .input, messageID: "m", payload: Data("{}".utf8), explanation: nil))
+                try tx.recordConsent(
+                    ConsentRecord(pseudonym: pA, direction: .municipalityToRegion, purpose: "p", state: .given,
+                                  validFrom: t(0), reference: "r", recordedAt: t(0)))
+                try tx.enqueue(event("e1"))
+                try tx.schedule(TimerRecord(timerID: "tm1", caseID: "c1", kind: "k", dueAt: t(5), payload: Data(), createdAt: t(0)))
+                try tx.appendAudit(audit(1))
+                throw Boom()
+            }
+        }
+        #expect(try store.receipt(forSender: "s", messageID: "m") == nil)
+        #expect(try store.case(id: "c1") == nil)
+        #expect(try store.caseHistory(id: "c1").isEmpty)
+        #expect(try store.consents(pseudonym: pA).isEmpty)
+        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+        #expect(try store.timer(id: "tm1") == nil)
+        #expect(try store.auditHead() == nil)
+        #expect(try store.verifyAudit() == .ok(count: 0, head: nil))
+    }
+
+    @Test func savepointRollsBackOneMessageOfABatch() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in
+            for i in 1...3 {
+                do {
+                    try tx.savepoint { tx in
+                        _ = try tx.recordInbox(
+                            InboxEntry(sender: "s", messageID: "m\(i)", type: "t", receivedAt: t(i), receipt: Data([UInt8(i)])))
+                        try tx.enqueue(event("e\(i)"))
+                        try tx.appendAudit(audit(i))
+                        if i == 2 { throw Boom() }
+                    }
+                } catch is Boom {
+                    // the daemon would record a rejection receipt instead
+                }
+            }
+        }
+        #expect(try store.receipt(forSender: "s", messageID: "m1") != nil)
+        #expect(try store.receipt(forSender: "s", messageID: "m2") == nil)
+        #expect(try store.receipt(forSender: "s", messageID: "m3") != nil)
+        #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ["e1", "e3"])
+        #expect(try store.verifyAudit() .isOK)
+        #expect(try store.auditEntries(afterSeq: 0, limit: 10).map(\.messageID) == ["msg-1", "msg-3"])
+    }
+
+    @Test func transactionCannotEscapeItsClosure() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        let escaped = try store.write { tx in tx }
+        #expect(storeErrorCode { _ = try escaped.enqueue(event("late")) } == .misuse)
+        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+    }
+
+    @Test func outboxPendingThenSentInInsertionOrder() throws {
+        let scratch = Scratch()
+        do {
+            let store = try scratch.open()
+            // ids deliberately not in alphabetical order
+            let ids = ["zeta", "alpha", "mu", "beta", "omega"]
+            try store.write { tx in
+                for (i, id) in ids.enumerated() {
+                    let result = try tx.enqueue(event(id, body: "{\"n\":\(i)}"))
+                    #expect(result == .enqueued)
+                }
+            }
+            #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ids)
+            #expect(try store.pendingOutbox(limit: 2).map(\.messageID) == ["zeta", "alpha"])
+            #expect(try store.markSent(messageIDs: ["alpha", "beta"], at: t(10)) == 2)
+            #expect(try store.markSent(messageIDs: ["alpha"], at: t(11)) == 0)
+            #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ["zeta", "mu", "omega"])
+            let sent = try store.outboxEvent(messageID: "alpha")
+            #expect(sent?.state == .sent)
+            #expect(sent?.sentAt == t(10))
+            try store.recordPublishAttempt(messageIDs: ["zeta", "alpha"])
+            #expect(try store.outboxEvent(messageID: "zeta")?.attempts == 1)
+            #expect(try store.outboxEvent(messageID: "alpha")?.attempts == 0)
+            try store.close()
+        }
+        // After a restart the unconfirmed events are still there, in order, intact.
+        let store = try scratch.open()
+        let pending = try store.pendingOutbox(limit: 10)
+        #expect(pending.map(\.messageID) == ["zeta", "mu", "omega"])
+        #expect(pending.first?.headers == ["x-reason": "R1"])
+        #expect(pending.first?.body == Data("{\"n\":0}".utf8))
+        #expect(pending.first?.correlationID == "in-1")
+        #expect(pending.first?.createdAt == t(0))
+    }
+
+    @Test func duplicateEventIDIsIdempotentOrConflict() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        #expect(try store.write { tx in try tx.enqueue(event("e1", body: "{\"a\":1}")) } == .enqueued)
+        // Same id, same content: a replay; nothing is added.
+        #expect(try store.write { tx in try tx.enqueue(event("e1", body: "{\"a\":1}")) } == .alreadyEnqueued)
+        #expect(try store.pendingOutbox(limit: 10).count == 1)
+        // Same id, other content: refused, and the transaction rolls back.
+        #expect(
+            storeErrorCode {
+                try store.write { tx in
+                    try tx.enqueue(event("e2"))
+                    try tx.enqueue(event("e1", body: "{\"a\":2}"))
+                }
+            } == .conflict)
+        #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ["e1"])
+        #expect(try store.outboxEvent(messageID: "e1")?.body == Data("{\"a\":1}".utf8))
+    }
+
+    @Test func timersFireOnceAcrossReopen() throws {
+        let scratch = Scratch()
+        do {
+            let store = try scratch.open()
+            try store.write { tx in
+                try tx.schedule(TimerRecord(timerID: "late", caseID: "c1", kind: "deadline", dueAt: t(300), payload: Data([3]), createdAt: t(0)))
+                try tx.schedule(TimerRecord(timerID: "soon", caseID: "c1", kind: "reminder", dueAt: t(100), payload: Data([1]), createdAt: t(0)))
+                try tx.schedule(TimerRecord(timerID: "mid", caseID: "c2", kind: "reminder", dueAt: t(200), payload: Data([2]), createdAt: t(0)))
+            }
+            #expect(try store.dueTimers(at: t(99), limit: 10).isEmpty)
+            #expect(try store.dueTimers(at: t(200), limit: 10).map(\.timerID) == ["soon", "mid"])
+            #expect(try store.dueTimers(at: t(200), limit: 1).map(\.timerID) == ["soon"])
+            let fired = try store.write { tx in try tx.markFired(timerID: "soon", at: t(150)) }
+            #expect(fired)
+            let again = try store.write { tx in try tx.markFired(timerID: "soon", at: t(151)) }
+            #expect(!again)
+            // Rescheduling a pending timer moves it.
+            let moved = try store.write { tx in
+                try tx.schedule(TimerRecord(timerID: "mid", caseID: "c2", kind: "reminder", dueAt: t(250), payload: Data([4]), createdAt: t(1)))
+            }
+            #expect(moved == .rescheduled)
+            try store.close()
+        }
+        let store = try scratch.open()
+        #expect(try store.dueTimers(at: t(1000), limit: 10).map(\.timerID) == ["mid", "late"])
+        #expect(try store.timer(id: "mid")?.payload == Data([4]))
+        let soon = try store.timer(id: "soon")
+        #expect(soon?.fired == true)
+        #expect(soon?.firedAt == t(150))
+        #expect(try store.write { tx in try tx.markFired(timerID: "soon", at: t(400)) } == false)
+        // A fired timer is never armed again under the same id.
+        let rearm = try store.write { tx in
+            try tx.schedule(TimerRecord(timerID: "soon", caseID: "c1", kind: "reminder", dueAt: t(500), payload: Data(), createdAt: t(2)))
+        }
+        #expect(rearm == .alreadyFired)
+        #expect(try store.dueTimers(at: t(1000), limit: 10).map(\.timerID) == ["mid", "late"])
+        // Firing rolled back with its effects stays pending.
+        #expect(throws: Boom.self) {
+            try store.write { tx in
+                #expect(try tx.markFired(timerID: "mid", at: t(600)))
+                throw Boom()
+            }
+        }
+        #expect(try store.timer(id: "mid")?.state == .pending)
+        // Cancel.
+        #expect(try store.write { tx in try tx.cancelTimers(caseID: "c2") } == 1)
+        #expect(try store.write { tx in try tx.cancelTimer(id: "late") })
+        #expect(try store.dueTimers(at: t(1000), limit: 10).isEmpty)
+        #expect(try store.write { tx in try tx.markFired(timerID: "late", at: t(700)) } == false)
+    }
+}
