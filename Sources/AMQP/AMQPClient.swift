@@ -1,0 +1,327 @@
+import CRabbitMQ
+import CRabbitMQShims
+import Foundation
+public import Logging
+import Synchronization
+
+/// A broker connection over rabbitmq-c, owned by one dedicated thread.
+///
+/// Everything that touches the C connection happens on that thread (rabbitmq-c allows one
+/// owner per connection). Callers talk to it through a locked command queue and a wake-up
+/// pipe; results come back through continuations and async streams.
+///
+/// - Publishing is in confirm mode with many messages in flight; `publish` returns when the
+///   broker has confirmed, and throws when it nacks, returns the message as unroutable,
+///   blocks the connection longer than `publishTimeout`, or the connection dies first
+///   (then the message may or may not have arrived: send it again with the same id).
+/// - Consuming survives reconnects and `basic.cancel`: the client redeclares the topology
+///   and subscribes again. Acks for deliveries of a dead channel are dropped, never sent on
+///   the new channel (the broker redelivers those messages).
+/// - Channels: 1 consumes, 2 publishes and declares, 3 runs administrative calls, so a
+///   channel error in one (e.g. publishing to a missing exchange) leaves the others alone.
+public final class AMQPClient: Sendable {
+    public let configuration: AMQPConfiguration
+    public let topology: Topology
+    public let events: AsyncStream<ConnectionEvent>
+
+    let logger: Logger
+    let shared: Mutex<Shared>
+    let wake: WakePipe
+    let watchdog: Watchdog
+    let eventSink: AsyncStream<ConnectionEvent>.Continuation
+
+    struct Shared {
+        var commands: [Command] = []
+        var started = false
+        var closed = false
+        var connectedEndpoint: String?
+        var blockedReason: String?
+        var nextConsumerID = 1
+    }
+
+    public init(configuration: AMQPConfiguration, topology: Topology = Topology(), logger: Logger) {
+        self.configuration = configuration
+        self.topology = topology
+        self.logger = logger
+        self.shared = Mutex(Shared())
+        self.wake = WakePipe()
+        self.watchdog = Watchdog()
+        (self.events, self.eventSink) = AsyncStream.makeStream(
+            of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(256))
+    }
+
+    deinit {
+        eventSink.finish()
+    }
+
+    /// Starts the I/O thread; it connects (and reconnects) until `close()`.
+    public func start() {
+        let first = shared.withLock { s -> Bool in
+            defer { s.started = true }
+            return !s.started && !s.closed
+        }
+        guard first else { return }
+        let loop = IOLoop(client: self)
+        let thread = Thread { loop.run() }
+        thread.name = "ddrouter-amqp"
+        thread.start()
+        watchdog.start(limit: configuration.publishTimeout)
+    }
+
+    /// True while a connection is open and set up (topology declared, consumers subscribed).
+    public var isConnected: Bool { shared.withLock { $0.connectedEndpoint != nil } }
+
+    /// The broker's reason while it blocks publishing (memory or disk alarm), else nil.
+    public var blockedReason: String? { shared.withLock { $0.blockedReason } }
+
+    /// Waits until the client is connected, or throws `.timeout` with the last error seen.
+    public func waitUntilConnected(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !isConnected {
+            if shared.withLock({ $0.closed }) { throw AMQPError(.closed, "client was closed") }
+            if ContinuousClock.now >= deadline {
+                throw AMQPError(.timeout, "no broker connection within \(timeout) (endpoints: \(configuration.endpoints.map(\.description).joined(separator: ", ")))")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Publishes and returns once the broker has confirmed the message.
+    public func publish(_ message: OutboundMessage) async throws {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+            let pending = PendingPublish(
+                message: message, deadline: ContinuousClock.now + configuration.publishTimeout,
+                continuation: cont)
+            if !enqueue(.publish(pending)) {
+                pending.finish(.failure(AMQPError(.closed, "client is closed; message not sent")))
+            }
+        }
+    }
+
+    /// Subscribes to a queue. Deliveries continue across reconnects; the stream ends when the
+    /// client closes, when `stopConsuming()` is called, or with an error if the broker refuses
+    /// the subscription for a reason a retry cannot fix (e.g. the queue does not exist and is
+    /// not part of the declared topology).
+    public func consume(queue: String, prefetch: UInt16) -> AsyncThrowingStream<Delivery, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Delivery.self, throwing: (any Error).self)
+        let id = shared.withLock { s -> Int in
+            defer { s.nextConsumerID += 1 }
+            return s.nextConsumerID
+        }
+        let consumer = Consumer(id: id, queue: queue, prefetch: prefetch, continuation: continuation)
+        if !enqueue(.subscribe(consumer)) {
+            continuation.finish(throwing: AMQPError(.closed, "client is closed"))
+        }
+        return stream
+    }
+
+    public func ack(_ tag: DeliveryTag, multiple: Bool = false) {
+        _ = enqueue(.settle(tag, .ack(multiple: multiple)))
+    }
+
+    public func nack(_ tag: DeliveryTag, multiple: Bool = false, requeue: Bool) {
+        _ = enqueue(.settle(tag, .nack(multiple: multiple, requeue: requeue)))
+    }
+
+    public func reject(_ tag: DeliveryTag, requeue: Bool) {
+        _ = enqueue(.settle(tag, .reject(requeue: requeue)))
+    }
+
+    /// Cancels every consumer (no new deliveries) and ends their streams; acks still work.
+    public func stopConsuming() async {
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            if !enqueue(.stopConsuming(cont)) { cont.resume() }
+        }
+    }
+
+    /// Runs an administrative call on its own channel.
+    public func admin(_ operation: AdminOperation) async throws -> AdminResult {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<AdminResult, any Error>) in
+            if !enqueue(.admin(operation, cont)) {
+                cont.resume(throwing: AMQPError(.closed, "client is closed"))
+            }
+        }
+    }
+
+    /// Closes the connection. Unconfirmed publishes fail with `.closed`; streams end.
+    public func close() async {
+        let wasStarted = shared.withLock { s -> Bool in s.started }
+        if !wasStarted {
+            shared.withLock { $0.closed = true }
+            eventSink.finish()
+            return
+        }
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let accepted = shared.withLock { s -> Bool in
+                guard !s.closed else { return false }
+                s.closed = true
+                s.commands.append(.close(cont))
+                return true
+            }
+            if accepted { wake.signal() } else { cont.resume() }
+        }
+        watchdog.stop()
+    }
+
+    /// Queues a command for the I/O thread; false once the client is closed.
+    private func enqueue(_ command: Command) -> Bool {
+        let accepted = shared.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.commands.append(command)
+            return true
+        }
+        if accepted { wake.signal() }
+        return accepted
+    }
+
+    func takeCommands() -> [Command] {
+        shared.withLock { s in
+            let c = s.commands
+            s.commands.removeAll(keepingCapacity: true)
+            return c
+        }
+    }
+
+    func emit(_ event: ConnectionEvent) { eventSink.yield(event) }
+}
+
+/// Administrative calls (run on channel 3).
+public enum AdminOperation: Sendable {
+    /// Passive declare: does the queue exist, how many messages and consumers.
+    case inspectQueue(String)
+    case purgeQueue(String)
+    case deleteQueue(String)
+    /// basic.get with auto-ack: removes and returns one message, or nil when empty.
+    case get(String)
+}
+
+public enum AdminResult: Sendable {
+    case queue(messages: UInt32, consumers: UInt32)
+    case purged(messages: UInt32)
+    case deleted(messages: UInt32)
+    case message(Delivery?)
+}
+
+enum Settle {
+    case ack(multiple: Bool)
+    case nack(multiple: Bool, requeue: Bool)
+    case reject(requeue: Bool)
+}
+
+enum Command {
+    case publish(PendingPublish)
+    case settle(DeliveryTag, Settle)
+    case subscribe(Consumer)
+    case stopConsuming(CheckedContinuation<Void, Never>)
+    case admin(AdminOperation, CheckedContinuation<AdminResult, any Error>)
+    case close(CheckedContinuation<Void, Never>)
+}
+
+/// A publish on its way. Created by the caller, then touched only by the I/O thread.
+// @unchecked Sendable: handed over once through the locked command queue; after that only
+// the I/O thread reads or writes it.
+final class PendingPublish: @unchecked Sendable {
+    let message: OutboundMessage
+    let deadline: ContinuousClock.Instant
+    private var continuation: CheckedContinuation<Void, any Error>?
+    var returned: AMQPError?
+
+    init(message: OutboundMessage, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, any Error>) {
+        self.message = message
+        self.deadline = deadline
+        self.continuation = continuation
+    }
+
+    func finish(_ result: Result<Void, AMQPError>) {
+        guard let c = continuation else { return }
+        continuation = nil
+        switch result {
+        case .success: c.resume()
+        case .failure(let e): c.resume(throwing: e)
+        }
+    }
+}
+
+struct Consumer: Sendable {
+    let id: Int
+    let queue: String
+    let prefetch: UInt16
+    let continuation: AsyncThrowingStream<Delivery, any Error>.Continuation
+    var tag: String { "ddrouter.\(id).\(queue)" }
+}
+
+/// A self-pipe that wakes the I/O thread's poll when a command is queued.
+final class WakePipe: Sendable {
+    let readFD: Int32
+    let writeFD: Int32
+
+    init() {
+        var fds: [Int32] = [-1, -1]
+        let rc = fds.withUnsafeMutableBufferPointer { pipe($0.baseAddress!) }
+        precondition(rc == 0, "pipe failed: \(errno)")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        close(readFD)
+        close(writeFD)
+    }
+
+    func signal() {
+        var b: UInt8 = 1
+        _ = write(writeFD, &b, 1)  // EAGAIN means a wake-up is already pending: fine.
+    }
+
+    func drain() {
+        var buf = [UInt8](repeating: 0, count: 256)
+        while read(readFD, &buf, buf.count) > 0 {}
+    }
+}
+
+/// Unsticks the I/O thread if a publish blocks in the socket for longer than the publish
+/// bound (rabbitmq-c writes without a deadline; a broker that stops reading, as it does
+/// under a resource alarm, would hold it forever). It shuts the socket down, which makes
+/// the write fail and the client reconnect.
+final class Watchdog: Sendable {
+    private let busySince = Atomic<Int64>(0)  // ns of the monotonic clock, 0 = idle
+    private let fd = Atomic<Int32>(-1)
+    private let running = Atomic<Bool>(false)
+
+    func start(limit: Duration) {
+        guard running.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        let limitNs = Int64(limit.seconds * 1e9)
+        let thread = Thread { [self] in
+            while running.load(ordering: .relaxed) {
+                usleep(200_000)
+                let since = busySince.load(ordering: .relaxed)
+                if since != 0, Self.now() - since > limitNs {
+                    let f = fd.load(ordering: .relaxed)
+                    if f >= 0 { shutdown(f, Int32(SHUT_RDWR)) }
+                    busySince.store(0, ordering: .relaxed)
+                }
+            }
+        }
+        thread.name = "ddrouter-amqp-watchdog"
+        thread.start()
+    }
+
+    func stop() { running.store(false, ordering: .relaxed) }
+
+    func enter(fd f: Int32) {
+        fd.store(f, ordering: .relaxed)
+        busySince.store(Self.now(), ordering: .relaxed)
+    }
+
+    func leave() { busySince.store(0, ordering: .relaxed) }
+
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

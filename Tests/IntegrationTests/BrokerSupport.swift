@@ -1,0 +1,165 @@
+import AMQP
+import Foundation
+import Logging
+import Testing
+
+/// The broker started by `scripts/broker.sh` (via `make test`), found through the variables
+/// `scripts/broker.sh env` prints. Defaults match the script's dev instance, so a plain
+/// `swift test` works while `scripts/broker.sh start` is running.
+enum Broker {
+    static let env = ProcessInfo.processInfo.environment
+
+    static var host: String { env["DDR_AMQP_HOST"] ?? "127.0.0.1" }
+    static var port: Int { Int(env["DDR_AMQP_PORT"] ?? "") ?? 5682 }
+    static var vhost: String { env["DDR_AMQP_VHOST"] ?? "ddrouter" }
+    static var user: String { env["DDR_AMQP_USER"] ?? "ddrouter" }
+    static var password: String { env["DDR_AMQP_PASSWORD"] ?? "ddrouter-dev" }
+
+    static var repoRoot: URL {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        fatalError("repository root not found above \(#filePath)")
+    }
+
+    static func configuration(
+        name: String, heartbeat: Duration = .seconds(30), publishTimeout: Duration = .seconds(30),
+        port: Int? = nil, host: String? = nil
+    ) -> AMQPConfiguration {
+        AMQPConfiguration(
+            endpoints: [.init(host: host ?? self.host, port: port ?? self.port)], vhost: vhost,
+            authentication: .plain(user: user, password: password), heartbeat: heartbeat,
+            publishTimeout: publishTimeout,
+            backoff: .init(initial: .milliseconds(50), maximum: .seconds(2)),
+            connectionName: name)
+    }
+
+    /// Runs `rabbitmqctl` against the test node (through `scripts/broker.sh ctl`).
+    @discardableResult
+    static func ctl(_ args: String..., instanceEnv: [String: String] = [:]) throws -> String {
+        try run([script, "ctl"] + args, env: instanceEnv)
+    }
+
+    /// `scripts/broker.sh`, as `scripts/broker.sh env` names it (else the one in this checkout).
+    static var script: String {
+        env["DDR_BROKER_SCRIPT"] ?? repoRoot.appendingPathComponent("scripts/broker.sh").path
+    }
+
+    @discardableResult
+    static func run(_ argv: [String], env extra: [String: String] = [:]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in extra { environment[k] = v }
+        p.environment = environment
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            throw BrokerError(message: "\(argv.joined(separator: " ")) exited \(p.terminationStatus): \(text)")
+        }
+        return text
+    }
+
+    /// The broker's pid for the connection with this `connection_name`.
+    static func connectionPID(named name: String) throws -> String? {
+        let out = try ctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
+        for line in out.split(separator: "\n") where line.contains("\"\(name)\"") || line.contains(name) {
+            if let pid = line.split(separator: "\t").first { return String(pid) }
+        }
+        return nil
+    }
+
+    static func unique(_ prefix: String) -> String {
+        "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+struct BrokerError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Collects the client's connection events for assertions.
+actor EventLog {
+    private(set) var events: [ConnectionEvent] = []
+    func append(_ e: ConnectionEvent) { events.append(e) }
+    func contains(where p: (ConnectionEvent) -> Bool) -> Bool { events.contains(where: p) }
+
+    static func follow(_ client: AMQPClient) -> (EventLog, Task<Void, Never>) {
+        let log = EventLog()
+        let task = Task {
+            for await e in client.events { await log.append(e) }
+        }
+        return (log, task)
+    }
+}
+
+/// Polls until `condition` holds or the time is up; returns whether it held.
+func eventually(within: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + within
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
+
+func testLogger(_ label: String) -> Logger {
+    var l = Logger(label: label)
+    l.logLevel = .warning
+    return l
+}
+
+extension Topology {
+    static func singleQueue(_ name: String) -> Topology {
+        Topology(queues: [.init(name: name, kind: .classic, durable: true)])
+    }
+}
+
+/// Publishes `ids` to `queue` with confirms, at most `window` in flight, and resends on every
+/// retryable failure (connection loss, timeout) until each one is confirmed.
+func publishAll(_ client: AMQPClient, queue: String, ids: [String], window: Int = 256,
+                body: @Sendable @escaping (String) -> Data) async throws -> Int {
+    try await withThrowingTaskGroup(of: Int.self) { group in
+        var next = 0
+        var resends = 0
+        func add() {
+            let id = ids[next]
+            next += 1
+            group.addTask {
+                var attempts = 0
+                while true {
+                    do {
+                        try await client.publish(OutboundMessage(
+                            exchange: "", routingKey: queue, body: body(id),
+                            properties: MessageProperties(contentType: "application/octet-stream", messageID: id)))
+                        return attempts
+                    } catch let e as AMQPError where e.isRetryable {
+                        attempts += 1
+                        if attempts > 200 { throw e }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+        }
+        for _ in 0..<min(window, ids.count) { add() }
+        while let r = try await group.next() {
+            resends += r
+            if next < ids.count { add() }
+        }
+        return resends
+    }
+}
+
+actor Counter {
+    private(set) var value = 0
+    func increment() { value += 1 }
+}
