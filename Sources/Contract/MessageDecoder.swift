@@ -1,0 +1,322 @@
+public import Foundation
+
+/// The AMQP properties of a delivery, as the consumer received them.
+public struct InboundProperties: Sendable, Hashable {
+    /// AMQP `type`: the message type (`municipal-list`, ...).
+    public var type: String?
+    /// AMQP `message_id`: required, unique per sender.
+    public var messageID: String?
+    /// AMQP `user_id`: required; the broker has checked it equals the connection's user.
+    public var userID: String?
+    /// AMQP `content_type`: must be `application/json` (a `charset=utf-8` parameter is allowed).
+    public var contentType: String?
+    /// AMQP `content_encoding`: absent, `identity` or `utf-8`.
+    public var contentEncoding: String?
+    public var correlationID: String?
+    public var timestamp: Date?
+    /// The exchange the message was published to; it identifies the sender.
+    public var exchange: String
+    public var routingKey: String
+    /// The body size the broker announced, if known; the larger of this and the body's size counts.
+    public var bodySize: Int?
+
+    public init(
+        type: String?, messageID: String?, userID: String?, contentType: String?, contentEncoding: String? = nil,
+        correlationID: String? = nil, timestamp: Date? = nil, exchange: String, routingKey: String = "",
+        bodySize: Int? = nil
+    ) {
+        self.type = type
+        self.messageID = messageID
+        self.userID = userID
+        self.contentType = contentType
+        self.contentEncoding = contentEncoding
+        self.correlationID = correlationID
+        self.timestamp = timestamp
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.bodySize = bodySize
+    }
+}
+
+/// A validated inbound message, one case per inbound type.
+public enum InboundMessage: Sendable, Hashable {
+    case municipalList(MunicipalList)
+    case clinicList(ClinicList)
+    case contactStatus(ContactStatus)
+    case referral(Referral)
+    case consentUpdate(ConsentUpdate)
+    case assessment(Assessment)
+    case municipalPosition(MunicipalPosition)
+    case meetingOutcome(MeetingOutcome)
+    case transitionProposal(TransitionProposal)
+    case jointPlan(JointPlan)
+    case knowledgeHandover(KnowledgeHandover)
+    case patientChoice(PatientChoice)
+    case treatmentStarted(TreatmentStarted)
+}
+
+/// An accepted inbound message with what the router needs to answer it.
+public struct DecodedMessage: Sendable, Hashable {
+    public let type: MessageType
+    public let sender: Sender
+    public let messageID: String
+    public let userID: String
+    public let correlationID: String?
+    /// The message. For lists, `entries` holds only the accepted entries.
+    public let message: InboundMessage
+    /// For lists: the original index of each accepted entry, aligned with `entries`.
+    public let acceptedEntryIndices: [Int]
+    /// For lists: the rejected entries, by original index (R11).
+    public let rejectedEntries: [EntryRejection]
+    /// The `schemaVersion` the sender wrote.
+    public let schemaVersion: String
+}
+
+/// Limits on inbound messages. Config keys: `maxBodyBytes`.
+public struct DecoderLimits: Sendable, Hashable {
+    /// Largest accepted body in bytes (default 16 MiB: a list of about 10,000 citizens).
+    public var maxBodyBytes: Int
+
+    public init(maxBodyBytes: Int = 16 * 1024 * 1024) {
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// Decodes and validates inbound deliveries against the contract (docs/messages.md).
+///
+/// Checks run in the documented order and the first failure decides the message's
+/// rejection; in list messages a fault inside one entry rejects only that entry (R11).
+/// Authorization of `user_id` against the sender, dedupe and the rules are later stages.
+public struct MessageDecoder: Sendable {
+    public let codeBook: CodeBook
+    public let topology: Topology
+    public let limits: DecoderLimits
+    let schemas: SchemaSet
+
+    public init(codeBook: CodeBook, topology: Topology = Topology(), limits: DecoderLimits = DecoderLimits()) {
+        self.codeBook = codeBook
+        self.topology = topology
+        self.limits = limits
+        self.schemas = .embedded
+    }
+
+    /// The sender an exchange belongs to, if it is an inbound sender exchange of a known
+    /// municipality, clinic or journal.
+    public func sender(forExchange exchange: String) -> Sender? {
+        guard let sender = topology.sender(forExchange: exchange) else { return nil }
+        switch sender {
+        case .municipality(let code): return codeBook.municipalities.contains(code) ? sender : nil
+        case .clinic(let id): return codeBook.clinics.contains(id) ? sender : nil
+        case .journal(let id): return codeBook.journals.contains(id) ? sender : nil
+        }
+    }
+
+    // swiftlint:disable:next function_body_length cyclomatic_complexity
+    public func decode(properties: InboundProperties, body: Data) -> Result<DecodedMessage, Rejection> {
+        // 1. sender and AMQP properties
+        guard let sender = sender(forExchange: properties.exchange) else {
+            return .failure(Rejection(
+                code: .unknownSender, property: "exchange",
+                reason: "The exchange is not the inbound exchange of a municipality, clinic or journal the router knows."))
+        }
+        guard let userID = properties.userID, !userID.isEmpty else {
+            return .failure(Rejection(
+                code: .missingUserID, property: "user_id",
+                reason: "The AMQP property user_id is missing; set it to the user you connect as."))
+        }
+        guard let messageID = properties.messageID, !messageID.isEmpty else {
+            return .failure(Rejection(
+                code: .missingMessageID, property: "message_id",
+                reason: "The AMQP property message_id is missing; every message needs an id unique per sender."))
+        }
+        guard MessageDecoder.isValidMessageID(messageID) else {
+            return .failure(Rejection(
+                code: .invalidMessageID, property: "message_id",
+                reason: "The AMQP property message_id must be 1-128 characters: letters, digits, '.', '_', ':', '-', starting with a letter or digit."))
+        }
+        guard let typeName = properties.type, !typeName.isEmpty else {
+            return .failure(Rejection(
+                code: .missingType, property: "type", reason: "The AMQP property type is missing; it names the message type."))
+        }
+        guard let type = MessageType(rawValue: typeName), type.direction == .inbound else {
+            return .failure(Rejection(
+                code: .unknownType, property: "type",
+                reason: "The AMQP property type is not an inbound message type of the contract (see docs/messages.md)."))
+        }
+        guard type.allowedSenders.contains(sender.kind) else {
+            let allowed = SenderKind.allCases.filter(type.allowedSenders.contains).map(\.rawValue).joined(separator: ", ")
+            return .failure(Rejection(
+                code: .senderNotAllowed, property: "type",
+                reason: "A \(sender.kind.rawValue) may not send \(type.rawValue); it is sent by: \(allowed)."))
+        }
+        guard let contentType = properties.contentType, MessageDecoder.isJSONContentType(contentType) else {
+            return .failure(Rejection(
+                code: .unsupportedContentType, property: "content_type",
+                reason: "The AMQP property content_type must be application/json."))
+        }
+        if let encoding = properties.contentEncoding, !encoding.isEmpty,
+            !["identity", "utf-8", "utf8"].contains(encoding.lowercased())
+        {
+            return .failure(Rejection(
+                code: .unsupportedContentEncoding, property: "content_encoding",
+                reason: "The AMQP property content_encoding must be absent (or identity): compressed bodies are not accepted."))
+        }
+        // 2. body
+        if max(properties.bodySize ?? 0, body.count) > limits.maxBodyBytes {
+            return .failure(Rejection(
+                code: .bodyTooLarge, pointer: .root,
+                reason: "The body is larger than the limit of \(limits.maxBodyBytes) bytes; split the list into several messages."))
+        }
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            return .failure(Rejection(code: .emptyBody, pointer: .root, reason: "The body is empty."))
+        }
+        guard String(validating: body, as: UTF8.self) != nil, !body.starts(with: [0xEF, 0xBB, 0xBF]) else {
+            return .failure(Rejection(
+                code: .invalidEncoding, pointer: .root, reason: "The body is not UTF-8 text (without byte-order mark)."))
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(body)
+        } catch {
+            return .failure(Rejection(code: .malformedJSON, pointer: .root, reason: "The body is not well-formed JSON (RFC 8259)."))
+        }
+        guard case .object(var object) = json else {
+            return .failure(Rejection(code: .wrongType, pointer: .root, reason: "The body must be a JSON object."))
+        }
+        // 3. version before anything else in the body: another major may have other fields
+        guard let versionValue = object["schemaVersion"] else {
+            return .failure(Rejection(
+                code: .missingField, pointer: JSONPointer(["schemaVersion"]),
+                reason: "`/schemaVersion` is required but missing."))
+        }
+        guard case .string(let version) = versionValue, MessageDecoder.isSupportedVersion(version) else {
+            return .failure(Rejection(
+                code: .unsupportedSchemaVersion, pointer: JSONPointer(["schemaVersion"]),
+                reason: "`/schemaVersion` must be \"1.<minor>\": this router implements major version 1 of the contract."))
+        }
+        // 4. schema, code book
+        let issues = schemas.validate(json, type: type.rawValue, codeBook: codeBook)
+        var entryIssues: [Int: SchemaIssue] = [:]
+        for issue in issues {
+            if type.isList, issue.pointer.tokens.count >= 2, issue.pointer.tokens[0] == "entries",
+                let index = Int(issue.pointer.tokens[1])
+            {
+                if entryIssues[index] == nil { entryIssues[index] = issue }
+            } else {
+                return .failure(Rejection(code: issue.code, pointer: issue.pointer, reason: issue.reason))
+            }
+        }
+        // 5. the sender names itself consistently
+        if case .string(let named)? = object["municipality"], sender.kind == .municipality, named != sender.id {
+            return .failure(Rejection(
+                code: .senderMismatch, pointer: JSONPointer(["municipality"]),
+                reason: "`/municipality` must be the sending municipality (the one whose exchange the message was sent to)."))
+        }
+        if case .string(let named)? = object["clinic"], sender.kind == .clinic, named != sender.id {
+            return .failure(Rejection(
+                code: .senderMismatch, pointer: JSONPointer(["clinic"]),
+                reason: "`/clinic` must be the sending clinic (the one whose exchange the message was sent to)."))
+        }
+        // 6. entries: one rejection per bad entry, duplicates of an accepted citizen rejected
+        var accepted: [Int] = []
+        var rejected: [EntryRejection] = []
+        if type.isList, case .array(let entries)? = object["entries"] {
+            var seen: Set<String> = []
+            var kept: [JSONValue] = []
+            for (index, entry) in entries.enumerated() {
+                if let issue = entryIssues[index] {
+                    rejected.append(EntryRejection(
+                        index: index, rejection: Rejection(code: issue.code, pointer: issue.pointer, reason: issue.reason)))
+                    continue
+                }
+                if case .object(let fields) = entry, case .string(let text)? = fields["cpr"],
+                    case .success(let cpr) = CPR.parse(text)
+                {
+                    guard seen.insert(cpr.digits).inserted else {
+                        let pointer = JSONPointer(["entries", String(index), "cpr"])
+                        rejected.append(EntryRejection(index: index, rejection: Rejection(
+                            code: .duplicateEntry, pointer: pointer,
+                            reason: "`\(pointer)` repeats the CPR number of an earlier entry in this list; each citizen may appear once.")))
+                        continue
+                    }
+                }
+                accepted.append(index)
+                kept.append(entry)
+            }
+            object["entries"] = .array(kept)
+        }
+        // 7. typed decoding of what passed
+        let message: InboundMessage
+        do {
+            message = try MessageDecoder.typed(type, from: try JSONValue.object(object).encoded())
+        } catch {
+            return .failure(Rejection(
+                code: .schemaViolation, pointer: .root,
+                reason: "The body passed the schema but could not be decoded; this is a router defect, please report it."))
+        }
+        return .success(DecodedMessage(
+            type: type, sender: sender, messageID: messageID, userID: userID, correlationID: properties.correlationID,
+            message: message, acceptedEntryIndices: accepted, rejectedEntries: rejected, schemaVersion: version))
+    }
+
+    static func typed(_ type: MessageType, from data: Data) throws -> InboundMessage {
+        let d = JSONDecoder()
+        switch type {
+        case .municipalList: return .municipalList(try d.decode(MunicipalList.self, from: data))
+        case .clinicList: return .clinicList(try d.decode(ClinicList.self, from: data))
+        case .contactStatus: return .contactStatus(try d.decode(ContactStatus.self, from: data))
+        case .referral: return .referral(try d.decode(Referral.self, from: data))
+        case .consentUpdate: return .consentUpdate(try d.decode(ConsentUpdate.self, from: data))
+        case .assessment: return .assessment(try d.decode(Assessment.self, from: data))
+        case .municipalPosition: return .municipalPosition(try d.decode(MunicipalPosition.self, from: data))
+        case .meetingOutcome: return .meetingOutcome(try d.decode(MeetingOutcome.self, from: data))
+        case .transitionProposal: return .transitionProposal(try d.decode(TransitionProposal.self, from: data))
+        case .jointPlan: return .jointPlan(try d.decode(JointPlan.self, from: data))
+        case .knowledgeHandover: return .knowledgeHandover(try d.decode(KnowledgeHandover.self, from: data))
+        case .patientChoice: return .patientChoice(try d.decode(PatientChoice.self, from: data))
+        case .treatmentStarted: return .treatmentStarted(try d.decode(TreatmentStarted.self, from: data))
+        case .receipt, .cvReferral, .assessmentRequest, .coordinatedCourse, .contactStatusRequest, .decision, .handover,
+            .responsibilityTransfer, .reconciliationReport, .consentWithdrawn, .deadlineWarning:
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not an inbound type"))
+        }
+    }
+
+    static func isValidMessageID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        guard (1...128).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let alnum = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
+            if i == 0 { guard alnum else { return false } } else {
+                guard alnum || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: ":")
+                    || b == UInt8(ascii: "-")
+                else { return false }
+            }
+        }
+        return true
+    }
+
+    static func isJSONContentType(_ value: String) -> Bool {
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard parts.first == "application/json" else { return false }
+        return parts.dropFirst().allSatisfy { $0 == "charset=utf-8" || $0 == "charset=\"utf-8\"" }
+    }
+
+    /// "1.<minor>" with a decimal minor: any minor of major 1.
+    static func isSupportedVersion(_ version: String) -> Bool {
+        let parts = version.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "1", let minor = parts.last, !minor.isEmpty, minor.count <= 4,
+            minor.allSatisfy({ $0.isASCII && $0.isNumber }), minor == "0" || minor.first != "0"
+        else { return false }
+        return true
+    }
+
+    /// Validates an outbound body against its schema (used by tests and by the daemon before
+    /// publishing, so the router never sends what it would reject).
+    public func validateOutbound(_ type: MessageType, body: Data) -> [Rejection] {
+        guard let json = try? JSONValue.parse(body) else {
+            return [Rejection(code: .malformedJSON, pointer: .root, reason: "The body is not well-formed JSON.")]
+        }
+        return schemas.validate(json, type: type.rawValue, codeBook: codeBook)
+            .map { Rejection(code: $0.code, pointer: $0.pointer, reason: $0.reason) }
+    }
+}
