@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/broker.sh — a private RabbitMQ node for ddrouter development and tests.
 #
-#   scripts/broker.sh start | stop | status | reset | wait | env | install | logs
+#   scripts/broker.sh start | stop | status | reset | wait | env | install | logs | list [RUN]
 #   scripts/broker.sh ctl ARGS...      (rabbitmqctl -n <node> ARGS, with the node's cookie)
 #
 # The node runs as a plain background process (no systemd), as the invoking user,
@@ -76,6 +76,8 @@ write_settings() {
         printf 'AMQPS_PORT=%q\n' "$AMQPS_PORT"
         printf 'DIST_PORT=%q\n' "$DIST_PORT"
         printf 'TLS_DIR=%q\n' "$TLS_DIR"
+        # Set by `make test` so that it can stop what its tests left running.
+        printf 'STARTED_BY=%q\n' "${DDR_TEST_RUN:-}"
     } >"$SETTINGS_FILE"
 }
 
@@ -201,6 +203,7 @@ cmd_install() {
         command -v sudo >/dev/null || die "need root (or sudo) to install: $missing"
         sudo=(sudo)
     fi
+    # --no-upgrade: packages that are already there are left as they are.
     # Keep the package's own init script from starting a system-wide broker
     # (on 0.0.0.0:5672) while installing: a temporary policy-rc.d, if none exists.
     local policy=/usr/sbin/policy-rc.d created_policy=0
@@ -213,7 +216,7 @@ cmd_install() {
     {
         "${sudo[@]}" apt-get update -qq &&
             "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-                "${APT_PACKAGES[@]}"
+                --no-upgrade "${APT_PACKAGES[@]}"
     } || rc=$?
     if ((created_policy)); then "${sudo[@]}" rm -f "$policy"; fi
     ((rc == 0)) || die "apt-get failed (exit $rc)"
@@ -497,6 +500,12 @@ cmd_ctl() {
     exec "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"
 }
 
+dq() { # escape for use inside double quotes
+    local v="$1"
+    v="${v//\\/\\\\}"; v="${v//\"/\\\"}"; v="${v//\$/\\\$}"; v="${v//\`/\\\`}"
+    printf '%s' "$v"
+}
+
 cmd_env() {
     load_settings
     printf 'export DDR_BROKER_INSTANCE=%q\n' "$INSTANCE"
@@ -506,7 +515,8 @@ cmd_env() {
     printf 'export DDR_AMQP_VHOST=ddrouter\n'
     printf 'export DDR_AMQP_USER=ddrouter\n'
     printf 'export DDR_AMQP_PASSWORD=ddrouter-dev\n'
-    printf 'export DDR_BROKER_CTL=%q\n' "$SELF ctl"
+    printf 'export DDR_BROKER_CTL="%s"\n' "$(dq "$SELF") ctl"
+    printf 'export DDR_BROKER_SCRIPT="%s"\n' "$(dq "$SELF")"
     if [[ -n "$TLS_DIR" ]]; then
         printf 'export DDR_TLS_DIR=%q\n' "$TLS_DIR"
     fi
@@ -517,6 +527,21 @@ cmd_wait() {
     beam_alive || die "instance '$INSTANCE' is not running"
     wait_ready "${1:-60}" || { show_logs; die "node $NODE is not accepting AMQP"; }
     say "accepting AMQP on 127.0.0.1:$AMQP_PORT"
+}
+
+# Names of the instances under var/broker/ whose node is running; with RUN,
+# only those started with DDR_TEST_RUN=RUN in the environment.
+cmd_list() {
+    local d run="${1:-}"
+    for d in "$BASE"/*/; do
+        [[ -d "$d" ]] || continue
+        d="${d%/}"
+        if [[ -n "$run" ]]; then
+            grep -qxF "STARTED_BY=$(printf '%q' "$run")" "$d/settings.env" 2>/dev/null || continue
+        fi
+        (DDR_BROKER_INSTANCE="${d##*/}" "$SELF" status >/dev/null 2>&1) && echo "${d##*/}"
+    done
+    return 0
 }
 
 with_lock() {
@@ -540,6 +565,7 @@ case "$cmd" in
     ctl) cmd_ctl "$@" ;;
     env) cmd_env ;;
     wait) cmd_wait "$@" ;;
+    list) cmd_list "$@" ;;
     install) cmd_install ;;
     logs) load_settings; show_logs "${1:-50}" ;;
     -h | --help | help) usage ;;

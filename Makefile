@@ -1,0 +1,112 @@
+# ddrouter — developer and CI entry points. See README.md and docs/broker-dev.md.
+#
+#   make test          install what is missing, start the dev broker if none runs,
+#                      build, run all tests, stop the broker again if this started it
+#   make run           install what is missing, start the dev broker if none runs,
+#                      build, run `ddrouter run --config Config/ddrouter.yaml`
+#   make build         swift build
+#   make broker-start  start the dev broker (scripts/broker.sh start)
+#   make broker-stop   stop it
+#   make broker-status is it running?
+#   make clean         swift package clean and delete every broker instance under var/broker/
+#
+# Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
+# CONFIG (Config/ddrouter.yaml).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+SWIFT_TEST_FLAGS ?=
+CONFIG ?= Config/ddrouter.yaml
+BROKER := scripts/broker.sh
+
+# A section heading that stands out in CI logs.
+heading = printf '\n==> %s\n' "$(1)"
+
+.PHONY: help deps build test run broker-start broker-stop broker-status clean
+
+help:
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
+	@$(BROKER) install
+
+build: deps
+	@$(call heading,Building: $(strip $(SWIFT) build $(SWIFT_BUILD_FLAGS)))
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+# One shell for the whole recipe: the EXIT trap stops the broker this target
+# started (and any further instance the tests left running), on success,
+# failure or interrupt, and the target exits with the tests' status.
+test: deps
+	@export DDR_TEST_RUN="make-test-$$$$-$$(date +%s)"; started=0; \
+	cleanup() { \
+	  rc=$$?; trap - EXIT INT TERM; \
+	  for i in $$($(BROKER) list "$$DDR_TEST_RUN" | grep -vx dev || true); do \
+	    $(call heading,Stopping broker instance '$$i' left running by the tests); \
+	    DDR_BROKER_INSTANCE="$$i" $(BROKER) stop || true; \
+	  done; \
+	  if [ "$$started" = 1 ]; then \
+	    $(call heading,Stopping the dev broker started for the tests); \
+	    if ! DDR_BROKER_INSTANCE=dev $(BROKER) stop; then \
+	      echo "make test: could not stop the dev broker" >&2; [ "$$rc" != 0 ] || rc=1; \
+	    fi; \
+	  fi; \
+	  exit $$rc; \
+	}; \
+	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	export DDR_BROKER_INSTANCE=dev; \
+	if $(BROKER) status >/dev/null 2>&1; then \
+	  $(call heading,Using the dev broker that is already running); \
+	  $(BROKER) status; \
+	else \
+	  $(call heading,Starting the dev broker (scripts/broker.sh start)); \
+	  started=1; \
+	  $(BROKER) start; \
+	fi; \
+	$(call heading,Building with tests: $(strip $(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS))); \
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
+	if [ -f scripts/check-schemas.py ]; then \
+	  $(call heading,Checking schemas: python3 scripts/check-schemas.py); \
+	  python3 scripts/check-schemas.py; \
+	fi; \
+	eval "$$($(BROKER) env)"; \
+	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
+	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	if [ "$$status" = 0 ]; then $(call heading,Tests passed); else $(call heading,Tests FAILED (exit $$status)); fi; \
+	exit $$status
+
+run: deps
+	@export DDR_BROKER_INSTANCE=dev; \
+	if $(BROKER) status >/dev/null 2>&1; then \
+	  $(call heading,Using the dev broker that is already running); \
+	else \
+	  $(call heading,Starting the dev broker (it keeps running: make broker-stop)); \
+	  $(BROKER) start; \
+	fi; \
+	$(call heading,Building: $(strip $(SWIFT) build $(SWIFT_BUILD_FLAGS))); \
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS); \
+	eval "$$($(BROKER) env)"; \
+	$(call heading,Running: .build/debug/ddrouter run --config $(CONFIG)); \
+	exec .build/debug/ddrouter run --config "$(CONFIG)"
+
+broker-start: deps
+	@DDR_BROKER_INSTANCE=dev $(BROKER) start
+
+broker-stop:
+	@DDR_BROKER_INSTANCE=dev $(BROKER) stop
+
+broker-status:
+	@DDR_BROKER_INSTANCE=dev $(BROKER) status
+
+clean:
+	@$(call heading,Cleaning the Swift build: $(SWIFT) package clean)
+	$(SWIFT) package clean
+	@$(call heading,Resetting broker instances under var/broker/)
+	@shopt -s nullglob; for d in var/broker/*/; do \
+	  i="$${d%/}"; i="$${i##*/}"; DDR_BROKER_INSTANCE="$$i" $(BROKER) reset; \
+	done; rm -rf var/broker
