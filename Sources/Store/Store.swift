@@ -95,6 +95,9 @@ public final class Store: Sendable {
             // NORMAL when it enables WAL, after `prepareDatabase` has run.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // After a checkpoint, cut a WAL that grew large during a burst back to
+                // 64 MiB instead of keeping it at its peak size.
+                try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             }
         } catch {
             throw Store.openError(error, path: path)
@@ -328,6 +331,32 @@ public final class Store: Sendable {
 
     /// All migrations this build knows, in order.
     public static var knownMigrations: [String] { Schema.migrationNames }
+
+    /// Copies the whole database, consistently, to `path` (created owner-only; an
+    /// existing file there is overwritten). Safe while the daemon runs: the copy is
+    /// taken from one read snapshot and writes continue meanwhile.
+    public func backup(to destination: String) throws {
+        try Store.prepareFile(destination)
+        do {
+            let target = try DatabaseQueue(path: destination)
+            try pool.backup(to: target)
+            try target.close()
+        } catch {
+            throw StoreError.wrap(error, "backing up to \(destination)", path: path)
+        }
+        try Store.restrictModes(destination)
+    }
+
+    /// Moves the WAL's content into the database file. With `truncate`, also empties
+    /// the WAL file (waits for readers; use when idle). SQLite checkpoints by itself
+    /// every 1000 pages; call this from a maintenance timer to bound the WAL's size.
+    public func checkpoint(truncate: Bool = false) throws {
+        try wrap("checkpointing") {
+            try pool.writeWithoutTransaction { db in
+                _ = try db.checkpoint(truncate ? .truncate : .passive)
+            }
+        }
+    }
 
     /// SQLite's `PRAGMA quick_check`; returns the problems found (empty when healthy).
     public func quickCheck() throws -> [String] {

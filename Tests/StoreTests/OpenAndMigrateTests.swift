@@ -106,3 +106,42 @@ struct OpenAndMigrateTests {
         #expect(Timestamp.date("2023-11-14 22:13:20.123Z") == nil)
     }
 }
+
+@Suite("Maintenance: close, backup, checkpoint, integrity")
+struct MaintenanceTests {
+    @Test func closedStoreRefusesWork() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.close()
+        #expect(storeErrorCode { try store.write { tx in try tx.appendAudit(audit(1)) } } != nil)
+        #expect(storeErrorCode { _ = try store.pendingOutbox(limit: 1) } != nil)
+    }
+
+    @Test func backupIsCompleteVerifiableAndOwnerOnly() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in
+            for i in 1...50 { try tx.appendAudit(audit(i)) }
+            try tx.enqueue(event("e1"))
+        }
+        let copy = scratch.directory.appendingPathComponent("backup/copy.sqlite").path
+        try store.backup(to: copy)
+        let mode = (try FileManager.default.attributesOfItem(atPath: copy)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        let restored = try Store(path: copy, auditKey: testKey)
+        #expect(try restored.verifyAudit() == .ok(count: 50, head: try store.auditHead()))
+        #expect(try restored.pendingOutbox(limit: 10).map(\.messageID) == ["e1"])
+    }
+
+    @Test func checkpointAndQuickCheck() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in for i in 1...100 { try tx.appendAudit(audit(i)) } }
+        try store.checkpoint(truncate: true)
+        let walSize = (try FileManager.default.attributesOfItem(atPath: scratch.dbPath + "-wal")[.size] as? NSNumber)?.intValue
+        #expect(walSize == 0)
+        #expect(try store.quickCheck() == [])
+        #expect(try store.pragma("journal_size_limit") == "67108864")
+        #expect(try store.verifyAudit().isOK)
+    }
+}
