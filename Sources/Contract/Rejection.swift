@@ -87,3 +87,25 @@ public struct EntryRejection: Sendable, Hashable {
         self.rejection = rejection
     }
 }
+
+/// Headers the router adds to the copy of a rejected message in the dead-letter queue
+/// (docs/messages.md, "Dead letters"). Values never contain personal data.
+public enum DeadLetterHeaders {
+    public static let code = "x-ddrouter-code"
+    public static let reason = "x-ddrouter-reason"
+    public static let pointer = "x-ddrouter-pointer"
+    public static let property = "x-ddrouter-property"
+    public static let exchange = "x-ddrouter-exchange"
+    public static let rejectedAt = "x-ddrouter-rejected-at"
+
+    /// The headers for `rejection` of a message that arrived on `exchange`.
+    public static func headers(for rejection: Rejection, exchange: String, rejectedAt: Timestamp) -> [String: String] {
+        var headers = [
+            code: rejection.code.rawValue, reason: rejection.reason, DeadLetterHeaders.exchange: exchange,
+            DeadLetterHeaders.rejectedAt: rejectedAt.text,
+        ]
+        if let pointer = rejection.pointer { headers[DeadLetterHeaders.pointer] = pointer.description }
+        if let property = rejection.property { headers[DeadLetterHeaders.property] = property }
+        return headers
+    }
+}

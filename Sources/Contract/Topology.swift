@@ -1,3 +1,5 @@
+import Foundation
+
 /// Who sent a message, as identified by the inbound exchange it was published to.
 public enum Sender: Sendable, Hashable, CustomStringConvertible {
     case municipality(String)
@@ -49,7 +51,10 @@ public enum Audience: Sendable, Hashable {
 /// defaults are the documented topology.
 ///
 /// Config keys: `inboundMunicipalityExchangePrefix`, `inboundClinicExchangePrefix`,
-/// `inboundJournalExchangePrefix`, `inboundQueue`, `outboundExchange`, `deadLetterQueue`.
+/// `inboundJournalExchangePrefix`, `inboundQueue`, `outboundExchange`, `deadLetterQueue`,
+/// `centralVisitationQueue`, `clinicQueueTemplate`, `municipalityQueueTemplate`,
+/// `journalQueueTemplate` (templates: `{id}` is replaced by the clinic id, municipality
+/// code or journal id).
 public struct Topology: Sendable, Hashable {
     public var inboundMunicipalityExchangePrefix = "dd.in.municipality."
     public var inboundClinicExchangePrefix = "dd.in.clinic."
@@ -59,6 +64,11 @@ public struct Topology: Sendable, Hashable {
     /// Topic exchange for everything the router publishes.
     public var outboundExchange = "dd.out"
     public var deadLetterQueue = "ddrouter.dead"
+    /// Central Visitation's queue (binding key `cv.#`).
+    public var centralVisitationQueue = "dd.cv.referrals"
+    public var clinicQueueTemplate = "dd.clinic.{id}.assessments"
+    public var municipalityQueueTemplate = "dd.municipality.{id}.inbox"
+    public var journalQueueTemplate = "dd.journal.{id}.requests"
 
     public init() {}
 
@@ -94,10 +104,10 @@ public struct Topology: Sendable, Hashable {
     /// The queue that receives `audience`'s messages (bound with `<audience>.#`).
     public func queue(for audience: Audience) -> String {
         switch audience {
-        case .centralVisitation: "dd.cv.referrals"
-        case .clinic(let id): "dd.clinic.\(id).assessments"
-        case .municipality(let code): "dd.municipality.\(code).inbox"
-        case .journal(let id): "dd.journal.\(id).requests"
+        case .centralVisitation: centralVisitationQueue
+        case .clinic(let id): clinicQueueTemplate.replacingOccurrences(of: "{id}", with: id)
+        case .municipality(let code): municipalityQueueTemplate.replacingOccurrences(of: "{id}", with: code)
+        case .journal(let id): journalQueueTemplate.replacingOccurrences(of: "{id}", with: id)
         }
     }
 
