@@ -17,6 +17,7 @@ public struct ListEntry: Sendable, Hashable, Codable {
     public var asOf: LocalDate
     /// The consent the municipality recorded for dialogue with the region (R4). It covers
     /// both directions and all purposes unless a later `consent-update` says otherwise.
+    /// `.absent` states nothing and leaves an earlier recorded consent in place.
     public var consent: ConsentStatus
 
     public init(
@@ -457,7 +458,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             case .workflowB:
                 throw reject(input, "the citizen is in integrated treatment with a transition proposal open")
             }
-            consent.record(entry.consent)
+            recordListedConsent(entry.consent)
             if startNew {
                 let listing = ListingFacts(
                     municipality: entry.municipality, listClinic: entry.clinic, asOf: entry.asOf,
@@ -486,7 +487,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                     throw reject(input, "the citizen is in integrated treatment; list 2 not applied", .r2)
                 }
             }
-            consent.record(entry.consent)
+            recordListedConsent(entry.consent)
             track = .coordinatedCourse(
                 CoordinatedCourse(municipality: entry.municipality, clinic: clinic, asOf: entry.asOf))
             step.send(
@@ -538,6 +539,15 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             }
         case .none, .coordinatedCourse:
             break
+        }
+    }
+
+    /// A list entry's consent replaces the record, except `.absent`, which means the entry
+    /// states nothing: it must not erase a consent recorded by an earlier `consent-update`.
+    private mutating func recordListedConsent(_ status: ConsentStatus) {
+        switch status {
+        case .absent: break
+        case .given, .refused, .withdrawn: consent.record(status)
         }
     }
 
