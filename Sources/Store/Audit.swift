@@ -182,12 +182,26 @@ enum AuditChain {
         return Data(mac.finalize())
     }
 
-    /// Appends one entry; returns its anchor. Runs inside the caller's transaction.
-    static func append(_ record: AuditRecord, db: Database, key: KeyBytes) throws -> AuditAnchor {
-        let head = try Row.fetchOne(
+    typealias Head = (seq: Int64, hash: Data)
+
+    /// Appends one entry inside the caller's transaction; returns its anchor and the
+    /// new head. `cached` is the head as of the previous append in this transaction
+    /// (nil: read it from the table).
+    static func append(_ record: AuditRecord, db: Database, key: KeyBytes, cached: Head?) throws
+        -> (AuditAnchor, Head)
+    {
+        let head: Head
+        if let cached {
+            head = cached
+        } else if let row = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-        let seq: Int64 = (head?[0] as Int64? ?? 0) + 1
-        let prev: Data = head?[1] ?? genesis
+        {
+            head = (row[0], row[1])
+        } else {
+            head = (0, genesis)
+        }
+        let seq = head.seq + 1
+        let prev = head.hash
         let at = Timestamp.string(record.at)
         let canonical = canonical(
             seq: seq, at: at, actor: record.actor, action: record.action.rawValue,
@@ -203,7 +217,7 @@ enum AuditChain {
             seq, at, record.actor, record.action.rawValue, record.pseudonym?.hex,
             record.messageType, record.messageID, record.purpose, prev, hash,
         ])
-        return AuditAnchor(seq: seq, hash: Hex.encode(hash))
+        return (AuditAnchor(seq: seq, hash: Hex.encode(hash)), (seq, hash))
     }
 
     /// Walks the whole trail in seq order (streaming, constant memory).

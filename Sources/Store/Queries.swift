@@ -55,6 +55,21 @@ enum Queries {
         ).map(caseRecord)
     }
 
+    static func cases(
+        _ db: Database, municipality: String?, clinic: String?, status: String?, limit: Int
+    ) throws -> [CaseRecord] {
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT \(caseColumns) FROM cases
+                    WHERE (?1 IS NULL OR municipality = ?1) AND (?2 IS NULL OR clinic = ?2)
+                      AND (?3 IS NULL OR status = ?3)
+                    ORDER BY updated_at, case_id LIMIT ?4
+                    """),
+            arguments: [municipality, clinic, status, limit]
+        ).map(caseRecord)
+    }
+
     static func caseHistory(_ db: Database, caseID: String) throws -> [CaseHistoryEntry] {
         try Row.fetchAll(
             db.cachedStatement(

@@ -13,6 +13,39 @@ import GRDB
 /// closure returns, rolled back when it throws. Reads outside a write each run in
 /// their own snapshot and may run concurrently with a write.
 ///
+/// The consumer's write for a batch of deliveries (ack them only after `write`
+/// returns):
+///
+/// ```swift
+/// try store.write { tx in
+///     for delivery in batch {
+///         do {
+///             try tx.savepoint { tx in
+///                 if let stored = try tx.receipt(forSender: s, messageID: id) {
+///                     resend(stored); return                    // duplicate: no effects
+///                 }
+///                 let outcome = workflow(state, message)         // pure
+///                 guard try tx.recordInbox(InboxEntry(…, receipt: outcome.receipt)) == .recorded
+///                 else { return }
+///                 try tx.upsertCase(…); try tx.appendHistory(…)  // input, decision + why
+///                 try tx.recordConsent(…)
+///                 try tx.enqueue(…)                              // receipt and events
+///                 try tx.schedule(…); try tx.cancelTimer(id: …)
+///                 try tx.appendAudit(AuditRecord(…, action: .received, …))
+///             }
+///         } catch let error as StoreError where error.isTransient {
+///             throw error                                        // whole batch retried
+///         } catch {
+///             // only this delivery was rolled back: record a rejection receipt
+///         }
+///     }
+/// }
+/// ```
+///
+/// The outbox relay: `pendingOutbox(limit:)` → publish with confirms → on each ack
+/// `write { tx in tx.markSent(…); tx.appendAudit(… .sent …) }`. The timer service:
+/// `dueTimers(at:limit:)` → `write { tx in guard try tx.markFired(…) else { return }; … }`.
+///
 /// Every method blocks the calling thread (SQLite I/O, fsync). Call them from a
 /// thread of your own or wrap them; never from a cooperative-pool task in a hot loop.
 ///
@@ -228,6 +261,11 @@ public final class Store: Sendable {
         try wrap("reading timers") { try pool.read { db in try Queries.timer(db, id: id) } }
     }
 
+    /// Every timer of a case (any state), earliest due first.
+    public func timers(caseID: String) throws -> [TimerRecord] {
+        try wrap("reading timers") { try pool.read { db in try Queries.timers(db, caseID: caseID) } }
+    }
+
     // MARK: cases
 
     /// A case without auditing the read (for the daemon's own processing). For an
@@ -238,6 +276,19 @@ public final class Store: Sendable {
 
     public func cases(pseudonym: Pseudonym) throws -> [CaseRecord] {
         try wrap("reading cases") { try pool.read { db in try Queries.cases(db, pseudonym: pseudonym) } }
+    }
+
+    /// Cases filtered by any of municipality, clinic and status (nil: any), oldest
+    /// update first; for queues and the `cases` command.
+    public func cases(
+        municipality: String? = nil, clinic: String? = nil, status: String? = nil, limit: Int
+    ) throws -> [CaseRecord] {
+        try wrap("reading cases") {
+            try pool.read { db in
+                try Queries.cases(
+                    db, municipality: municipality, clinic: clinic, status: status, limit: limit)
+            }
+        }
     }
 
     public func caseHistory(id: String) throws -> [CaseHistoryEntry] {

@@ -15,6 +15,9 @@ public final class StoreTransaction {
     let key: KeyBytes
     let path: String
     var isOpen = true
+    /// The audit head after this transaction's last append; saves a query per entry.
+    /// Cleared whenever a savepoint rolls back (the head may have been undone).
+    var auditHead: AuditChain.Head?
 
     init(db: Database, key: KeyBytes, path: String) {
         self.db = db
@@ -50,6 +53,7 @@ public final class StoreTransaction {
                 return .commit
             }
         } catch {
+            auditHead = nil
             throw StoreError.wrap(error, "savepoint", path: path)
         }
         return result!
@@ -332,7 +336,11 @@ public final class StoreTransaction {
     /// Appends one entry to the audit chain; returns the new head.
     @discardableResult
     public func appendAudit(_ record: AuditRecord) throws -> AuditAnchor {
-        try run("appending to the audit trail") { try AuditChain.append(record, db: db, key: key) }
+        try run("appending to the audit trail") {
+            let (anchor, head) = try AuditChain.append(record, db: db, key: key, cached: auditHead)
+            auditHead = head
+            return anchor
+        }
     }
 }
 

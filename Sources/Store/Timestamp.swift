@@ -23,34 +23,38 @@ enum Timestamp {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(24)
-        func put(_ value: Int64, width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var v = value
-            var i = width - 1
-            while i >= 0 {
-                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                i -= 1
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var index = 0
+            func put(_ value: Int64, width: Int) {
+                var v = value
+                var i = index + width - 1
+                while i >= index {
+                    out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                    i -= 1
+                }
+                index += width
             }
-            bytes.append(contentsOf: digits)
+            func put(_ ascii: Unicode.Scalar) {
+                out[index] = UInt8(ascii: ascii)
+                index += 1
+            }
+            put(max(0, min(9999, year)), width: 4)
+            put("-")
+            put(month, width: 2)
+            put("-")
+            put(day, width: 2)
+            put("T")
+            put(secondOfDay / 3600, width: 2)
+            put(":")
+            put(secondOfDay / 60 % 60, width: 2)
+            put(":")
+            put(secondOfDay % 60, width: 2)
+            put(".")
+            put(millis, width: 3)
+            put("Z")
+            return index
         }
-        put(max(0, min(9999, year)), width: 4)
-        bytes.append(UInt8(ascii: "-"))
-        put(month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        put(day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        put(secondOfDay / 3600, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        put(secondOfDay / 60 % 60, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        put(secondOfDay % 60, width: 2)
-        bytes.append(UInt8(ascii: "."))
-        put(millis, width: 3)
-        bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses exactly the form `string(_:)` produces; nil for anything else.

@@ -131,3 +131,21 @@ struct CaseAndConsentTests {
         #expect(!record.allows(at: t(10)))
     }
 }
+
+@Suite("Case listing")
+struct CaseListingTests {
+    @Test func filtersByMunicipalityClinicAndStatus() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in
+            for (i, (m, c, s)) in [("851", "a", "x"), ("851", "b", "x"), ("860", "a", "y"), ("851", "a", "y")].enumerated() {
+                try tx.upsertCase(CaseRecord(caseID: "c\(i)", pseudonym: pA, workflow: "A", municipality: m, clinic: c,
+                                             status: s, state: Data("{}".utf8), updatedAt: t(i)))
+            }
+        }
+        #expect(try store.cases(municipality: "851", limit: 10).map(\.caseID) == ["c0", "c1", "c3"])
+        #expect(try store.cases(municipality: "851", clinic: "a", limit: 10).map(\.caseID) == ["c0", "c3"])
+        #expect(try store.cases(status: "y", limit: 10).map(\.caseID) == ["c2", "c3"])
+        #expect(try store.cases(limit: 2).map(\.caseID) == ["c0", "c1"])
+    }
+}
