@@ -103,7 +103,7 @@ public enum AuditVerification: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-public enum AuditBreak: Sendable, Hashable, CustomStringConvertible {
+public enum AuditBreak: Error, Sendable, Hashable, CustomStringConvertible {
     /// The entry with this seq is missing: the next stored entry has `found`.
     /// (Entries were deleted.)
     case missing(found: Int64)
@@ -196,7 +196,7 @@ enum AuditChain {
         } else if let row = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
         {
-            head = (row[0], row[1])
+            head = (try row.decode(atIndex: 0), try row.decode(atIndex: 1))
         } else {
             head = (0, genesis)
         }
@@ -234,32 +234,48 @@ enum AuditChain {
         var prev = genesis
         var anchorSeen = false
         while let row = try rows.next() {
-            let seq: Int64 = row[0]
+            // A tampered row may hold values of any type: report it, never trap.
+            func column<T: DatabaseValueConvertible>(_ index: Int, _ name: String) -> Result<T, AuditBreak> {
+                (try? row.decode(T.self, atIndex: index)).map { .success($0) }
+                    ?? .failure(.malformed(column: name))
+            }
+            func optionalColumn(_ index: Int, _ name: String) -> Result<String?, AuditBreak> {
+                if row.hasNull(atIndex: index) { return .success(nil) }
+                return (try? row.decode(String.self, atIndex: index)).map { .success($0) }
+                    ?? .failure(.malformed(column: name))
+            }
+            guard case .success(let seq) = column(0, "seq") as Result<Int64, AuditBreak> else {
+                return .broken(seq: expected, reason: .malformed(column: "seq"))
+            }
             if seq != expected {
                 // ORDER BY seq makes seq < expected impossible; a larger one is a gap.
                 return .broken(seq: expected, reason: .missing(found: seq))
             }
-            let storedPrev: Data? = row[8]
-            let storedHash: Data? = row[9]
-            guard let storedPrev, storedPrev.count == 32 else {
+            let fields: (String, String, String, String?, String?, String?, String, Data, Data)
+            do {
+                fields = (
+                    try column(1, "at").get(), try column(2, "actor").get(),
+                    try column(3, "action").get(), try optionalColumn(4, "pseudonym").get(),
+                    try optionalColumn(5, "message_type").get(),
+                    try optionalColumn(6, "message_id").get(), try column(7, "purpose").get(),
+                    try column(8, "prev_hash").get(), try column(9, "hash").get()
+                )
+            } catch {
+                return .broken(seq: seq, reason: error)
+            }
+            let (at, actor, action, pseudonym, messageType, messageID, purpose, storedPrev, storedHash) = fields
+            guard storedPrev.count == 32 else {
                 return .broken(seq: seq, reason: .malformed(column: "prev_hash"))
             }
-            guard let storedHash, storedHash.count == 32 else {
+            guard storedHash.count == 32 else {
                 return .broken(seq: seq, reason: .malformed(column: "hash"))
             }
             if storedPrev != prev {
                 return .broken(seq: seq, reason: .brokenLink)
             }
-            let at: String? = row[1]
-            let actor: String? = row[2]
-            let action: String? = row[3]
-            let purpose: String? = row[7]
-            guard let at, let actor, let action, let purpose else {
-                return .broken(seq: seq, reason: .malformed(column: "at/actor/action/purpose"))
-            }
             let canonical = canonical(
-                seq: seq, at: at, actor: actor, action: action, pseudonym: row[4],
-                messageType: row[5], messageID: row[6], purpose: purpose)
+                seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym,
+                messageType: messageType, messageID: messageID, purpose: purpose)
             let computed = hash(key: key, prevHash: prev, canonical: canonical)
             // Constant-time comparison is not needed here: the verifier holds the key.
             if computed != storedHash {
@@ -284,7 +300,7 @@ enum AuditChain {
     }
 
     static func entry(_ row: Row) throws -> AuditEntry {
-        let pseudonymText: String? = row["pseudonym"]
+        let pseudonymText: String? = try row.decode(forColumn: "pseudonym")
         var pseudonym: Pseudonym?
         if let pseudonymText {
             guard let value = Pseudonym(hex: pseudonymText) else {
@@ -293,15 +309,15 @@ enum AuditChain {
             pseudonym = value
         }
         return AuditEntry(
-            seq: row["seq"],
-            at: try Timestamp.decode(row["at"], column: "audit.at"),
-            actor: row["actor"],
-            action: AuditAction(rawValue: row["action"]),
+            seq: try row.decode(forColumn: "seq"),
+            at: try Timestamp.decode(try row.decode(forColumn: "at"), column: "audit.at"),
+            actor: try row.decode(forColumn: "actor"),
+            action: AuditAction(rawValue: try row.decode(forColumn: "action")),
             pseudonym: pseudonym,
-            messageType: row["message_type"],
-            messageID: row["message_id"],
-            purpose: row["purpose"],
-            prevHash: row["prev_hash"],
-            hash: row["hash"])
+            messageType: try row.decode(forColumn: "message_type"),
+            messageID: try row.decode(forColumn: "message_id"),
+            purpose: try row.decode(forColumn: "purpose"),
+            prevHash: try row.decode(forColumn: "prev_hash"),
+            hash: try row.decode(forColumn: "hash"))
     }
 }

@@ -18,8 +18,8 @@ enum Queries {
                 arguments: [sender, messageID])
         else { return nil }
         return InboxEntry(
-            sender: row[0], messageID: row[1], type: row[2],
-            receivedAt: try Timestamp.decode(row[3], column: "inbox.received_at"), receipt: row[4])
+            sender: try row.decode(atIndex: 0), messageID: try row.decode(atIndex: 1), type: try row.decode(atIndex: 2),
+            receivedAt: try Timestamp.decode(try row.decode(atIndex: 3), column: "inbox.received_at"), receipt: try row.decode(atIndex: 4))
     }
 
     // MARK: cases
@@ -28,15 +28,16 @@ enum Queries {
         "case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at"
 
     static func caseRecord(_ row: Row) throws -> CaseRecord {
-        guard let pseudonym = Pseudonym(hex: row[1]) else {
-            throw StoreError(.encoding, "cases.pseudonym of case \(row[0] as String) holds a value ddrouter never writes")
+        let caseID: String = try row.decode(atIndex: 0)
+        guard let pseudonym = Pseudonym(hex: try row.decode(atIndex: 1)) else {
+            throw StoreError(.encoding, "cases.pseudonym of case \(caseID) holds a value ddrouter never writes")
         }
         var record = CaseRecord(
-            caseID: row[0], pseudonym: pseudonym, workflow: row[2], municipality: row[3],
-            clinic: row[4], status: row[5], state: row[6],
-            updatedAt: try Timestamp.decode(row[9], column: "cases.updated_at"))
-        record.revision = row[7]
-        record.createdAt = try Timestamp.decode(row[8], column: "cases.created_at")
+            caseID: caseID, pseudonym: pseudonym, workflow: try row.decode(atIndex: 2), municipality: try row.decode(atIndex: 3),
+            clinic: try row.decode(atIndex: 4), status: try row.decode(atIndex: 5), state: try row.decode(atIndex: 6),
+            updatedAt: try Timestamp.decode(try row.decode(atIndex: 9), column: "cases.updated_at"))
+        record.revision = try row.decode(atIndex: 7)
+        record.createdAt = try Timestamp.decode(try row.decode(atIndex: 8), column: "cases.created_at")
         return record
     }
 
@@ -77,10 +78,10 @@ enum Queries {
             arguments: [caseID]
         ).map { row in
             var entry = CaseHistoryEntry(
-                caseID: row[1], at: try Timestamp.decode(row[2], column: "case_history.at"),
-                kind: HistoryKind(rawValue: row[3]), messageID: row[4], payload: row[5],
-                explanation: row[6])
-            entry.id = row[0]
+                caseID: try row.decode(atIndex: 1), at: try Timestamp.decode(try row.decode(atIndex: 2), column: "case_history.at"),
+                kind: HistoryKind(rawValue: try row.decode(atIndex: 3)), messageID: try row.decode(atIndex: 4), payload: try row.decode(atIndex: 5),
+                explanation: try row.decode(atIndex: 6))
+            entry.id = try row.decode(atIndex: 0)
             return entry
         }
     }
@@ -93,7 +94,7 @@ enum Queries {
                     GROUP BY municipality, clinic, status
                     ORDER BY municipality, clinic, status
                     """)
-        ).map { CaseCount(municipality: $0[0], clinic: $0[1], status: $0[2], count: $0[3]) }
+        ).map { CaseCount(municipality: try $0.decode(atIndex: 0), clinic: try $0.decode(atIndex: 1), status: try $0.decode(atIndex: 2), count: try $0.decode(atIndex: 3)) }
     }
 
     // MARK: consent
@@ -102,21 +103,22 @@ enum Queries {
         "id, pseudonym, direction, purpose, state, valid_from, withdrawn_at, reference, recorded_at, message_id"
 
     static func consent(_ row: Row) throws -> ConsentRecord {
-        guard let pseudonym = Pseudonym(hex: row[1]),
-            let direction = ConsentDirection(rawValue: row[2]),
-            let state = ConsentState(rawValue: row[4])
+        let id: Int64 = try row.decode(atIndex: 0)
+        guard let pseudonym = Pseudonym(hex: try row.decode(atIndex: 1)),
+            let direction = ConsentDirection(rawValue: try row.decode(atIndex: 2)),
+            let state = ConsentState(rawValue: try row.decode(atIndex: 4))
         else {
-            throw StoreError(.encoding, "consent record \(row[0] as Int64) holds a value ddrouter never writes")
+            throw StoreError(.encoding, "consent record \(id) holds a value ddrouter never writes")
         }
-        let withdrawnText: String? = row[6]
+        let withdrawnText: String? = try row.decode(atIndex: 6)
         var record = ConsentRecord(
-            pseudonym: pseudonym, direction: direction, purpose: row[3], state: state,
-            validFrom: try Timestamp.decode(row[5], column: "consents.valid_from"),
+            pseudonym: pseudonym, direction: direction, purpose: try row.decode(atIndex: 3), state: state,
+            validFrom: try Timestamp.decode(try row.decode(atIndex: 5), column: "consents.valid_from"),
             withdrawnAt: try withdrawnText.map { try Timestamp.decode($0, column: "consents.withdrawn_at") },
-            reference: row[7],
-            recordedAt: try Timestamp.decode(row[8], column: "consents.recorded_at"),
-            messageID: row[9])
-        record.id = row[0]
+            reference: try row.decode(atIndex: 7),
+            recordedAt: try Timestamp.decode(try row.decode(atIndex: 8), column: "consents.recorded_at"),
+            messageID: try row.decode(atIndex: 9))
+        record.id = id
         return record
     }
 
@@ -163,19 +165,20 @@ enum Queries {
         "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at"
 
     static func outboxEvent(_ row: Row) throws -> OutboxEvent {
-        let headersData: Data = row[6]
-        guard let state = OutboxState(rawValue: row[9]) else {
-            throw StoreError(.encoding, "outbox event \(row[1] as String) has a state ddrouter never writes")
+        let messageID: String = try row.decode(atIndex: 1)
+        let headersData: Data = try row.decode(atIndex: 6)
+        guard let state = OutboxState(rawValue: try row.decode(atIndex: 9)) else {
+            throw StoreError(.encoding, "outbox event \(messageID) has a state ddrouter never writes")
         }
         var event = OutboxEvent(
-            messageID: row[1], exchange: row[2], routingKey: row[3], type: row[4],
-            correlationID: row[5],
+            messageID: messageID, exchange: try row.decode(atIndex: 2), routingKey: try row.decode(atIndex: 3), type: try row.decode(atIndex: 4),
+            correlationID: try row.decode(atIndex: 5),
             headers: try StoreJSON.decode([String: String].self, from: headersData),
-            body: row[7], createdAt: try Timestamp.decode(row[8], column: "outbox.created_at"))
-        event.sequence = row[0]
+            body: try row.decode(atIndex: 7), createdAt: try Timestamp.decode(try row.decode(atIndex: 8), column: "outbox.created_at"))
+        event.sequence = try row.decode(atIndex: 0)
         event.state = state
-        event.attempts = row[10]
-        let sentText: String? = row[11]
+        event.attempts = try row.decode(atIndex: 10)
+        let sentText: String? = try row.decode(atIndex: 11)
         event.sentAt = try sentText.map { try Timestamp.decode($0, column: "outbox.sent_at") }
         return event
     }
@@ -220,15 +223,16 @@ enum Queries {
     static let timerColumns = "timer_id, case_id, kind, due_at, payload, state, fired_at, created_at"
 
     static func timer(_ row: Row) throws -> TimerRecord {
-        guard let state = TimerState(rawValue: row[5]) else {
-            throw StoreError(.encoding, "timer \(row[0] as String) has a state ddrouter never writes")
+        let timerID: String = try row.decode(atIndex: 0)
+        guard let state = TimerState(rawValue: try row.decode(atIndex: 5)) else {
+            throw StoreError(.encoding, "timer \(timerID) has a state ddrouter never writes")
         }
         var timer = TimerRecord(
-            timerID: row[0], caseID: row[1], kind: row[2],
-            dueAt: try Timestamp.decode(row[3], column: "timers.due_at"), payload: row[4],
-            createdAt: try Timestamp.decode(row[7], column: "timers.created_at"))
+            timerID: timerID, caseID: try row.decode(atIndex: 1), kind: try row.decode(atIndex: 2),
+            dueAt: try Timestamp.decode(try row.decode(atIndex: 3), column: "timers.due_at"), payload: try row.decode(atIndex: 4),
+            createdAt: try Timestamp.decode(try row.decode(atIndex: 7), column: "timers.created_at"))
         timer.state = state
-        let firedText: String? = row[6]
+        let firedText: String? = try row.decode(atIndex: 6)
         timer.firedAt = try firedText.map { try Timestamp.decode($0, column: "timers.fired_at") }
         return timer
     }
@@ -278,6 +282,6 @@ enum Queries {
     static func auditHead(_ db: Database) throws -> AuditAnchor? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        ).map { AuditAnchor(seq: $0[0], hash: Hex.encode($0[1] as Data)) }
+        ).map { AuditAnchor(seq: try $0.decode(atIndex: 0), hash: Hex.encode(try $0.decode(atIndex: 1) as Data)) }
     }
 }

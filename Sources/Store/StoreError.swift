@@ -82,6 +82,13 @@ extension StoreError {
     /// thrown from inside a `write` closure) are returned unchanged.
     static func wrap(_ error: any Error, _ operation: String, path: String) -> any Error {
         if error is StoreError { return error }
+        if error is RowDecodingError {
+            // Its description quotes the row's values (possibly personal data): drop it.
+            return StoreError(
+                .encoding,
+                "store at \(path) holds a value of an unexpected type (\(operation)); the file was edited outside ddrouter or is damaged",
+                path: path)
+        }
         guard let dbError = error as? DatabaseError else { return error }
         // GRDB's `message` is SQLite's text (never bound values). GRDB only adds
         // statement arguments to `description`, which is not used here.

@@ -129,6 +129,24 @@ struct AuditTests {
         #expect(result == .broken(seq: 10, reason: .brokenLink))
     }
 
+    @Test func wrongTypesAreReportedNotTrapped() throws {
+        let scratch = Scratch()
+        let store = try filled(scratch, count: 20)
+        try store.executeRaw("DROP TRIGGER audit_no_update")
+        try store.executeRaw("UPDATE audit SET actor = X'C328FF' WHERE seq = 15")
+        #expect(try store.verifyAudit() == .broken(seq: 15, reason: .malformed(column: "actor")))
+        try store.executeRaw("UPDATE audit SET hash = 'abc' WHERE seq = 4")
+        #expect(try store.verifyAudit() == .broken(seq: 4, reason: .malformed(column: "hash")))
+        // Reading the trail reports the damage as a StoreError without quoting the row.
+        do {
+            _ = try store.auditEntries(afterSeq: 14, limit: 1)
+            Issue.record("a row with a non-text actor was read")
+        } catch let error as StoreError {
+            #expect(error.code == .encoding)
+            #expect(!error.description.contains("kommune"))
+        }
+    }
+
     @Test func truncatedTailIsCaughtOnlyWithAnchor() throws {
         let scratch = Scratch()
         let store = try filled(scratch, count: 20)
