@@ -11,9 +11,10 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `data` as one JSON value (RFC 8259). Throws `DecodingError` when it is not JSON.
+    /// Parses `data` as one JSON value (RFC 8259, strictly: no duplicate keys, depth ≤ 64).
+    /// Throws when it is not JSON.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONParser.parse(data)
     }
 
     /// The JSON Schema type name of this value ("integer" for whole numbers).

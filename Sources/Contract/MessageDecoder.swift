@@ -176,9 +176,12 @@ public struct MessageDecoder: Sendable {
         }
         let json: JSONValue
         do {
-            json = try JSONValue.parse(body)
+            json = try JSONParser.parse(body)
         } catch {
-            return .failure(Rejection(code: .malformedJSON, pointer: .root, reason: "The body is not well-formed JSON (RFC 8259)."))
+            // The problem texts are fixed strings and the offset a number: no message content.
+            return .failure(Rejection(
+                code: .malformedJSON, pointer: .root,
+                reason: "The body is not well-formed JSON (RFC 8259): \(error.problem) at byte \(error.offset)."))
         }
         guard case .object(var object) = json else {
             return .failure(Rejection(code: .wrongType, pointer: .root, reason: "The body must be a JSON object."))

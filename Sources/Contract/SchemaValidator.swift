@@ -24,6 +24,8 @@ final class SchemaSet: @unchecked Sendable {
     private let documents: [String: JSONValue]
     private let idByType: [String: String]
     private let regexes: [String: NSRegularExpression]
+    /// "<base>#<reference>" → resolved schema and its document id, filled at init.
+    private let references: [String: (JSONValue, String)]
 
     static let supportedKeywords: Set<String> = [
         "$schema", "$id", "$defs", "$ref", "title", "description", "type", "const", "enum", "properties", "required",
@@ -56,6 +58,29 @@ final class SchemaSet: @unchecked Sendable {
         self.documents = documents
         self.idByType = idByType
         self.regexes = regexes
+        var references: [String: (JSONValue, String)] = [:]
+        for (id, document) in documents {
+            SchemaSet.collectReferences(document, base: id) { reference, base in
+                if let target = SchemaSet.resolve(reference, base: base, in: documents) {
+                    references[base + "#" + reference] = target
+                }
+            }
+        }
+        self.references = references
+    }
+
+    private static func collectReferences(_ schema: JSONValue, base: String, _ found: (String, String) -> Void) {
+        switch schema {
+        case .object(let object):
+            for (key, value) in object {
+                if key == "$ref", case .string(let reference) = value { found(reference, base) }
+                if key != "enum", key != "const" { collectReferences(value, base: base, found) }
+            }
+        case .array(let items):
+            for item in items { collectReferences(item, base: base, found) }
+        case .null, .bool, .number, .string:
+            break
+        }
     }
 
     /// The schemas compiled into the module (`EmbeddedSchemas`).
@@ -104,6 +129,10 @@ final class SchemaSet: @unchecked Sendable {
     }
 
     fileprivate func resolve(_ reference: String, base: String) -> (JSONValue, String)? {
+        references[base + "#" + reference] ?? SchemaSet.resolve(reference, base: base, in: documents)
+    }
+
+    private static func resolve(_ reference: String, base: String, in documents: [String: JSONValue]) -> (JSONValue, String)? {
         let parts = reference.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
         var documentID = base
         if let file = parts.first, !file.isEmpty {
@@ -240,17 +269,8 @@ private struct Run {
             return
         }
         let format: String? = if case .string(let f)? = schema["format"] { f } else { nil }
-        if case .string(let pattern)? = schema["pattern"], !set.matches(pattern, text) {
-            switch format {
-            case "cpr": add(pointer, code ?? .invalidCPR, CPR.Problem.form.explanation + ".")
-            case "date": add(pointer, code ?? .invalidDate, "is not a date of the form YYYY-MM-DD.")
-            case "date-time":
-                add(pointer, code ?? .invalidDate,
-                    "is not a date-time of the form YYYY-MM-DDTHH:MM:SS with Z or an offset (RFC 3339).")
-            default: add(pointer, code ?? .invalidValue, "does not have the required form (pattern \(pattern)).")
-            }
-            return
-        }
+        // The formats are stricter than their patterns (same form, plus a real date), so for
+        // them the format check alone decides; it spares a regular expression per value.
         switch format {
         case "cpr":
             if case .failure(let error) = CPR.parse(text) {
@@ -259,16 +279,21 @@ private struct Run {
             }
         case "date":
             if CalendarDate(iso: text) == nil {
-                add(pointer, code ?? .invalidDate, "is not a real calendar date (YYYY-MM-DD).")
+                add(pointer, code ?? .invalidDate, Run.hasDateShape(text)
+                    ? "is not a real calendar date (YYYY-MM-DD)." : "is not a date of the form YYYY-MM-DD.")
                 return
             }
         case "date-time":
             if Timestamp(iso: text) == nil {
-                add(pointer, code ?? .invalidDate, "is not a real date-time (RFC 3339 with seconds and offset).")
+                add(pointer, code ?? .invalidDate,
+                    "is not a real date-time of the form YYYY-MM-DDTHH:MM:SS with Z or an offset (RFC 3339).")
                 return
             }
         default:
-            break
+            if case .string(let pattern)? = schema["pattern"], !set.matches(pattern, text) {
+                add(pointer, code ?? .invalidValue, "does not have the required form (pattern \(pattern)).")
+                return
+            }
         }
         if case .string(let book)? = schema["x-codebook"], let kind = CodeBookKind(rawValue: book),
             !codeBook.contains(kind, text)
@@ -347,6 +372,13 @@ private struct Run {
             if run >= 3 { return false }
         }
         return true
+    }
+
+    static func hasDateShape(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        return u.count == 10 && u.enumerated().allSatisfy { index, byte in
+            index == 4 || index == 7 ? byte == UInt8(ascii: "-") : (byte >= 48 && byte <= 57)
+        }
     }
 
     static func article(_ type: String) -> String {

@@ -1,0 +1,219 @@
+import Foundation
+
+/// A strict RFC 8259 parser straight from UTF-8 bytes to `JSONValue`.
+///
+/// Written for the inbound path: `JSONDecoder` into a recursive enum was far too slow for
+/// lists of 10,000 citizens. Stricter than many parsers on purpose: duplicate keys in an
+/// object, nesting deeper than 64 levels, lone surrogate escapes and anything after the
+/// value are errors, so a body cannot mean two things to two readers.
+struct JSONParser {
+    struct Failure: Error, Sendable {
+        let offset: Int
+        let problem: String
+    }
+
+    static let maxDepth = 64
+
+    private let bytes: [UInt8]
+    private var i = 0
+
+    private init(_ data: Data) { bytes = [UInt8](data) }
+
+    static func parse(_ data: Data) throws(Failure) -> JSONValue {
+        var parser = JSONParser(data)
+        parser.skipWhitespace()
+        let value = try parser.value(depth: 0)
+        parser.skipWhitespace()
+        guard parser.i == parser.bytes.count else { throw parser.fail("data after the JSON value") }
+        return value
+    }
+
+    private func fail(_ problem: String) -> Failure { Failure(offset: i, problem: problem) }
+
+    private mutating func skipWhitespace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    private mutating func value(depth: Int) throws(Failure) -> JSONValue {
+        guard depth <= JSONParser.maxDepth else { throw fail("nested too deeply") }
+        guard i < bytes.count else { throw fail("unexpected end") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(Failure) {
+        let count = word.utf8CodeUnitCount
+        guard i + count <= bytes.count else { throw fail("unexpected end") }
+        let matches = word.withUTF8Buffer { buffer in
+            (0..<count).allSatisfy { bytes[i + $0] == buffer[$0] }
+        }
+        guard matches else { throw fail("invalid literal") }
+        i += count
+    }
+
+    private mutating func object(depth: Int) throws(Failure) -> JSONValue {
+        i += 1
+        var result: [String: JSONValue] = [:]
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(result)
+        }
+        while true {
+            skipWhitespace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let key = try string()
+            skipWhitespace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            i += 1
+            skipWhitespace()
+            let element = try value(depth: depth + 1)
+            guard result.updateValue(element, forKey: key) == nil else { throw fail("duplicate key") }
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(result)
+            } else {
+                throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func array(depth: Int) throws(Failure) -> JSONValue {
+        i += 1
+        var result: [JSONValue] = []
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .array(result)
+        }
+        while true {
+            skipWhitespace()
+            result.append(try value(depth: depth + 1))
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(result)
+            } else {
+                throw fail("expected ',' or ']'")
+            }
+        }
+    }
+
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw fail("unexpected end in \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let d: UInt32
+            switch b {
+            case 48...57: d = UInt32(b - 48)
+            case 65...70: d = UInt32(b - 55)
+            case 97...102: d = UInt32(b - 87)
+            default: throw fail("invalid \\u escape")
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    private mutating func string() throws(Failure) -> String {
+        i += 1
+        let start = i
+        // Fast path: no escapes.
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
+        guard i < bytes.count else { throw fail("unterminated string") }
+        if bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+        }
+        var out = [UInt8](bytes[start..<i])
+        while true {
+            guard i < bytes.count else { throw fail("unterminated string") }
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            guard b >= 0x20 else { throw fail("control character in string") }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < bytes.count else { throw fail("unterminated escape") }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        throw fail("lone surrogate")
+                    }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw fail("lone surrogate") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw fail("lone surrogate")
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid escape") }
+                out.append(contentsOf: Array(String(Character(unicode)).utf8))
+            default:
+                throw fail("invalid escape")
+            }
+        }
+    }
+
+    private mutating func number() throws(Failure) -> Double {
+        let start = i
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < bytes.count else { throw fail("invalid number") }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if bytes[i] >= 49, bytes[i] <= 57 {
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+        } else {
+            throw fail("invalid value")
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            let digits = i
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+            guard i > digits else { throw fail("invalid number") }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let digits = i
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57 { i += 1 }
+            guard i > digits else { throw fail("invalid number") }
+        }
+        guard let value = Double(String(decoding: bytes[start..<i], as: UTF8.self)), value.isFinite else {
+            throw fail("number out of range")
+        }
+        return value
+    }
+}
