@@ -400,6 +400,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                 throw reject(input, "there is no integrated track to end", .r6)
             }
             stopDeadline(step: &step, note: "patient's choice: the treatment-start deadline no longer applies")
+            discardHeld(step: &step, reason: "the patient's choice ended the track")
 
         case .treatmentStarted(let startedOn):
             let hadDeadline = deadline != nil
@@ -463,6 +464,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                 let listing = ListingFacts(
                     municipality: entry.municipality, listClinic: entry.clinic, asOf: entry.asOf,
                     listedBy: context.ref)
+                discardHeld(step: &step, reason: "a new listing replaces the closed case")
                 track = .workflowA(WorkflowA(listing: listing))
                 step.notes.append("list-1 entry registered")
                 // Consent decides whether routing may start now (R4); the rest is
@@ -557,6 +559,22 @@ public struct CitizenCase: Sendable, Hashable, Codable {
         case .given(let on, _): return "given \(on)"
         case .refused(let on): return "refused \(on)"
         case .withdrawn(let on): return "withdrawn \(on)"
+        }
+    }
+
+    /// Held events of a track that has ended are stale: releasing them later (say, a
+    /// referral once consent comes) would restart work the patient or a new listing ended.
+    private mutating func discardHeld(step: inout Step, reason: String) {
+        guard !held.isEmpty else { return }
+        step.notes.append("\(held.count) held event(s) discarded: \(reason)")
+        held.removeAll()
+    }
+
+    /// `true` while the case has a referral that can still lead to a treatment start.
+    private var canStartTreatment: Bool {
+        switch track {
+        case .workflowA(let a): return !a.isClosed
+        case .none, .coordinatedCourse, .workflowB: return false
         }
     }
 
@@ -689,7 +707,9 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             let entry = Informed(party: event.recipient, direction: direction, purpose: event.payload.purpose)
             if !informed.contains(entry) { informed.append(entry) }
         }
-        if event.recipient.sector == .region, let due = event.payload.treatmentStartDeadline, deadline == nil {
+        if event.recipient.sector == .region, let due = event.payload.treatmentStartDeadline, deadline == nil,
+            canStartTreatment
+        {
             deadline = TreatmentDeadline(due: due, party: event.recipient)
             timers.append(
                 .schedule(.treatmentStartWarning, on: due.adding(days: -config.timers.deadlineWarningLeadDays)))

@@ -248,8 +248,16 @@ public enum EventPayload: Sendable, Hashable, Codable {
         case .handover, .trackEnded, .collaborationMeetingNeeded:
             // Joint matters: what each side said and decided.
             return [.municipality, .region]
-        case .heldForConsent, .consentWithdrawn, .psychiatryProceedsAlone, .deadlineWarning,
-            .reminder:
+        case .reminder(let kind):
+            switch kind {
+            case .assessmentReminder, .statusUnknownTimeout:
+                // About the municipal entry awaiting the region's work.
+                return [.municipality]
+            case .meetingReminder, .transitionDue, .treatmentStartWarning, .treatmentStartOverdue:
+                // About a joint meeting: part of the dialogue, which withdrawal stops.
+                return [.municipality, .region]
+            }
+        case .heldForConsent, .consentWithdrawn, .psychiatryProceedsAlone, .deadlineWarning:
             // Notices about the recipient's own data or case; they carry nothing from the
             // other sector. `consentWithdrawn` must reach a party that already has the
             // data, precisely when consent is gone, so it cannot be gated.

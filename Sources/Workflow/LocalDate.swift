@@ -51,7 +51,7 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public var iso: String {
         func pad(_ value: Int, _ width: Int) -> String {
             let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+            return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
         }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
@@ -72,7 +72,9 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// The date `daysSinceEpoch` days after 1970-01-01, or `nil` outside years 1...9999.
     public init?(daysSinceEpoch: Int) {
-        // Howard Hinnant's civil_from_days.
+        // Howard Hinnant's civil_from_days. Far outside years 1...9999 the arithmetic could
+        // overflow, so such inputs are rejected first.
+        guard abs(daysSinceEpoch) < 10_000_000 else { return nil }
         let z = daysSinceEpoch + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -85,13 +87,23 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.init(year: y, month: m, day: d)
     }
 
-    /// This date moved by `days` (may be negative). Traps only outside years 1...9999,
-    /// which no rule of this domain reaches.
+    /// This date moved by `days` (may be negative), clamped to 0001-01-01...9999-12-31 so
+    /// that no message date, however odd, can trap the daemon.
     public func adding(days: Int) -> LocalDate {
-        guard let result = LocalDate(daysSinceEpoch: daysSinceEpoch + days) else {
-            preconditionFailure("LocalDate out of range: \(iso) + \(days) days")
-        }
-        return result
+        let (sum, overflow) = daysSinceEpoch.addingReportingOverflow(days)
+        if !overflow, let result = LocalDate(daysSinceEpoch: sum) { return result }
+        return (overflow ? days > 0 : sum > daysSinceEpoch) ? .max : .min
+    }
+
+    /// 0001-01-01, the earliest representable date.
+    public static let min = LocalDate(uncheckedYear: 1, month: 1, day: 1)
+    /// 9999-12-31, the latest representable date.
+    public static let max = LocalDate(uncheckedYear: 9999, month: 12, day: 31)
+
+    private init(uncheckedYear year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
     }
 
     /// Whole days from `earlier` to `self` (positive when `self` is later).

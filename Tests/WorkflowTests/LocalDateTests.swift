@@ -58,3 +58,22 @@ struct LocalDateTests {
         }
     }
 }
+
+@Suite("LocalDate: range")
+struct LocalDateRangeTests {
+    @Test("arithmetic clamps at the representable range instead of trapping", arguments: [
+        ("9999-12-20", 14, "9999-12-31"), ("0001-01-05", -10, "0001-01-01"), ("2026-01-01", Int.max, "9999-12-31"),
+        ("2026-01-01", Int.min, "0001-01-01"), ("9999-12-31", 0, "9999-12-31"),
+    ])
+    func clamps(start: String, days: Int, expected: String) {
+        #expect(LocalDate(iso: start)!.adding(days: days).iso == expected)
+    }
+
+    @Test("min and max bound every date")
+    func bounds() {
+        #expect(LocalDate.min.iso == "0001-01-01")
+        #expect(LocalDate.max.iso == "9999-12-31")
+        #expect(LocalDate(daysSinceEpoch: LocalDate.max.daysSinceEpoch + 1) == nil)
+        #expect(LocalDate(daysSinceEpoch: LocalDate.min.daysSinceEpoch - 1) == nil)
+    }
+}
