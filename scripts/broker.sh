@@ -51,7 +51,7 @@ die() { say "ERROR: $*"; exit 1; }
 # Settings of the instance: the recorded ones while it runs, otherwise from the
 # environment with defaults.
 load_settings() {
-    if beam_alive && [[ -f "$SETTINGS_FILE" ]]; then
+    if [[ "${1:-}" != requested ]] && beam_alive && [[ -f "$SETTINGS_FILE" ]]; then
         # shellcheck source=/dev/null
         . "$SETTINGS_FILE"
         return
@@ -363,8 +363,47 @@ check_port_free() {
     fi
 }
 
+# Prints how the settings explicitly requested in the environment (DDR_* set)
+# differ from those the running instance was started with; nothing when they
+# match. Unset variables mean "whatever it runs with".
+settings_differ() {
+    local node="$NODE" amqp="$AMQP_PORT" amqps="$AMQPS_PORT" dist="$DIST_PORT" tls="$TLS_DIR"
+    (
+        load_settings requested
+        [[ -z "${DDR_NODE_NAME:-}" || "$NODE" == "$node" ]] || echo "node $node -> $NODE"
+        [[ -z "${DDR_AMQP_PORT:-}" || "$AMQP_PORT" == "$amqp" ]] || echo "amqp port $amqp -> $AMQP_PORT"
+        [[ -z "${DDR_DIST_PORT:-}" || "$DIST_PORT" == "$dist" ]] || echo "dist port $dist -> $DIST_PORT"
+        if [[ -n "$TLS_DIR" ]]; then
+            if [[ -z "$tls" ]]; then
+                echo "TLS off -> $TLS_DIR"
+            else
+                [[ -z "${DDR_AMQPS_PORT:-}" || "$AMQPS_PORT" == "$amqps" ]] || echo "amqps port $amqps -> $AMQPS_PORT"
+                local f
+                for f in ca.pem server.pem server-key.pem; do
+                    cmp -s "$TLS_DIR/$f" "$DIR/tls/$f" || { echo "other TLS material in $TLS_DIR"; break; }
+                done
+            fi
+        fi
+    ) | paste -sd ';' -
+}
+
 cmd_start() {
     load_settings
+    if beam_alive; then
+        local why
+        why="$(settings_differ)"
+        if [[ -n "$why" ]]; then
+            # E.g. a TLS instance left over from an interrupted test run, while the
+            # new run generated new certificates: restart rather than hand back a
+            # node that does not match what the caller asked for.
+            say "running with other settings ($why); restarting"
+            # What the caller did not set stays as it was.
+            export DDR_NODE_NAME="${DDR_NODE_NAME:-$NODE}" DDR_AMQP_PORT="${DDR_AMQP_PORT:-$AMQP_PORT}"
+            export DDR_AMQPS_PORT="${DDR_AMQPS_PORT:-$AMQPS_PORT}" DDR_DIST_PORT="${DDR_DIST_PORT:-$DIST_PORT}"
+            cmd_stop
+            load_settings requested
+        fi
+    fi
     if beam_alive; then
         if port_open "$AMQP_PORT"; then
             say "already running (pid $(read_pid "$PID_FILE"), node $NODE, amqp 127.0.0.1:$AMQP_PORT)"
