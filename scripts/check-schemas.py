@@ -164,7 +164,7 @@ def main(argv):
         covered.add(type_name)
         instance = json.loads(path.read_text(encoding="utf-8"))
         for error in validator_for(type_name, schemas, registry).iter_errors(instance):
-            problems.append(f"{path.relative_to(ROOT)}: {error.json_path}: {error.message}")
+            problems.append(f"{path.relative_to(ROOT)}: {error.json_path}: fails '{error.validator}'")
     for type_name in sorted(set(schemas) - covered - {"common"}):
         problems.append(f"Config/examples: no example for message type {type_name}")
 
@@ -193,7 +193,7 @@ def main(argv):
         if level and not errors:
             problems.append(f"bad/{name}: expected to fail {type_name}.schema.json but it validates")
         if not level and errors:
-            problems.append(f"bad/{name}: marked schemaLevel false but fails the schema: {errors[0].message}")
+            problems.append(f"bad/{name}: marked schemaLevel false but fails the schema at {errors[0].json_path} ('{errors[0].validator}')")
 
     for problem in problems:
         print("FAIL", problem, file=sys.stderr)
