@@ -99,6 +99,19 @@ public struct Receipt: ContractMessage {
             rejectedEntries: message.type.isList ? message.rejectedEntries.map(RejectedEntry.init) : nil)
     }
 
+    /// The transient-error receipt: the router could not process the message now; the sender
+    /// resends the same message with the same message_id later. Do not store it as the final
+    /// answer to that message_id.
+    public init(deferring properties: InboundProperties, sender: Sender, receivedAt: Timestamp) {
+        self.init(
+            receiptFor: For(
+                messageId: properties.messageID.flatMap { $0.isEmpty ? nil : String($0.prefix(256)) },
+                messageType: properties.type.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) },
+                sender: SenderRef(kind: sender.kind, id: sender.id)),
+            status: .transientError, receivedAt: receivedAt, code: RejectionCode.processingDeferred.rawValue,
+            reason: "The router could not process the message now; send the same message with the same message_id again later.")
+    }
+
     /// The fatal-error receipt for a rejected message. `sender` is the sender the exchange
     /// names (or the one the daemon's directory maps the user_id to).
     public init(rejecting properties: InboundProperties, sender: Sender, rejection: Rejection, receivedAt: Timestamp) {
