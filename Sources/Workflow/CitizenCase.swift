@@ -47,6 +47,26 @@ public struct ConsentUpdate: Sendable, Hashable, Codable {
     }
 }
 
+/// A `referral` of one citizen to integrated treatment from a regional party (e.g. a
+/// journal system), routed by the same rules as a list-1 entry (R1).
+public struct ReferralInput: Sendable, Hashable, Codable {
+    /// The citizen's municipality (needed for R9 and the dialogue of workflow A).
+    public var municipality: MunicipalityCode
+    /// The clinic the referral names, if any (breaks ties between open courses).
+    public var clinic: ClinicID?
+    /// The referral's own date: R1 is evaluated at it.
+    public var asOf: LocalDate
+    /// The referring party; must be regional. It receives a "not group 2" reply.
+    public var from: Party
+
+    public init(municipality: MunicipalityCode, clinic: ClinicID?, asOf: LocalDate, from: Party) {
+        self.municipality = municipality
+        self.clinic = clinic
+        self.asOf = asOf
+        self.from = from
+    }
+}
+
 /// A `transition-proposal`: the clinic finds the patient stable (workflow B start).
 public struct TransitionProposal: Sendable, Hashable, Codable {
     public var municipality: MunicipalityCode
@@ -62,6 +82,9 @@ public struct TransitionProposal: Sendable, Hashable, Codable {
 public enum CaseInput: Sendable, Hashable, Codable {
     /// `municipal-list` entry (list 1: R1 routing; list 2: R2 coordinated course).
     case listed(ListEntry)
+    /// `referral` from a regional party (R1; regional data, so no consent is needed to
+    /// route it within the region).
+    case referral(ReferralInput)
     /// `contact-status` from the journal (R1).
     case contactStatus(ContactFacts)
     /// `consent-update` (R4).
@@ -89,6 +112,7 @@ public enum CaseInput: Sendable, Hashable, Codable {
     public var name: String {
         switch self {
         case .listed: return "municipal-list"
+        case .referral: return "referral"
         case .contactStatus: return "contact-status"
         case .consentUpdate: return "consent-update"
         case .assessment: return "assessment"
@@ -302,6 +326,30 @@ public struct CitizenCase: Sendable, Hashable, Codable {
         case .listed(let entry):
             try listed(entry, input: input, context: context, config: config, step: &step)
 
+        case .referral(let referral):
+            guard referral.from.sector == .region else {
+                throw reject(input, "a referral comes from a regional party; municipalities send lists", .r1)
+            }
+            let startNew: Bool
+            switch track {
+            case .none, .coordinatedCourse: startNew = true
+            case .workflowA(let a): startNew = a.isClosed
+            case .workflowB:
+                throw reject(input, "the citizen is in integrated treatment with a transition proposal open")
+            }
+            if startNew {
+                discardHeld(step: &step, reason: "a new referral replaces the closed case")
+                track = .workflowA(
+                    WorkflowA(
+                        listing: ListingFacts(
+                            municipality: referral.municipality, listClinic: referral.clinic, asOf: referral.asOf,
+                            listedBy: context.ref, source: .regionalReferral(from: referral.from))))
+                step.notes.append("referral registered")
+                try consentChanged(from: consentBefore, context: context, config: config, step: &step)
+            } else {
+                step.notes.append("already in workflow A; case in state \(stateName)")
+            }
+
         case .contactStatus(let facts):
             contact = .known(facts)
             switch track {
@@ -511,7 +559,9 @@ public struct CitizenCase: Sendable, Hashable, Codable {
         switch track {
         case .workflowA(var a):
             if a.isAwaitingConsent {
-                if consent.permits(.municipalityToRegion, .treatmentDialogue) {
+                // A regional referral is the region's own data: routing it within the
+                // region needs no consent (the gate still guards anything sent outward).
+                if a.listing.source.sector == .region || consent.permits(.municipalityToRegion, .treatmentDialogue) {
                     let more = try a.handle(.consentInForce(contact: contact), context: context, configuration: config)
                     track = .workflowA(a)
                     step.drafts += more.drafts
@@ -722,7 +772,7 @@ extension EventPayload {
     /// R10: the treatment-start deadline a referral carries, if this is one.
     public var treatmentStartDeadline: LocalDate? {
         switch self {
-        case .centralVisitationReferral(_, let deadline, _): return deadline
+        case .centralVisitationReferral(_, let deadline, _, _): return deadline
         case .responsibilityTransfer(_, _, _, _, let deadline): return deadline
         case .assessmentRequest, .notGroup2, .contactStatusRequest, .coordinatedCourse, .heldForConsent,
             .consentWithdrawn, .assessmentShared, .moreInformationRequested, .decision, .transitionProposed,
@@ -735,8 +785,9 @@ extension EventPayload {
     /// A held referral counts its 14 days from its release (the day the region receives it).
     func restampingDeadline(_ due: LocalDate) -> EventPayload {
         switch self {
-        case .centralVisitationReferral(let reason, _, let listedBy):
-            return .centralVisitationReferral(reason: reason, treatmentStartDeadline: due, listedBy: listedBy)
+        case .centralVisitationReferral(let reason, _, let listedBy, let origin):
+            return .centralVisitationReferral(
+                reason: reason, treatmentStartDeadline: due, listedBy: listedBy, origin: origin)
         case .responsibilityTransfer(let from, let to, let at, let effectiveOn, let deadline):
             return .responsibilityTransfer(
                 from: from, to: to, at: at, effectiveOn: effectiveOn, treatmentStartDeadline: deadline.map { _ in due })

@@ -143,16 +143,17 @@ public enum DeadlineWarningKind: String, Sendable, Hashable, Codable {
 /// (`wireType`) and declares whose data it carries (`dataOrigins`), which the consent gate
 /// (R4) checks against the recipient's sector.
 public enum EventPayload: Sendable, Hashable, Codable {
-    /// R1: assessment case for the clinic's queue. Carries the municipal list entry
-    /// (`listedBy` tells the daemon which stored entry to attach).
-    case assessmentRequest(clinic: ClinicID, listedBy: InboundRef)
+    /// R1: assessment case for the clinic's queue. Carries the list entry or referral
+    /// (`listedBy` tells the daemon which stored entry to attach); `origin` is the sector
+    /// that sent it (the municipality for a list, the region for a journal referral).
+    case assessmentRequest(clinic: ClinicID, listedBy: InboundRef, origin: Sector)
     /// R1/R10: referral to Central Visitation with the treatment-start deadline.
     case centralVisitationReferral(
-        reason: ReferralReason, treatmentStartDeadline: LocalDate, listedBy: InboundRef)
-    /// R1: reply to the municipality that the citizen is not group 2.
+        reason: ReferralReason, treatmentStartDeadline: LocalDate, listedBy: InboundRef, origin: Sector)
+    /// R1: reply to the municipality (or the referrer) that the citizen is not group 2.
     case notGroup2
-    /// R1: ask the journal for the citizen's contact status.
-    case contactStatusRequest(asOf: LocalDate)
+    /// R1: ask the journal for the citizen's contact status; `origin` as above.
+    case contactStatusRequest(asOf: LocalDate, origin: Sector)
     /// R2: a coordinated course, for the clinic's overview.
     case coordinatedCourse(clinic: ClinicID, asOf: LocalDate, listedBy: InboundRef)
     /// R4: the sender's data is held for lack of consent in `direction` for `purpose`.
@@ -236,9 +237,12 @@ public enum EventPayload: Sendable, Hashable, Codable {
     /// the event through only if each of them may reach the recipient's sector.
     public var dataOrigins: Set<Sector> {
         switch self {
-        case .assessmentRequest, .centralVisitationReferral, .contactStatusRequest,
-            .coordinatedCourse:
-            // The municipal list entry (and that the citizen is on a municipal list).
+        case .assessmentRequest(_, _, let origin), .centralVisitationReferral(_, _, _, let origin),
+            .contactStatusRequest(_, let origin):
+            // The list entry or referral (and that the citizen is on a list).
+            return [origin]
+        case .coordinatedCourse:
+            // The municipal list-2 entry.
             return [.municipality]
         case .notGroup2, .assessmentShared, .moreInformationRequested, .transitionProposed,
             .responsibilityTransfer, .decision:

@@ -22,7 +22,8 @@
 //
 // Map of the rules
 // ----------------
-// R1  `Routing.route`, `Routing.statusTimedOut`; driven by `WorkflowA`.
+// R1  `Routing.route`, `Routing.statusTimedOut`; driven by `WorkflowA` for list-1 entries
+//     (`CaseInput.listed`) and regional referrals (`CaseInput.referral`).
 // R2  `CaseInput.listed` with `ListKind.list2` → `EventPayload.coordinatedCourse`.
 // R3  `Reconciliation.reconcile`.
 // R4  `ConsentRecord`, `ConsentGate` (the one place), applied in `CitizenCase.apply`.

@@ -1,4 +1,28 @@
-/// The facts of a list-1 entry that workflow A keeps.
+/// Who put the citizen into workflow A.
+public enum ListingSource: Sendable, Hashable, Codable {
+    /// A municipality's list 1: municipal data, crosses to the region only with consent.
+    case municipalList
+    /// A `referral` from a regional party (a journal system, a clinic): regional data,
+    /// so routing needs no consent; the "not group 2" reply goes back to the referrer.
+    case regionalReferral(from: Party)
+
+    /// The sector whose data the listing is.
+    public var sector: Sector {
+        switch self {
+        case .municipalList: return .municipality
+        case .regionalReferral: return .region
+        }
+    }
+
+    var replyTo: Party? {
+        switch self {
+        case .municipalList: return nil
+        case .regionalReferral(let from): return from
+        }
+    }
+}
+
+/// The facts of a list-1 entry (or referral) that workflow A keeps.
 public struct ListingFacts: Sendable, Hashable, Codable {
     /// The listing municipality.
     public var municipality: MunicipalityCode
@@ -8,12 +32,18 @@ public struct ListingFacts: Sendable, Hashable, Codable {
     public var asOf: LocalDate
     /// The inbound list message and entry.
     public var listedBy: InboundRef
+    /// Municipal list or regional referral.
+    public var source: ListingSource
 
-    public init(municipality: MunicipalityCode, listClinic: ClinicID?, asOf: LocalDate, listedBy: InboundRef) {
+    public init(
+        municipality: MunicipalityCode, listClinic: ClinicID?, asOf: LocalDate, listedBy: InboundRef,
+        source: ListingSource = .municipalList
+    ) {
         self.municipality = municipality
         self.listClinic = listClinic
         self.asOf = asOf
         self.listedBy = listedBy
+        self.source = source
     }
 }
 
@@ -376,7 +406,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
             routing = decision
             state = .inAssessment(clinic: clinic)
             step.send(
-                .assessmentRequest(clinic: clinic, listedBy: listing.listedBy), to: [.clinic(clinic)],
+                .assessmentRequest(clinic: clinic, listedBy: listing.listedBy, origin: listing.source.sector), to: [.clinic(clinic)],
                 decision.explanation)
             step.timers.append(
                 .schedule(.assessmentReminder, on: context.on.adding(days: config.timers.assessmentReminderDays)))
@@ -385,21 +415,27 @@ public struct WorkflowA: Sendable, Hashable, Codable {
             state = .referredToCentralVisitation
             step.send(
                 .centralVisitationReferral(
-                    reason: .routing(reason), treatmentStartDeadline: deadline, listedBy: listing.listedBy),
+                    reason: .routing(reason), treatmentStartDeadline: deadline, listedBy: listing.listedBy,
+                    origin: listing.source.sector),
                 to: [.centralVisitation], decision.explanation)
         case .group3Referral:
             routing = decision
             state = .referredToCentralVisitation
             step.send(
-                .centralVisitationReferral(reason: .group3, treatmentStartDeadline: deadline, listedBy: listing.listedBy),
+                .centralVisitationReferral(
+                    reason: .group3, treatmentStartDeadline: deadline, listedBy: listing.listedBy,
+                    origin: listing.source.sector),
                 to: [.centralVisitation], decision.explanation)
         case .notGroup2:
             routing = decision
             state = .notGroup2
-            step.send(.notGroup2, to: [municipality], decision.explanation)
+            // A municipal list gets the reply; a referral's referrer gets it.
+            step.send(.notGroup2, to: [listing.source.replyTo ?? municipality], decision.explanation)
         case .awaitingJournalStatus:
             state = .awaitingJournalStatus(since: context.on)
-            step.send(.contactStatusRequest(asOf: listing.asOf), to: [.journal], decision.explanation)
+            step.send(
+                .contactStatusRequest(asOf: listing.asOf, origin: listing.source.sector), to: [.journal],
+                decision.explanation)
             step.timers.append(
                 .schedule(.statusUnknownTimeout, on: context.on.adding(days: config.timers.statusUnknownWaitDays)))
         }

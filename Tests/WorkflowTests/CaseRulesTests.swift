@@ -41,7 +41,7 @@ struct R1CaseTests {
         let referral = r.events("cv-referral")
         #expect(referral.count == 1)
         #expect(referral.first?.recipient == .centralVisitation)
-        if case .centralVisitationReferral(let reason, _, _) = referral.first?.payload {
+        if case .centralVisitationReferral(let reason, _, _, _) = referral.first?.payload {
             #expect(reason == .routing(.statusUnknownTimedOut))
         } else {
             Issue.record("expected a Central Visitation referral")
@@ -184,8 +184,8 @@ struct R4Tests {
     }
 
     @Test("R4 gate verdicts per direction and purpose", arguments: [
-        (ConsentDirection.municipalityToRegion, ConsentPurpose.treatmentDialogue, EventPayload.contactStatusRequest(asOf: T.d("2026-01-01")), Party.journal, false),
-        (.municipalityToRegion, .treatmentDialogue, .contactStatusRequest(asOf: T.d("2026-01-01")), .municipality("851"), true),
+        (ConsentDirection.municipalityToRegion, ConsentPurpose.treatmentDialogue, EventPayload.contactStatusRequest(asOf: T.d("2026-01-01"), origin: .municipality), Party.journal, false),
+        (.municipalityToRegion, .treatmentDialogue, .contactStatusRequest(asOf: T.d("2026-01-01"), origin: .municipality), .municipality("851"), true),
         (.regionToMunicipality, .treatmentDialogue, .notGroup2, .municipality("851"), false),
         (.regionToMunicipality, .treatmentDialogue, .notGroup2, .clinic("A"), true),
         (.municipalityToRegion, .courseOverview, .coordinatedCourse(clinic: "A", asOf: T.d("2026-01-01"), listedBy: InboundRef(messageID: "x")), .clinic("A"), false),
@@ -422,7 +422,7 @@ struct R10Tests {
     func carries() {
         let (_, r) = Self.referred()
         let deadline = T.shift(day0, 14)
-        guard case .centralVisitationReferral(_, let carried, _)? = r.events("cv-referral").first?.payload else {
+        guard case .centralVisitationReferral(_, let carried, _, _)? = r.events("cv-referral").first?.payload else {
             Issue.record("no referral"); return
         }
         #expect(carried == deadline)
@@ -473,7 +473,7 @@ struct R10Tests {
         d.send(Fixtures.entry(consent: .absent), on: day0)
         let release = T.shift(day0, 6)
         let r = d.send(.consentUpdate(ConsentUpdate(status: Fixtures.given)), on: release)
-        guard case .centralVisitationReferral(_, let due, _)? = r.events("cv-referral").first?.payload else {
+        guard case .centralVisitationReferral(_, let due, _, _)? = r.events("cv-referral").first?.payload else {
             Issue.record("no referral released"); return
         }
         #expect(due == T.shift(release, 14))
@@ -534,5 +534,59 @@ struct R11Tests {
         #expect(second.events == first.events)
         #expect(second.timers == first.timers)
         #expect(d.citizenCase == state)
+    }
+}
+
+@Suite("R1 referrals from a regional party")
+struct R1ReferralTests {
+    static func referral(from: Party = .journal, asOf: LocalDate = day0) -> CaseInput {
+        .referral(ReferralInput(municipality: "860", clinic: nil, asOf: asOf, from: from))
+    }
+
+    @Test("R1 a journal referral is routed by the same rules without waiting for consent (regional data)", arguments: [
+        (ContactFacts(currentCourses: [CurrentCourse(clinic: "B", since: T.d("2025-02-01"))]), "assessment-request", Party.clinic("B")),
+        (ContactFacts(closedCourses: [ClosedCourse(clinic: "X", closedOn: T.shift(day0, -365))]), "cv-referral", .centralVisitation),
+        (ContactFacts(closedCourses: [ClosedCourse(clinic: "X", closedOn: T.shift(day0, -366))]), "cv-referral", .centralVisitation),  // group 3
+    ])
+    func routed(facts: ContactFacts, kind: String, recipient: Party) {
+        var d = Driver()
+        d.send(.contactStatus(facts), on: day0)
+        let r = d.send(Self.referral(), on: day0)
+        #expect(r.events.map(\.payload.kind) == [kind])
+        #expect(r.events.first?.recipient == recipient)
+        #expect(d.citizenCase.held.isEmpty)
+    }
+
+    @Test("R1 not group 2 is answered to the referrer, not to the municipality, and needs no consent")
+    func notGroup2ToReferrer() {
+        var d = Driver()
+        d.send(.contactStatus(.none), on: T.d("2026-03-01"))
+        let r = d.send(Self.referral(from: .clinic("C"), asOf: T.d("2026-03-01")), on: T.d("2026-03-01"))
+        #expect(r.recipients("not-group-2") == [.clinic("C")])
+        #expect(r.events("held-for-consent").isEmpty)
+    }
+
+    @Test("R10 a referral carries its fourteen days")
+    func deadline() {
+        var d = Driver()
+        d.send(.contactStatus(.none), on: day0)
+        d.send(Self.referral(), on: day0)
+        #expect(d.citizenCase.deadline?.due == T.shift(day0, 14))
+    }
+
+    @Test("R1 a referral from a municipality is rejected: municipalities send lists")
+    func fromMunicipality() {
+        var d = Driver()
+        #expect(d.send(Self.referral(from: .municipality("860")), on: day0).rejection?.rule == .r1)
+    }
+
+    @Test("R4 the municipality still gets the assessment only with consent")
+    func dialogueStillGated() {
+        var d = Driver()
+        d.send(Fixtures.currentAt("A"), on: day0)
+        d.send(Self.referral(), on: day0)
+        let r = d.send(.assessment(AssessmentInput(result: .integrated)), on: T.shift(day0, 1))
+        #expect(r.events("assessment-shared").isEmpty)
+        #expect(r.recipients("held-for-consent") == [.clinic("A")])
     }
 }

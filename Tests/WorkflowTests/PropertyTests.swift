@@ -79,6 +79,7 @@ struct PropertyTests {
     /// is municipal data; what psychiatry knows or decides is regional.
     static func origin(_ p: EventPayload) -> Set<Sector> {
         switch p {
+        // Every citizen in these runs comes from a municipal list.
         case .assessmentRequest, .centralVisitationReferral, .contactStatusRequest, .coordinatedCourse: return [.municipality]
         case .notGroup2, .assessmentShared, .moreInformationRequested, .decision, .responsibilityTransfer, .transitionProposed: return [.region]
         case .handover, .trackEnded, .collaborationMeetingNeeded: return [.municipality, .region]
