@@ -46,13 +46,14 @@ public struct CaseRejection: Error, Sendable, Hashable, Codable, CustomStringCon
     }
 }
 
-/// An outbound event before the consent gate and before it has an id.
-public struct DraftEvent: Sendable, Hashable, Codable {
-    public var recipient: Party
-    public var payload: EventPayload
-    public var explanation: Explanation
+/// An outbound event before the consent gate and before it has an id. Internal: only
+/// events that passed the gate (`OutboundEvent`) leave the module.
+struct DraftEvent: Sendable, Hashable, Codable {
+    var recipient: Party
+    var payload: EventPayload
+    var explanation: Explanation
 
-    public init(recipient: Party, payload: EventPayload, explanation: Explanation) {
+    init(recipient: Party, payload: EventPayload, explanation: Explanation) {
         self.recipient = recipient
         self.payload = payload
         self.explanation = explanation
@@ -60,13 +61,13 @@ public struct DraftEvent: Sendable, Hashable, Codable {
 }
 
 /// What a state machine asks for after one input: events (not yet gated) and timers.
-public struct Step: Sendable, Hashable, Codable {
-    public var drafts: [DraftEvent] = []
-    public var timers: [TimerAction] = []
+struct Step: Sendable, Hashable, Codable {
+    var drafts: [DraftEvent] = []
+    var timers: [TimerAction] = []
     /// Remarks for the receipt and the audit trail (no citizen data, no free text).
-    public var notes: [String] = []
+    var notes: [String] = []
 
-    public init(drafts: [DraftEvent] = [], timers: [TimerAction] = [], notes: [String] = []) {
+    init(drafts: [DraftEvent] = [], timers: [TimerAction] = [], notes: [String] = []) {
         self.drafts = drafts
         self.timers = timers
         self.notes = notes

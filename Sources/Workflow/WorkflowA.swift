@@ -55,7 +55,7 @@ public struct ListingFacts: Sendable, Hashable, Codable {
 /// and input; the state is unchanged when it throws.
 public struct WorkflowA: Sendable, Hashable, Codable {
     /// Inputs workflow A takes. `CitizenCase` feeds them; consent is its business.
-    public enum Input: Sendable, Hashable, Codable {
+    enum Input: Sendable, Hashable, Codable {
         /// R4: dialogue consent is in force (at listing or later); route now with the facts
         /// known so far.
         case consentInForce(contact: ContactKnowledge)
@@ -192,8 +192,9 @@ public struct WorkflowA: Sendable, Hashable, Codable {
     private var municipality: Party { .municipality(listing.municipality) }
 
     /// Applies one input. Throws `CaseRejection` (state unchanged) if the input is
-    /// impossible in the current state.
-    public mutating func handle(
+    /// impossible in the current state. Internal on purpose: the drafts it returns have
+    /// not passed the consent gate, so only `CitizenCase.apply` may call it (R4).
+    mutating func handle(
         _ input: Input, context: CaseContext, configuration: WorkflowConfiguration
     ) throws(CaseRejection) -> Step {
         let config = configuration

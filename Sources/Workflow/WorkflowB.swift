@@ -6,7 +6,7 @@
 /// that order. The patient may choose a coordinated course at any time (R6).
 public struct WorkflowB: Sendable, Hashable, Codable {
     /// Inputs workflow B takes. `CitizenCase` feeds them.
-    public enum Input: Sendable, Hashable, Codable {
+    enum Input: Sendable, Hashable, Codable {
         /// R4: whether dialogue consent (both directions) is now in force.
         case consentChanged(dialogueInForce: Bool)
         case municipalPosition(MunicipalPosition)
@@ -62,7 +62,7 @@ public struct WorkflowB: Sendable, Hashable, Codable {
     private var parties: [Party] { [.municipality(municipality), .clinic(clinic)] }
 
     /// Starts workflow B on the clinic's proposal; the consent check happens here (R4).
-    public static func propose(
+    static func propose(
         municipality: MunicipalityCode, clinic: ClinicID, dialogueConsent: Bool, context: CaseContext,
         configuration: WorkflowConfiguration
     ) -> (WorkflowB, Step) {
@@ -119,8 +119,9 @@ public struct WorkflowB: Sendable, Hashable, Codable {
     }
 
     /// Applies one input. Throws `CaseRejection` (state unchanged) if the input is
-    /// impossible in the current state.
-    public mutating func handle(
+    /// impossible in the current state. Internal on purpose: the drafts it returns have
+    /// not passed the consent gate, so only `CitizenCase.apply` may call it (R4).
+    mutating func handle(
         _ input: Input, context: CaseContext, configuration: WorkflowConfiguration
     ) throws(CaseRejection) -> Step {
         let config = configuration
