@@ -522,6 +522,19 @@ struct R11Tests {
         #expect(d.citizenCase.stateName == before.stateName && d.citizenCase.held == before.held)
     }
 
+    @Test("Event ids are deterministic: the same message on the same stored state (a crash before commit) gives identical events")
+    func deterministicIDs() {
+        var d = Driver()
+        d.send(.contactStatus(ContactFacts(closedCourses: [ClosedCourse(clinic: "X", closedOn: T.shift(day0, -30))])), on: day0)
+        var first = d.citizenCase
+        var second = d.citizenCase
+        let ctx = CaseContext(ref: InboundRef(messageID: "list-9", entry: 4), at: Driver.instant(day0), on: day0)
+        let a = first.apply(Fixtures.entry(), context: ctx, configuration: T.config)
+        let b = second.apply(Fixtures.entry(), context: ctx, configuration: T.config)
+        #expect(a == b && first == second)
+        #expect(a.events.map(\.id.rawValue) == ["list-9#4/0-cv-referral"])
+    }
+
     @Test("R11 a replayed message gets the identical answer and changes nothing")
     func replay() {
         var d = Driver()
