@@ -176,7 +176,7 @@ enum AuditChain {
     }
 
     static func hash(key: KeyBytes, prevHash: Data, canonical: Data) -> Data {
-        var mac = HMAC<SHA256>(key: key.symmetric)
+        var mac = key.mac
         mac.update(data: prevHash)
         mac.update(data: canonical)
         return Data(mac.finalize())

@@ -74,7 +74,9 @@ public struct Pseudonymizer: Sendable {
             message.append(0)
             message.append(contentsOf: digits.utf8)
             if round > 0 { message.append(round) }
-            let mac = HMAC<SHA256>.authenticationCode(for: message, using: key.symmetric)
+            var hmac = key.mac
+            hmac.update(data: message)
+            let mac = hmac.finalize()
             let hex = Hex.encode(Data(mac).prefix(16))
             if !hex.contains(digits) {
                 return Pseudonym(hex: hex)!
@@ -128,20 +130,33 @@ public struct StoreKeys: Sendable {
 /// Key material held as a `SymmetricKey`.
 /// `@unchecked Sendable`: `SymmetricKey` is an immutable value (its storage is never
 /// mutated after creation) but is not declared `Sendable` by swift-crypto 3.
+/// `mac` is an HMAC already keyed (inner and outer pads hashed): copying it is cheaper
+/// than keying a new one per message, and safe because swift-crypto's hash state is
+/// copy-on-write and the template itself is never updated.
 struct KeyBytes: @unchecked Sendable {
     let symmetric: SymmetricKey
-    init(_ data: Data) { symmetric = SymmetricKey(data: data) }
+    let mac: HMAC<SHA256>
+    init(_ data: Data) {
+        symmetric = SymmetricKey(data: data)
+        mac = HMAC<SHA256>(key: symmetric)
+    }
 }
 
 enum Hex {
-    static func encode(_ data: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for byte in data {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+    static func encode(_ data: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: data.count * 2) { out in
+            var i = 0
+            for byte in data {
+                out[i] = nibble(byte >> 4)
+                out[i + 1] = nibble(byte & 0x0f)
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func nibble(_ value: UInt8) -> UInt8 {
+        value < 10 ? 0x30 + value : 0x61 + value - 10
     }
 
     static func decode(_ text: String) -> Data? {

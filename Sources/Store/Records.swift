@@ -34,6 +34,44 @@ public enum StoreJSON {
         }
     }
 
+    /// `[String: String]` as JSON with sorted keys (stable bytes for the same
+    /// dictionary), without JSONEncoder's per-call cost: it runs once per outbound
+    /// event. Read back with `decode(_:from:)`.
+    static func encodeHeaders(_ headers: [String: String]) -> Data {
+        if headers.isEmpty { return Data("{}".utf8) }
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        out.append(UInt8(ascii: "{"))
+        func string(_ text: String) {
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [0x5c, 0x5c])
+                case 0x08: out.append(contentsOf: [0x5c, UInt8(ascii: "b")])
+                case 0x0c: out.append(contentsOf: [0x5c, UInt8(ascii: "f")])
+                case 0x0a: out.append(contentsOf: [0x5c, UInt8(ascii: "n")])
+                case 0x0d: out.append(contentsOf: [0x5c, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5c, UInt8(ascii: "t")])
+                case 0..<0x20:
+                    out.append(contentsOf: Array("\\u00".utf8))
+                    out.append(contentsOf: Array(Hex.encode([byte]).utf8))
+                default: out.append(byte)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+        // JSONEncoder's .sortedKeys orders by String comparison.
+        for (index, key) in headers.keys.sorted().enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            string(key)
+            out.append(UInt8(ascii: ":"))
+            string(headers[key]!)
+        }
+        out.append(UInt8(ascii: "}"))
+        return Data(out)
+    }
+
     static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "\(type(of: error))" }
         func path(_ context: DecodingError.Context) -> String {

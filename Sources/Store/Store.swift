@@ -131,6 +131,10 @@ public final class Store: Sendable {
                 // After a checkpoint, cut a WAL that grew large during a burst back to
                 // 64 MiB instead of keeping it at its peak size.
                 try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+                // A batch of a few hundred messages dirties many pages across the
+                // indexes; SQLite's default 2 MiB cache spills them to the WAL mid-
+                // transaction and rewrites them. 64 MiB keeps a batch in memory.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
             }
         } catch {
             throw Store.openError(error, path: path)

@@ -46,17 +46,35 @@ public final class StoreTransaction {
         guard isOpen else {
             throw StoreError(.misuse, "a store transaction was used after its write closure returned", path: path)
         }
-        var result: T?
+        // Cached SAVEPOINT / RELEASE / ROLLBACK TO statements: this runs once per
+        // message of a batch, and GRDB's `inSavepoint` prepares them anew each time.
         do {
-            try db.inSavepoint {
-                result = try body(self)
-                return .commit
-            }
+            try db.cachedStatement(sql: "SAVEPOINT ddrouter_message").execute()
         } catch {
-            auditHead = nil
             throw StoreError.wrap(error, "savepoint", path: path)
         }
-        return result!
+        let result: T
+        do {
+            result = try body(self)
+        } catch {
+            auditHead = nil
+            do {
+                try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT ddrouter_message").execute()
+                try db.cachedStatement(sql: "RELEASE SAVEPOINT ddrouter_message").execute()
+            } catch let rollbackError {
+                // SQLite may already have rolled back the whole transaction (disk
+                // full, I/O error): the write as a whole fails at commit.
+                throw StoreError.wrap(rollbackError, "rolling back a savepoint", path: path)
+            }
+            throw StoreError.wrap(error, "savepoint", path: path)
+        }
+        do {
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT ddrouter_message").execute()
+        } catch {
+            auditHead = nil
+            throw StoreError.wrap(error, "releasing a savepoint", path: path)
+        }
+        return result
     }
 
     // MARK: inbox
@@ -217,7 +235,7 @@ public final class StoreTransaction {
     @discardableResult
     public func enqueue(_ event: OutboxEvent) throws -> EnqueueResult {
         try run("enqueueing event \(event.messageID)") {
-            let headers = try StoreJSON.encode(event.headers)
+            let headers = StoreJSON.encodeHeaders(event.headers)
             try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body, created_at)

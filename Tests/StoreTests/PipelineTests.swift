@@ -216,3 +216,26 @@ struct PipelineTests {
         #expect(try store.write { tx in try tx.markFired(timerID: "late", at: t(700)) } == false)
     }
 }
+
+@Suite("Outbox header encoding")
+struct HeaderEncodingTests {
+    @Test func trickyHeadersRoundTrip() throws {
+        let headers = [
+            "x-reason": "say \"no\" \\ then / stop", "ctl": "a\u{01}b\tc\nd\re\u{1f}", "unicode": "Læsø ø æ å 😀",
+            "": "empty key", "z": "",
+        ]
+        let data = StoreJSON.encodeHeaders(headers)
+        #expect(try StoreJSON.decode([String: String].self, from: data) == headers)
+        #expect(StoreJSON.encodeHeaders(headers) == data)
+        #expect(StoreJSON.encodeHeaders([:]) == Data("{}".utf8))
+        #expect(StoreJSON.encodeHeaders(["b": "2", "a": "1"]) == Data("{\"a\":\"1\",\"b\":\"2\"}".utf8))
+
+        let scratch = Scratch()
+        let store = try scratch.open()
+        var e = event("h1")
+        e.headers = headers
+        try store.write { tx in try tx.enqueue(e) }
+        #expect(try store.pendingOutbox(limit: 1).first?.headers == headers)
+        #expect(try store.write { tx in try tx.enqueue(e) } == .alreadyEnqueued)
+    }
+}
