@@ -146,16 +146,23 @@ enum AuditChain {
     static func canonical(
         seq: Int64, at: String, actor: String, action: String, pseudonym: String?,
         messageType: String?, messageID: String?, purpose: String
-    ) -> Data {
-        var out = Data("ddrouter.audit.v1".utf8)
-        out.reserveCapacity(128)
-        withUnsafeBytes(of: UInt64(bitPattern: seq).bigEndian) { out.append(contentsOf: $0) }
+    ) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(
+            64 + at.utf8.count + actor.utf8.count + action.utf8.count + purpose.utf8.count
+                + (pseudonym?.utf8.count ?? 0) + (messageType?.utf8.count ?? 0)
+                + (messageID?.utf8.count ?? 0))
+        out.append(contentsOf: "ddrouter.audit.v1".utf8)
+        let seqBits = UInt64(bitPattern: seq)
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: seqBits >> UInt64(shift)))
+        }
         func field(_ text: String) {
-            let bytes = Array(text.utf8)
-            withUnsafeBytes(of: UInt32(truncatingIfNeeded: bytes.count).bigEndian) {
-                out.append(contentsOf: $0)
+            let count = UInt32(truncatingIfNeeded: text.utf8.count)
+            for shift in stride(from: 24, through: 0, by: -8) {
+                out.append(UInt8(truncatingIfNeeded: count >> UInt32(shift)))
             }
-            out.append(contentsOf: bytes)
+            out.append(contentsOf: text.utf8)
         }
         func optional(_ text: String?) {
             if let text {
@@ -175,11 +182,11 @@ enum AuditChain {
         return out
     }
 
-    static func hash(key: KeyBytes, prevHash: Data, canonical: Data) -> Data {
+    static func hash(key: KeyBytes, prevHash: Data, canonical: [UInt8]) -> Data {
         var mac = key.mac
         mac.update(data: prevHash)
         mac.update(data: canonical)
-        return Data(mac.finalize())
+        return mac.finalize().withUnsafeBytes { Data($0) }
     }
 
     typealias Head = (seq: Int64, hash: Data)

@@ -103,6 +103,28 @@ struct PipelineTests {
         #expect(try store.auditEntries(afterSeq: 0, limit: 10).map(\.messageID) == ["msg-1", "msg-3"])
     }
 
+    @Test func nestedSavepointsRollBackOnlyTheirOwnWrites() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        try store.write { tx in
+            try tx.savepoint { tx in
+                try tx.enqueue(event("outer-1"))
+                do {
+                    try tx.savepoint { tx in
+                        try tx.enqueue(event("inner"))
+                        try tx.appendAudit(audit(1))
+                        throw Boom()
+                    }
+                } catch is Boom {}
+                try tx.enqueue(event("outer-2"))
+                try tx.appendAudit(audit(2))
+            }
+        }
+        #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ["outer-1", "outer-2"])
+        #expect(try store.verifyAudit().isOK)
+        #expect(try store.auditEntries(afterSeq: 0, limit: 10).map(\.messageID) == ["msg-2"])
+    }
+
     @Test func transactionCannotEscapeItsClosure() throws {
         let scratch = Scratch()
         let store = try scratch.open()
