@@ -183,6 +183,10 @@ public final class Store: Sendable {
     /// when it returns, nothing when it throws. A `StoreError` with `isTransient` (busy,
     /// disk full) means: nothing was written, retry later. Errors thrown by `body`
     /// itself are rethrown unchanged.
+    ///
+    /// Inside the closure use only the transaction's methods: calling any `Store`
+    /// method (a read, another `write`) from inside it is a programmer error that GRDB
+    /// stops with a fatal "Database methods are not reentrant".
     @discardableResult
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         try wrap("writing") {
