@@ -96,7 +96,7 @@ public struct ConnectionStateMachine: Sendable, Equatable {
         switch state {
         case .connecting(let attempt):
             state = .waitingToReconnect(attempt: attempt + 1)
-            return .scheduleReconnect(after: delay(forAttempt: attempt, jitter: jitter), failInFlight: false)
+            return .scheduleReconnect(after: delay(forAttempt: attempt - 1, jitter: jitter), failInFlight: false)
         case .closed:
             return .shutDown
         case .idle, .connected, .waitingToReconnect:

@@ -47,23 +47,41 @@ enum Broker {
         env["DDR_BROKER_SCRIPT"] ?? repoRoot.appendingPathComponent("scripts/broker.sh").path
     }
 
+    /// Runs a command and returns its output; throws with the output when it fails.
+    ///
+    /// posix_spawn + waitpid rather than Foundation's Process: `broker.sh start` leaves a node
+    /// running in the background, and Process on Linux was seen never to notice such a
+    /// script's exit (a zombie it did not reap), hanging the test.
     @discardableResult
     static func run(_ argv: [String], env extra: [String: String] = [:]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in extra { environment[k] = v }
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw BrokerError(message: "\(argv.joined(separator: " ")) exited \(p.terminationStatus): \(text)")
+        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-run-\(UUID().uuidString)").path
+        defer { unlink(outPath) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw BrokerError(message: "cannot run \(argv[0]): error \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited, code == 0 else {
+            throw BrokerError(message: "\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
         }
         return text
     }
