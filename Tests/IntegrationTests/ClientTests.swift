@@ -44,6 +44,7 @@ struct ClientTests {
             return false
         }
         #expect(drained)
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
     }
@@ -78,6 +79,7 @@ struct ClientTests {
         #expect(d.properties.messageID == "ok-1")
         client.ack(d.tag)
         #expect(client.isConnected)
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
     }
@@ -132,6 +134,7 @@ struct ClientTests {
         #expect(reconnects >= 2, "expected a reconnect")
         // The topology came back: the queue exists (passive declare succeeds).
         _ = try await client.admin(.inspectQueue(queue))
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
         follower.cancel()
@@ -182,6 +185,7 @@ struct ClientTests {
         let second = try #require(try await it.next())
         #expect(second.properties.messageID == "after")
         client.ack(second.tag)
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
         follower.cancel()
@@ -217,6 +221,7 @@ struct ClientTests {
         #expect(await log.contains { $0 == .unblocked })
         // The message held during the alarm may still be confirmed; a new one certainly is.
         try await client.publish(OutboundMessage(exchange: "", routingKey: queue, body: Data("3".utf8)))
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
         follower.cancel()
@@ -240,6 +245,7 @@ struct ClientTests {
         #expect(drops.isEmpty, "connection dropped while idle: \(drops)")
         #expect(try Broker.connectionPID(named: queue) != nil, "broker no longer lists the connection")
         try await client.publish(OutboundMessage(exchange: "", routingKey: queue, body: Data("alive".utf8)))
+        await client.stopConsuming()  // else basic.cancel recovery would recreate the queue
         _ = try await client.admin(.deleteQueue(queue))
         await client.close()
         follower.cancel()
