@@ -126,4 +126,34 @@ public struct DaemonSettings: Sendable {
         t.bindings.append(.init(queue: n.centralVisitationQueue, exchange: n.outboundExchange, routingKey: "cv.#"))
         return t
     }
+
+    /// The effective configuration as `check-config` prints it. Secrets are never shown.
+    public var effectiveDescription: String {
+        var lines: [String] = []
+        lines.append("broker.endpoints: \(amqp.endpoints.map(\.description).joined(separator: ", "))")
+        lines.append("broker.vhost: \(amqp.vhost)")
+        switch amqp.authentication {
+        case .plain(let user, let password):
+            lines.append("broker.user: \(user)")
+            lines.append("broker.password: \(password.isEmpty ? "(not set)" : "(redacted)")")
+        case .external(let identity):
+            lines.append("broker.external_login: true (identity \(identity))")
+        }
+        if let tls = amqp.tls {
+            lines.append("broker.tls.ca_file: \(tls.caCertificatePath)")
+            lines.append("broker.tls.cert_file: \(tls.clientCertificatePath ?? "(none)")")
+            lines.append("broker.tls.key_file: \(tls.clientKeyPath == nil ? "(none)" : "(redacted path set)")")
+            lines.append("broker.tls.verify_hostname: \(tls.verifyHostname)")
+        } else {
+            lines.append("broker.tls: off")
+        }
+        lines.append("broker.heartbeat_seconds: \(amqp.heartbeat.components.seconds)")
+        lines.append("broker.publish_timeout_seconds: \(amqp.publishTimeout.components.seconds)")
+        lines.append("directory.municipalities: \(codeBook.municipalities.sorted().joined(separator: ", "))")
+        lines.append("directory.clinics: \(codeBook.clinics.sorted().joined(separator: ", "))")
+        lines.append("directory.journals: \(codeBook.journals.sorted().joined(separator: ", "))")
+        lines.append("inbound.prefetch: \(prefetch)")
+        lines.append("inbound.delivery_limit: \(deliveryLimit)")
+        return lines.joined(separator: "\n")
+    }
 }

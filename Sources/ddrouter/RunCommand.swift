@@ -31,9 +31,32 @@ struct RunCommand: AsyncParsableCommand {
             "amqp.endpoints": "\(settings.amqp.endpoints.map(\.description).joined(separator: ","))",
             "amqp.vhost": "\(settings.amqp.vhost)",
         ])
+        // systemd (Type=notify): READY=1 only once the broker connection is up and the
+        // topology declared; WATCHDOG=1 at half of WatchdogSec while the process lives;
+        // STOPPING=1 on shutdown. STATUS= never carries personal data.
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let readiness = Task {
+            while !Task.isCancelled {
+                if (try? await client.waitUntilConnected(timeout: .seconds(5))) != nil {
+                    notifier.ready(status: "connected to \(settings.amqp.endpoints.map(\.description).joined(separator: ","))")
+                    return
+                }
+                notifier.status("waiting for the broker")
+            }
+        }
+        let watchdog = Task {
+            guard let interval = notifier.watchdogInterval else { return }
+            while !Task.isCancelled {
+                notifier.watchdog()
+                try? await Task.sleep(for: interval)
+            }
+        }
         let signal = await Signals.wait(for: [SIGTERM, SIGINT])
         logger.info("stopping", metadata: ["signal": "\(signal)"])
+        notifier.stopping(status: "stopping on signal \(signal)")
+        readiness.cancel()
         await client.close()
+        watchdog.cancel()
         logger.info("stopped")
     }
 }
