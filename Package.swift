@@ -83,7 +83,7 @@ let package = Package(
             resources: [], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQP", "Daemon", "Contract", "Store", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ],

@@ -5,15 +5,20 @@ import Dispatch
 import Foundation
 import Logging
 
-/// `ddrouter run`: connects to the broker, declares the topology and keeps the connection
-/// (with heartbeats and reconnects) until SIGTERM or SIGINT. The consume → decide → publish
-/// pipeline is not wired in yet (see the daemon issue); this is the foundation it runs on.
+/// `ddrouter run`: opens the store, connects to the broker, declares the topology, then runs
+/// the pipeline (consume `ddrouter.inbound` → decide → record → ack) and the outbox relay
+/// (publish with confirms → mark sent) until SIGTERM or SIGINT. On the signal it stops
+/// consuming, finishes the message in hand, lets the relay flush the outbox (bounded by
+/// `--flush-seconds`), then closes the connection and the store. Timers are not run yet.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run the daemon: connect to RabbitMQ, declare the topology, serve.")
 
     @Option(name: .long, help: "Configuration file (YAML); DDROUTER_* variables override its keys.")
     var config: String = "/etc/ddrouter/ddrouter.yaml"
+
+    @Option(name: .long, help: "On shutdown, how long the outbox relay may keep publishing (seconds).")
+    var flushSeconds: Int = 10
 
     func run() async throws {
         var logger = Logger(label: "ddrouter")
@@ -25,8 +30,26 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("configuration rejected", metadata: ["config.path": "\(config)", "error": "\(error)"])
             throw ExitCode(78)  // EX_CONFIG
         }
+        let storeSettings: StoreSettings
+        do {
+            storeSettings = try await StoreSettings.load(path: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            logger.critical("store configuration rejected", metadata: ["config.path": "\(config)", "error": "\(error)"])
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        if storeSettings.usesDevelopmentKey {
+            logger.warning("running with store.dev_key, a development-only key: set store.key_file in production")
+        }
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
+        let service: Service
+        do {
+            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger)
+        } catch {
+            logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
         client.start()
+        service.start()
         logger.info("ddrouter started", metadata: [
             "amqp.endpoints": "\(settings.amqp.endpoints.map(\.description).joined(separator: ","))",
             "amqp.vhost": "\(settings.amqp.vhost)",
@@ -55,6 +78,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         notifier.stopping(status: "stopping on signal \(signal)")
         readiness.cancel()
+        await service.shutdown(client: client, flushTimeout: .seconds(flushSeconds))
         await client.close()
         watchdog.cancel()
         logger.info("stopped")

@@ -1,0 +1,101 @@
+public import AMQP
+import Foundation
+public import Logging
+public import Store
+
+/// The running daemon's moving parts: the store, the pipeline consuming `ddrouter.inbound`
+/// and the outbox relay, on one `AMQPClient` (which the caller owns, starts and closes).
+public final class Service: Sendable {
+    public let store: Store
+    public let pipeline: Pipeline
+    public let relay: OutboxRelay
+    let logger: Logger
+    let prefetch: UInt16
+    let tasks = TaskBox()
+
+    /// Opens (creating if needed, directory owner-only) the store and builds the pipeline.
+    public init(settings: DaemonSettings, storeSettings: StoreSettings, client: AMQPClient, logger: Logger) throws {
+        let directory = (storeSettings.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let keys = try StoreKeys(master: storeSettings.masterKey)
+        let store = try Store(path: storeSettings.path, auditKey: keys.auditKey)
+        let options = PipelineOptions(
+            codeBook: settings.codeBook, names: settings.names, pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey))
+        self.store = store
+        self.pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
+        self.relay = OutboxRelay(client: client, store: store, logger: logger)
+        self.logger = logger
+        self.prefetch = settings.prefetch
+    }
+
+    /// Starts consuming and relaying.
+    public func start() {
+        let pipeline = pipeline
+        let relay = relay
+        let logger = logger
+        let prefetch = prefetch
+        tasks.set(
+            consumer: Task {
+                do {
+                    try await pipeline.run(prefetch: prefetch)
+                } catch {
+                    logger.error("consuming ddrouter.inbound ended", metadata: ["error": "\(error)"])
+                }
+            },
+            relay: Task { await relay.run() })
+    }
+
+    /// Graceful stop: no new deliveries, the message in hand finished and settled, the outbox
+    /// flushed with confirms for at most `flushTimeout` (what is left is sent on the next
+    /// start), then the store closed. The caller closes the client afterwards.
+    /// Returns whether the outbox was flushed completely.
+    @discardableResult
+    public func shutdown(client: AMQPClient, flushTimeout: Duration) async -> Bool {
+        let (consumer, relayTask) = tasks.get()
+        await client.stopConsuming()
+        await consumer?.value
+        relay.stop()
+        var flushed = true
+        if let relayTask {
+            flushed = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await relayTask.value
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: flushTimeout)
+                    return false
+                }
+                let first = await group.next() ?? false
+                if !first { relayTask.cancel() }
+                group.cancelAll()
+                return first
+            }
+        }
+        if !flushed {
+            logger.warning("outbox not flushed in time; pending events are sent on the next start")
+        }
+        try? store.close()
+        return flushed
+    }
+
+    final class TaskBox: Sendable {
+        private let lock = NSLock()
+        private nonisolated(unsafe) var consumer: Task<Void, Never>?
+        private nonisolated(unsafe) var relay: Task<Void, Never>?
+
+        func set(consumer: Task<Void, Never>, relay: Task<Void, Never>) {
+            lock.withLock {
+                self.consumer = consumer
+                self.relay = relay
+            }
+        }
+
+        func get() -> (Task<Void, Never>?, Task<Void, Never>?) {
+            lock.withLock { (consumer, relay) }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import AMQP
+import Contract
+import Daemon
+import Foundation
+import Store
+import Testing
+
+/// The daemon's pipeline and outbox relay in-process against the real broker, with a temporary
+/// store. Part of the serialized broker suite: it shares the broker's queues.
+extension ClientTests {
+    @Test("pipeline: a municipal list is answered and routed; a bad message is rejected and dead-lettered; a repeat changes nothing")
+    func pipelineEndToEnd() async throws {
+        let settings = try await DaemonSettings.load(
+            path: Broker.repoRoot.appendingPathComponent("Config/ddrouter.yaml").path, environment: [:])
+        let names = settings.names
+        let inbox851 = names.queue(for: .municipality("851"))
+        let inbox810 = names.queue(for: .municipality("810"))
+        let journal = names.queue(for: .journal("journal-rn"))
+        let clinic = names.queue(for: .clinic("amb-syd-aalborg"))
+        let watched = [names.inboundQueue, names.deadLetterQueue, inbox851, inbox810, journal, clinic,
+                       names.centralVisitationQueue]
+
+        // The daemon side: pipeline + relay on their own connection, a fresh store.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-pipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = try StoreKeys(master: Data(repeating: 7, count: 32))
+        let store = try Store(path: directory.appendingPathComponent("store.sqlite").path, auditKey: keys.auditKey)
+        let daemonClient = AMQPClient(
+            configuration: Broker.configuration(name: "it.pipeline"), topology: settings.topology,
+            logger: testLogger("pipeline"))
+        daemonClient.start()
+        try await daemonClient.waitUntilConnected(timeout: .seconds(15))
+        // Test mapping: every sender publishes as the broker's dev user, except municipality
+        // 810, whose user is someone else, so a message on its exchange is unauthorized.
+        let brokerUser = Broker.user
+        let options = PipelineOptions(
+            codeBook: settings.codeBook, names: names, pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey),
+            userForSender: { $0.id == "810" ? "municipality-810" : brokerUser })
+        for queue in watched { _ = try await daemonClient.admin(.purgeQueue(queue)) }
+        let pipeline = Pipeline(client: daemonClient, store: store, options: options, logger: testLogger("pipeline"))
+        let relay = OutboxRelay(client: daemonClient, store: store, logger: testLogger("relay"))
+        let consumer = Task { try await pipeline.run(prefetch: 20) }
+        let relayTask = Task { await relay.run() }
+
+        // The municipalities' side.
+        let sender = AMQPClient(
+            configuration: Broker.configuration(name: "it.pipeline.sender"), topology: settings.topology,
+            logger: testLogger("sender"))
+        sender.start()
+        try await sender.waitUntilConnected(timeout: .seconds(15))
+        func send(_ body: Data, id: String, exchange: String = "dd.in.municipality.851") async throws {
+            try await sender.publish(OutboundMessage(
+                exchange: exchange, routingKey: "municipal-list", body: body,
+                properties: MessageProperties(
+                    contentType: "application/json", messageID: id, type: "municipal-list", userID: brokerUser)))
+        }
+        func drain(_ queue: String, count: Int, within: Duration = .seconds(20)) async throws -> [Delivery] {
+            var got: [Delivery] = []
+            _ = try await eventually(within: within) {
+                if case .message(let d?) = try await sender.admin(.get(queue)) { got.append(d) }
+                return got.count >= count
+            }
+            return got
+        }
+
+        let run = UUID().uuidString.prefix(8)
+        let listID = "it-list-\(run)"
+        let badID = "it-bad-\(run)"
+        let foreignID = "it-foreign-\(run)"
+        let list = try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/municipal-list.json"))
+        try await send(list, id: listID)
+        try await send(Data("{\"schemaVersion\": \"1.0\", ".utf8), id: badID)
+        // 810's own list (its body names 810), but published by a user that is not 810's.
+        let list810 = Data(String(decoding: list, as: UTF8.self)
+            .replacingOccurrences(of: "\"municipality\": \"851\"", with: "\"municipality\": \"810\"").utf8)
+        #expect(list810 != list)
+        try await send(list810, id: foreignID, exchange: "dd.in.municipality.810")
+
+        // Receipts: the list is accepted with both entries, the bad message rejected.
+        let receipts = try await drain(inbox851, count: 2)
+        #expect(receipts.count == 2)
+        let listReceipt = try #require(receipts.first { $0.properties.correlationID == listID })
+        let listAnswer = try JSONSerialization.jsonObject(with: listReceipt.body) as? [String: Any]
+        #expect(listReceipt.routingKey == "municipality.851.receipt")
+        #expect(listReceipt.properties.type == "receipt")
+        #expect(listAnswer?["status"] as? String == "ok")
+        #expect(listAnswer?["acceptedEntries"] as? Int == 2)
+        let badReceipt = try #require(receipts.first { $0.properties.correlationID == badID })
+        let badAnswer = try JSONSerialization.jsonObject(with: badReceipt.body) as? [String: Any]
+        #expect(badAnswer?["status"] as? String == "fatal-error")
+        #expect(badAnswer?["code"] as? String == "malformed-json")
+
+        // Municipality 810's exchange with a user that is not 810's: unauthorized, nothing routed.
+        let foreign = try await drain(inbox810, count: 1)
+        let foreignAnswer = try foreign.first.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+        #expect(foreignAnswer??["code"] as? String == "unauthorized-sender")
+
+        // Dead letters: the bad message and the unauthorized one, unchanged, with the reason.
+        let dead = try await drain(names.deadLetterQueue, count: 2)
+        #expect(dead.count == 2)
+        let badDead = try #require(dead.first { $0.properties.messageID == badID })
+        #expect(badDead.properties.headers[DeadLetterHeaders.code] == .string("malformed-json"))
+        #expect(badDead.properties.headers[DeadLetterHeaders.exchange] == .string("dd.in.municipality.851"))
+        #expect(badDead.body == Data("{\"schemaVersion\": \"1.0\", ".utf8))
+        #expect(dead.contains { $0.properties.headers[DeadLetterHeaders.code] == .string("unauthorized-sender") })
+
+        // Routed events: entry 0 (consent given, contact status unknown) asks the journal;
+        // entry 1 (no consent) is held, so nothing about it leaves (R4).
+        let requests = try await drain(journal, count: 1)
+        #expect(requests.count == 1)
+        let request = try #require(requests.first)
+        #expect(request.routingKey == "journal.journal-rn.contact-status-request")
+        #expect(request.properties.type == "contact-status-request")
+        #expect(request.properties.correlationID == listID)
+        #expect(request.properties.messageID?.hasPrefix(listID) == true)
+
+        // The same message_id again: the identical receipt, no second event.
+        try await send(list, id: listID)
+        let again = try await drain(inbox851, count: 1)
+        #expect(again.first?.body == listReceipt.body)
+        #expect(again.first?.properties.messageID == listReceipt.properties.messageID)
+        try await Task.sleep(for: .milliseconds(500))
+        for queue in [journal, clinic, names.centralVisitationQueue] {
+            if case .queue(let messages, _) = try await sender.admin(.inspectQueue(queue)) {
+                #expect(messages == 0, "unexpected message in \(queue)")
+            }
+        }
+        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+        #expect(try store.verifyAudit().isOK)
+
+        await daemonClient.stopConsuming()
+        _ = try? await consumer.value
+        relay.stop()
+        await relayTask.value
+        await sender.close()
+        await daemonClient.close()
+        try store.close()
+    }
+}
