@@ -7,7 +7,7 @@ import Workflow
 /// (docs/messages.md): exchange `dd.out`, routing key `<audience>.<wire type>`, the
 /// event's deterministic id as `message_id`, the inbound `message_id` as `correlation_id`.
 ///
-/// First slice: the four events a municipal list produces on its own are mapped
+/// First slice: the four events a municipal list or a contact-status produces are mapped
 /// (`assessment-request`, `cv-referral`, `coordinated-course`, `contact-status-request`);
 /// `held-for-consent` is a hold (nothing leaves; the receipt already accepted the entry);
 /// every other payload answers `.notMapped` and is kept in the case history only.
@@ -22,13 +22,21 @@ struct OutboundMapper {
         case notMapped(String)
     }
 
-    // swiftlint:disable:next function_parameter_count
+    /// What the wire messages need about the case beyond the event: from the list entry
+    /// that opened it (kept in the case history as `ListedInput`).
+    struct CaseData {
+        var municipality: String
+        var asOf: CalendarDate
+        var municipalInformation: MunicipalInformation?
+        /// Whether consent to the dialogue (municipality → region) is in force now (R4).
+        var consentInForce: Bool
+    }
+
     func message(
-        for event: OutboundEvent, caseID: String, cpr: CPR, entry: MunicipalListEntry, list: Contract.MunicipalList,
-        source: MessageSource, at now: Date
+        for event: OutboundEvent, caseID: String, cpr: CPR, data: CaseData, source: MessageSource, at now: Date
     ) throws -> Wire {
-        let consentInForce = entry.consent.status == .given
-        let information = consentInForce ? entry.municipalInformation : nil
+        let consentInForce = data.consentInForce
+        let information = consentInForce ? data.municipalInformation : nil
         let explanation = Contract.Explanation(
             rule: event.explanation.rule.rawValue, outcome: event.payload.kind, facts: event.explanation.facts,
             rulesVersion: event.explanation.rulesVersion)
@@ -44,19 +52,19 @@ struct OutboundMapper {
         switch event.payload {
         case .assessmentRequest(let clinic, _, _):
             return try row(AssessmentRequest(
-                caseId: caseID, cpr: cpr, municipality: list.municipality, clinic: clinic.rawValue, asOf: list.asOf,
+                caseId: caseID, cpr: cpr, municipality: data.municipality, clinic: clinic.rawValue, asOf: data.asOf,
                 municipalInformation: information, consentInForce: consentInForce, explanation: explanation,
                 source: source))
         case .centralVisitationReferral(let reason, let deadline, _, _):
             guard let due = CalendarDate(iso: deadline.iso) else { return .notMapped("cv-referral: deadline") }
             return try row(CVReferral(
-                caseId: caseID, cpr: cpr, municipality: list.municipality, reason: Self.reason(reason),
+                caseId: caseID, cpr: cpr, municipality: data.municipality, reason: Self.reason(reason),
                 receivedAt: Contract.Timestamp(now), treatmentDeadline: due, municipalInformation: information,
                 explanation: explanation, source: source))
         case .coordinatedCourse(let clinic, let asOf, _):
             guard let day = CalendarDate(iso: asOf.iso) else { return .notMapped("coordinated-course: date") }
             return try row(Contract.CoordinatedCourse(
-                caseId: caseID, cpr: cpr, municipality: list.municipality, clinic: clinic.rawValue, asOf: day,
+                caseId: caseID, cpr: cpr, municipality: data.municipality, clinic: clinic.rawValue, asOf: day,
                 municipalInformation: information, source: source))
         case .contactStatusRequest(let asOf, _):
             guard let day = CalendarDate(iso: asOf.iso) else { return .notMapped("contact-status-request: date") }
@@ -93,4 +101,15 @@ struct OutboundMapper {
             }
         }
     }
+}
+
+/// The list entry's data a case keeps for later outbound messages (history payload of the
+/// `input` entry of a `municipal-list`). Contains the municipal information: personal data,
+/// kept in the store only and sent on only under the consent gate.
+struct ListedInput: Codable {
+    var type: String
+    var list: String
+    var municipality: String
+    var asOf: CalendarDate
+    var municipalInformation: MunicipalInformation?
 }

@@ -13,7 +13,8 @@ public import Workflow
 ///    exchange belongs to (`PipelineOptions.userForSender`);
 /// 3. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
 ///    again, byte for byte, and nothing else happens;
-/// 4. **workflow**: `municipal-list` goes through `ListProcessing`; other types are not
+/// 4. **workflow**: `municipal-list` goes through `ListProcessing`, `contact-status` through
+///    the listed citizens' cases; other types are not
 ///    processed yet (see `deferUnimplemented`);
 /// 5. **one store transaction**: inbox row with the receipt, cases, history, outbox rows
 ///    (the receipt and every routed event) and audit entries (pseudonyms, never a CPR);
@@ -112,6 +113,8 @@ public final class Pipeline: Sendable {
         switch decoded.message {
         case .municipalList(let list):
             return await process(list: list, decoded: decoded, at: now)
+        case .contactStatus(let status):
+            return await process(contactStatus: status, decoded: decoded, at: now)
         default:
             return await deferUnimplemented(decoded: decoded, properties: properties, at: now)
         }
@@ -154,10 +157,12 @@ public final class Pipeline: Sendable {
                     workflowList, at: now, on: today, cases: &cases, configuration: options.workflow)
 
                 var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
                 var summary = ListSummary()
                 for outcome in outcomes {
+                    // `list.entries` holds the accepted entries only; receipts use the sent index.
                     let originalIndex = decoded.acceptedEntryIndices[outcome.index]
-                    let entry = list.entries[originalIndex]
+                    let entry = list.entries[outcome.index]
                     guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
                     switch outcome.result {
                     case .rejected(let reason):
@@ -175,80 +180,26 @@ public final class Pipeline: Sendable {
                         clinic: list.clinic, status: citizenCase.stateName, state: citizenCase, updatedAt: now))
                     _ = try tx.appendHistory(CaseHistoryEntry(
                         caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
-                        payload: try StoreJSON.encode(["type": decoded.type.rawValue, "list": list.listKind.rawValue]),
+                        payload: try StoreJSON.encode(ListedInput(
+                            type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
+                            asOf: list.asOf, municipalInformation: entry.municipalInformation)),
                         explanation: nil))
+                    let data = OutboundMapper.CaseData(
+                        municipality: list.municipality, asOf: list.asOf,
+                        municipalInformation: entry.municipalInformation,
+                        consentInForce: entry.consent.status == .given)
                     _ = try tx.appendAudit(AuditRecord(
                         at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                         messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
-                    for event in outcome.events {
-                        _ = try tx.appendHistory(CaseHistoryEntry(
-                            caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
-                            payload: try StoreJSON.encode(event.payload), explanation: try StoreJSON.encode(event.explanation)))
-                        let wire = try OutboundMapper(
-                            names: options.names, codeBook: options.codeBook, workflow: options.workflow
-                        ).message(
-                            for: event, caseID: caseID, cpr: entry.cpr, entry: entry, list: list, source: source, at: now)
-                        switch wire {
-                        case .publish(let row):
-                            _ = try tx.enqueue(row)
-                            _ = try tx.appendAudit(AuditRecord(
-                                at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
-                                messageType: row.type, messageID: row.messageID, purpose: event.payload.purpose.rawValue))
-                            summary.events += 1
-                        case .held:
-                            _ = try tx.appendAudit(AuditRecord(
-                                at: now, actor: Self.partyKey(event.recipient), action: .held, pseudonym: pseudonym,
-                                messageType: event.payload.wireType, messageID: event.id.rawValue,
-                                purpose: event.payload.purpose.rawValue))
-                            summary.held += 1
-                        case .notMapped(let why):
-                            summary.unmapped.append(why)
-                        }
-                    }
-                    for timer in outcome.timers {
-                        if case .schedule(let kind, let day) = timer {
-                            _ = try tx.schedule(TimerRecord(
-                                timerID: "timer/\(caseID)/\(kind.rawValue)/\(day.iso)", caseID: caseID, kind: kind.rawValue,
-                                dueAt: Self.startOfDay(day) ?? now, payload: try StoreJSON.encode(["kind": kind.rawValue]),
-                                createdAt: now))
-                        } else if case .cancel(let kind) = timer {
-                            for record in try tx.timers(caseID: caseID) where record.kind == kind.rawValue && !record.fired {
-                                _ = try tx.cancelTimer(id: record.timerID)
-                            }
-                        }
-                    }
+                    try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
                 }
-                rejected.sort { $0.index < $1.index }
-                let receipt = Receipt(
-                    receiptFor: .init(
-                        messageId: decoded.messageID, messageType: decoded.type.rawValue,
-                        sender: SenderRef(kind: sender.kind, id: sender.id)),
-                    status: .ok, receivedAt: Contract.Timestamp(now),
-                    acceptedEntries: list.entries.count - rejected.count, rejectedEntries: rejected)
-                let body = try receipt.encodedBody()
-                switch try tx.recordInbox(InboxEntry(
-                    sender: senderKey, messageID: decoded.messageID, type: decoded.type.rawValue, receivedAt: now,
-                    receipt: body))
-                {
-                case .duplicate(let stored):
-                    // Raced with an earlier copy: undo everything, resend the stored receipt.
-                    throw DuplicateInbound(receipt: stored)
-                case .recorded:
-                    break
-                }
-                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: decoded.messageID, at: now))
-                summary.accepted = list.entries.count - rejected.count
+                try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+                summary.accepted = sentEntries - rejected.count
                 summary.rejected = rejected.count
                 return summary
             }
-            for why in Set(summary.unmapped).sorted() {
-                logger.warning("workflow event not published: its wire mapping is not implemented yet",
-                               metadata: ["message_id": "\(decoded.messageID)", "event": "\(why)"])
-            }
-            logger.info("list processed", metadata: [
-                "message_id": "\(decoded.messageID)", "sender": "\(senderKey)", "accepted": "\(summary.accepted)",
-                "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
-            ])
+            log(summary, decoded)
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: sender, messageID: decoded.messageID,
@@ -257,6 +208,188 @@ public final class Pipeline: Sendable {
             logger.warning("processing failed; nothing committed, requeueing",
                            metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
             return .requeue
+        }
+    }
+
+    /// Stores the ok receipt of a list message in the inbox and the outbox, in `tx`.
+    func answer(
+        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, in tx: StoreTransaction,
+        at now: Date
+    ) throws {
+        let sender = decoded.sender
+        let receipt = Receipt(
+            receiptFor: .init(
+                messageId: decoded.messageID, messageType: decoded.type.rawValue,
+                sender: SenderRef(kind: sender.kind, id: sender.id)),
+            status: .ok, receivedAt: Contract.Timestamp(now),
+            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index })
+        let body = try receipt.encodedBody()
+        switch try tx.recordInbox(InboxEntry(
+            sender: Self.senderKey(sender), messageID: decoded.messageID, type: decoded.type.rawValue, receivedAt: now,
+            receipt: body))
+        {
+        case .duplicate(let stored):
+            // Raced with an earlier copy: undo everything, resend the stored receipt.
+            throw DuplicateInbound(receipt: stored)
+        case .recorded:
+            break
+        }
+        _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: decoded.messageID, at: now))
+    }
+
+    // MARK: - contact-status
+
+    /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
+    /// which may now route it (assessment request, Central Visitation). An entry for a
+    /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
+    func process(contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date) async -> Settlement {
+        let today = Self.civilDate(of: now)
+        let source = MessageSource(
+            messageId: decoded.messageID, messageType: decoded.type.rawValue,
+            sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
+        do {
+            let summary = try store.write { tx -> ListSummary in
+                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+                var summary = ListSummary()
+                var seen: Set<String> = []
+                for (position, entry) in status.entries.enumerated() {
+                    let index = decoded.acceptedEntryIndices[position]
+                    func reject(_ code: RejectionCode, _ reason: String) {
+                        rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
+                    }
+                    guard seen.insert(entry.cpr.digits).inserted else {
+                        reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
+                        continue
+                    }
+                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+                    let caseID = Self.caseID(pseudonym)
+                    guard var record = try tx.case(id: caseID) else {
+                        reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
+                        continue
+                    }
+                    var citizenCase = try record.decodeState(as: CitizenCase.self)
+                    let facts = Self.facts(entry)
+                    let result = citizenCase.apply(
+                        .contactStatus(facts),
+                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
+                        configuration: options.workflow)
+                    if case .rejected(let why) = result.outcome {
+                        reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
+                        continue
+                    }
+                    record.state = try StoreJSON.encode(citizenCase)
+                    record.status = citizenCase.stateName
+                    record.updatedAt = now
+                    _ = try tx.upsertCase(record)
+                    _ = try tx.appendHistory(CaseHistoryEntry(
+                        caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
+                        payload: try StoreJSON.encode(facts), explanation: nil))
+                    _ = try tx.appendAudit(AuditRecord(
+                        at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
+                        messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    let listed = try tx.caseHistory(id: caseID).reversed().lazy
+                        .filter { $0.kind == .input }
+                        .compactMap { try? StoreJSON.decode(ListedInput.self, from: $0.payload) }
+                        .first
+                    let data = OutboundMapper.CaseData(
+                        municipality: listed?.municipality ?? record.municipality, asOf: listed?.asOf ?? status.asOf,
+                        municipalInformation: listed?.municipalInformation,
+                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue))
+                    try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+                }
+                try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+                summary.accepted = sentEntries - rejected.count
+                summary.rejected = rejected.count
+                return summary
+            }
+            log(summary, decoded)
+            return .ack
+        } catch let duplicate as DuplicateInbound {
+            return await resendReceipt(duplicate.receipt, sender: decoded.sender, messageID: decoded.messageID,
+                                       type: decoded.type.rawValue)
+        } catch {
+            logger.warning("processing failed; nothing committed, requeueing",
+                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+            return .requeue
+        }
+    }
+
+    static func facts(_ entry: ContactStatusEntry) -> ContactFacts {
+        guard entry.known else { return .none }
+        func day(_ date: CalendarDate) -> LocalDate? { LocalDate(iso: date.description) }
+        return ContactFacts(
+            currentCourses: entry.currentCourse.flatMap { course in
+                day(course.since).map { [Workflow.CurrentCourse(clinic: ClinicID(course.clinic), since: $0)] }
+            } ?? [],
+            closedCourses: (entry.closedCourses ?? []).compactMap { course in
+                day(course.closedOn).map { Workflow.ClosedCourse(clinic: ClinicID(course.clinic), closedOn: $0) }
+            },
+            acuteContacts: (entry.acuteContacts ?? []).compactMap { contact in
+                day(contact.date).map {
+                    // The workflow knows two kinds; a full admission counts as an admission.
+                    Workflow.AcuteContact(
+                        date: $0, kind: contact.kind == .emergencyRoom ? .emergencyRoom : .shortStabilisingAdmission,
+                        followedByOutpatientCourse: contact.outpatientFollowUp,
+                        motivationFailedOrTreatmentRejected: contact.motivationFailed || contact.treatmentRejectedShortlyAfter)
+                }
+            })
+    }
+
+    func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
+        for why in Set(summary.unmapped).sorted() {
+            logger.warning("workflow event not published: its wire mapping is not implemented yet",
+                           metadata: ["message_id": "\(decoded.messageID)", "event": "\(why)"])
+        }
+        logger.info("message processed", metadata: [
+            "message_id": "\(decoded.messageID)", "type": "\(decoded.type.rawValue)",
+            "sender": "\(Self.senderKey(decoded.sender))", "accepted": "\(summary.accepted)",
+            "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
+        ])
+    }
+
+    /// Writes a case's decisions: history, outbox rows (or holds) with their audit entries, timers.
+    // swiftlint:disable:next function_parameter_count
+    func record(
+        events: [OutboundEvent], timers: [TimerAction], in tx: StoreTransaction, caseID: String, cpr: CPR,
+        pseudonym: Pseudonym, data: OutboundMapper.CaseData, source: MessageSource, at now: Date,
+        summary: inout ListSummary
+    ) throws {
+        let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
+        for event in events {
+            _ = try tx.appendHistory(CaseHistoryEntry(
+                caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
+                payload: try StoreJSON.encode(event.payload), explanation: try StoreJSON.encode(event.explanation)))
+            switch try mapper.message(for: event, caseID: caseID, cpr: cpr, data: data, source: source, at: now) {
+            case .publish(let row):
+                _ = try tx.enqueue(row)
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
+                    messageType: row.type, messageID: row.messageID, purpose: event.payload.purpose.rawValue))
+                summary.events += 1
+            case .held:
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: Self.partyKey(event.recipient), action: .held, pseudonym: pseudonym,
+                    messageType: event.payload.wireType, messageID: event.id.rawValue,
+                    purpose: event.payload.purpose.rawValue))
+                summary.held += 1
+            case .notMapped(let why):
+                summary.unmapped.append(why)
+            }
+        }
+        for timer in timers {
+            switch timer {
+            case .schedule(let kind, let day):
+                _ = try tx.schedule(TimerRecord(
+                    timerID: "timer/\(caseID)/\(kind.rawValue)/\(day.iso)", caseID: caseID, kind: kind.rawValue,
+                    dueAt: Self.startOfDay(day) ?? now, payload: try StoreJSON.encode(["kind": kind.rawValue]),
+                    createdAt: now))
+            case .cancel(let kind):
+                for record in try tx.timers(caseID: caseID) where record.kind == kind.rawValue && !record.fired {
+                    _ = try tx.cancelTimer(id: record.timerID)
+                }
+            }
         }
     }
 

@@ -115,6 +115,36 @@ extension ClientTests {
         #expect(request.properties.correlationID == listID)
         #expect(request.properties.messageID?.hasPrefix(listID) == true)
 
+        // The journal answers: entry 0 is in current treatment at the clinic → assessment
+        // request with the municipal information (consent given); entry 1's closed course
+        // sends it to Central Visitation, but without consent that is held (R4); entry 2 is
+        // no listed citizen → rejected by index.
+        let statusID = "it-status-\(run)"
+        try await sender.publish(OutboundMessage(
+            exchange: "dd.in.journal.journal-rn", routingKey: "contact-status",
+            body: try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/contact-status.json")),
+            properties: MessageProperties(
+                contentType: "application/json", messageID: statusID, type: "contact-status", userID: brokerUser)))
+        let journalReceipts = try await drain(journal, count: 1)
+        let statusAnswer = try journalReceipts.first.map {
+            try JSONSerialization.jsonObject(with: $0.body) as? [String: Any]
+        }
+        #expect(journalReceipts.first?.routingKey == "journal.journal-rn.receipt")
+        #expect(statusAnswer??["status"] as? String == "ok")
+        #expect(statusAnswer??["acceptedEntries"] as? Int == 2)
+        let statusRejected = statusAnswer??["rejectedEntries"] as? [[String: Any]]
+        #expect(statusRejected?.count == 1)
+        #expect(statusRejected?.first?["index"] as? Int == 2)
+        #expect(statusRejected?.first?["code"] as? String == "unknown-case")
+        let assessments = try await drain(clinic, count: 1)
+        let assessment = try #require(assessments.first)
+        #expect(assessment.routingKey == "clinic.amb-syd-aalborg.assessment-request")
+        #expect(assessment.properties.correlationID == statusID)
+        let assessmentBody = try JSONSerialization.jsonObject(with: assessment.body) as? [String: Any]
+        #expect(assessmentBody?["consentInForce"] as? Bool == true)
+        #expect(assessmentBody?["municipalInformation"] != nil)
+        #expect(assessmentBody?["cpr"] as? String == "0103304123")
+
         // The same message_id again: the identical receipt, no second event.
         try await send(list, id: listID)
         let again = try await drain(inbox851, count: 1)
@@ -126,6 +156,22 @@ extension ClientTests {
                 #expect(messages == 0, "unexpected message in \(queue)")
             }
         }
+        // A type whose processing is not built yet: transient-error receipt, not stored, and
+        // the message itself in ddrouter.dead through the inbound queue's dead-letter exchange.
+        let consentID = "it-consent-\(run)"
+        try await sender.publish(OutboundMessage(
+            exchange: "dd.in.municipality.851", routingKey: "consent-update",
+            body: try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/consent-update.json")),
+            properties: MessageProperties(
+                contentType: "application/json", messageID: consentID, type: "consent-update", userID: brokerUser)))
+        let deferred = try await drain(inbox851, count: 1)
+        let deferredAnswer = try deferred.first.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+        #expect(deferredAnswer??["status"] as? String == "transient-error")
+        #expect(deferredAnswer??["code"] as? String == "processing-deferred")
+        let parked = try await drain(names.deadLetterQueue, count: 1)
+        #expect(parked.first?.properties.messageID == consentID)
+        #expect(try store.receipt(forSender: "municipality.851", messageID: consentID) == nil)
+
         #expect(try store.pendingOutbox(limit: 10).isEmpty)
         #expect(try store.verifyAudit().isOK)
 
