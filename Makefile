@@ -72,6 +72,7 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
 	if [ -f scripts/check-schemas.py ]; then \
 	  $(call heading,Checking schemas: python3 scripts/check-schemas.py); \
+	  python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'; \
 	  python3 scripts/check-schemas.py; \
 	fi; \
 	eval "$$($(BROKER) env)"; \
