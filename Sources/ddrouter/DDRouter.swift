@@ -6,7 +6,7 @@ struct DDRouter: AsyncParsableCommand {
         commandName: "ddrouter",
         abstract: "Routes dual-diagnosis referrals between municipalities and regional psychiatry.",
         version: BuildInfo.version,
-        subcommands: [RunCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, CheckConfigCommand.self, TopologyCommand.self]
     )
 }
 
