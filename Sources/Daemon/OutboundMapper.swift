@@ -30,6 +30,8 @@ struct OutboundMapper {
         var municipalInformation: MunicipalInformation?
         /// Whether consent to the dialogue (municipality → region) is in force now (R4).
         var consentInForce: Bool
+        /// The inbound referral's grounds, when a referral opened the case.
+        var grounds: ReferralGrounds?
     }
 
     func message(
@@ -59,7 +61,7 @@ struct OutboundMapper {
             guard let due = CalendarDate(iso: deadline.iso) else { return .notMapped("cv-referral: deadline") }
             return try row(CVReferral(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, reason: Self.reason(reason),
-                receivedAt: Contract.Timestamp(now), treatmentDeadline: due, municipalInformation: information,
+                receivedAt: Contract.Timestamp(now), treatmentDeadline: due, grounds: data.grounds, municipalInformation: information,
                 explanation: explanation, source: source))
         case .coordinatedCourse(let clinic, let asOf, _):
             guard let day = CalendarDate(iso: asOf.iso) else { return .notMapped("coordinated-course: date") }
@@ -112,4 +114,5 @@ struct ListedInput: Codable {
     var municipality: String
     var asOf: CalendarDate
     var municipalInformation: MunicipalInformation?
+    var grounds: ReferralGrounds?
 }

@@ -14,7 +14,7 @@ public import Workflow
 /// 3. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
 ///    again, byte for byte, and nothing else happens;
 /// 4. **workflow**: `municipal-list` goes through `ListProcessing`, `contact-status` through
-///    the listed citizens' cases; other types are not
+///    the listed citizens' cases, `referral` opens or updates one case; other types are not
 ///    processed yet (see `deferUnimplemented`);
 /// 5. **one store transaction**: inbox row with the receipt, cases, history, outbox rows
 ///    (the receipt and every routed event) and audit entries (pseudonyms, never a CPR);
@@ -115,6 +115,8 @@ public final class Pipeline: Sendable {
             return await process(list: list, decoded: decoded, at: now)
         case .contactStatus(let status):
             return await process(contactStatus: status, decoded: decoded, at: now)
+        case .referral(let referral):
+            return await process(referral: referral, decoded: decoded, at: now)
         default:
             return await deferUnimplemented(decoded: decoded, properties: properties, at: now)
         }
@@ -295,7 +297,8 @@ public final class Pipeline: Sendable {
                     let data = OutboundMapper.CaseData(
                         municipality: listed?.municipality ?? record.municipality, asOf: listed?.asOf ?? status.asOf,
                         municipalInformation: listed?.municipalInformation,
-                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue))
+                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
+                        grounds: listed?.grounds)
                     try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
                                pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
                 }
@@ -308,6 +311,108 @@ public final class Pipeline: Sendable {
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: decoded.sender, messageID: decoded.messageID,
+                                       type: decoded.type.rawValue)
+        } catch {
+            logger.warning("processing failed; nothing committed, requeueing",
+                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+            return .requeue
+        }
+    }
+
+    // MARK: - referral
+
+    /// A referral of one citizen (R1, R10). A municipal referral's consent is recorded on the
+    /// case first (it decides whether municipal data may cross, R4); a regional one needs none.
+    func process(referral: Contract.Referral, decoded: DecodedMessage, at now: Date) async -> Settlement {
+        let today = Self.civilDate(of: now)
+        let sender = decoded.sender
+        let source = MessageSource(
+            messageId: decoded.messageID, messageType: decoded.type.rawValue,
+            sender: SenderRef(kind: sender.kind, id: sender.id))
+        let from: Party
+        switch sender {
+        case .municipality(let code): from = .municipality(MunicipalityCode(code))
+        case .clinic(let id): from = .clinic(ClinicID(id))
+        case .journal: from = .journal
+        }
+        do {
+            let summary = try store.write { tx -> ListSummary in
+                var summary = ListSummary()
+                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: referral.cpr.digits)
+                let caseID = Self.caseID(pseudonym)
+                let existing = try tx.case(id: caseID)
+                var citizenCase = try existing?.decodeState(as: CitizenCase.self)
+                    ?? CitizenCase(citizen: CitizenKey(referral.cpr.digits))
+                var events: [OutboundEvent] = []
+                var timers: [TimerAction] = []
+                if case .municipality = sender {
+                    let consent = citizenCase.apply(
+                        .consentUpdate(Workflow.ConsentUpdate(
+                            status: Self.consent(referral.consent),
+                            directions: (referral.consent.directions ?? Contract.ConsentDirection.allCases).map {
+                                $0 == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality
+                            })),
+                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID + "/consent"), at: now, on: today),
+                        configuration: options.workflow)
+                    events += consent.events
+                    timers += consent.timers
+                }
+                let result = citizenCase.apply(
+                    .referral(ReferralInput(
+                        municipality: MunicipalityCode(referral.municipality), clinic: referral.clinic.map { ClinicID($0) },
+                        asOf: today, from: from)),
+                    context: CaseContext(ref: InboundRef(messageID: decoded.messageID), at: now, on: today),
+                    configuration: options.workflow)
+                let receipt: Receipt
+                if case .rejected(let why) = result.outcome {
+                    receipt = Receipt(
+                        receiptFor: .init(messageId: decoded.messageID, messageType: decoded.type.rawValue,
+                                          sender: SenderRef(kind: sender.kind, id: sender.id)),
+                        status: .fatalError, receivedAt: Contract.Timestamp(now), code: RejectionCode.outOfOrder.rawValue,
+                        reason: "The citizen's case cannot take a referral now: \(why.description)")
+                    summary.rejected = 1
+                } else {
+                    events += result.events
+                    timers += result.timers
+                    let asOf = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
+                    _ = try tx.upsertCase(CaseRecord(
+                        caseID: caseID, pseudonym: pseudonym, workflow: "A",
+                        municipality: existing?.municipality ?? referral.municipality,
+                        clinic: existing?.clinic ?? referral.clinic, status: citizenCase.stateName, state: citizenCase,
+                        updatedAt: now))
+                    _ = try tx.appendHistory(CaseHistoryEntry(
+                        caseID: caseID, at: now, kind: .input, messageID: decoded.messageID,
+                        payload: try StoreJSON.encode(ListedInput(
+                            type: decoded.type.rawValue, list: "referral", municipality: referral.municipality, asOf: asOf,
+                            municipalInformation: referral.municipalInformation, grounds: referral.grounds)),
+                        explanation: nil))
+                    _ = try tx.appendAudit(AuditRecord(
+                        at: now, actor: Self.senderKey(sender), action: .received, pseudonym: pseudonym,
+                        messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    let data = OutboundMapper.CaseData(
+                        municipality: referral.municipality, asOf: asOf,
+                        municipalInformation: referral.municipalInformation,
+                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
+                        grounds: referral.grounds)
+                    try self.record(events: events, timers: timers, in: tx, caseID: caseID, cpr: referral.cpr,
+                                    pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+                    receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
+                    summary.accepted = 1
+                }
+                let body = try receipt.encodedBody()
+                if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
+                    sender: Self.senderKey(sender), messageID: decoded.messageID, type: decoded.type.rawValue,
+                    receivedAt: now, receipt: body))
+                {
+                    throw DuplicateInbound(receipt: stored)
+                }
+                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: decoded.messageID, at: now))
+                return summary
+            }
+            log(summary, decoded)
+            return .ack
+        } catch let duplicate as DuplicateInbound {
+            return await resendReceipt(duplicate.receipt, sender: sender, messageID: decoded.messageID,
                                        type: decoded.type.rawValue)
         } catch {
             logger.warning("processing failed; nothing committed, requeueing",

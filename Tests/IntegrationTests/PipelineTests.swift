@@ -156,6 +156,24 @@ extension ClientTests {
                 #expect(messages == 0, "unexpected message in \(queue)")
             }
         }
+        // A clinic's referral (a regional party, R1, R10): accepted; the status is unknown,
+        // so the journal is asked first, like for a list-1 entry.
+        let referralID = "it-referral-\(run)"
+        try await sender.publish(OutboundMessage(
+            exchange: "dd.in.clinic.amb-syd-aalborg", routingKey: "referral",
+            body: try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/referral.json")),
+            properties: MessageProperties(
+                contentType: "application/json", messageID: referralID, type: "referral", userID: brokerUser)))
+        let referralReceipts = try await drain(clinic, count: 1)
+        #expect(referralReceipts.first?.routingKey == "clinic.amb-syd-aalborg.receipt")
+        let referralAnswer = try referralReceipts.first.map {
+            try JSONSerialization.jsonObject(with: $0.body) as? [String: Any]
+        }
+        #expect(referralAnswer??["status"] as? String == "ok", "\(String(describing: referralAnswer))")
+        let referralRequests = try await drain(journal, count: 1)
+        #expect(referralRequests.first?.properties.type == "contact-status-request")
+        #expect(referralRequests.first?.properties.correlationID == referralID)
+
         // A type whose processing is not built yet: transient-error receipt, not stored, and
         // the message itself in ddrouter.dead through the inbound queue's dead-letter exchange.
         let consentID = "it-consent-\(run)"
