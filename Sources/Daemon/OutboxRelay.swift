@@ -101,7 +101,7 @@ public final class OutboxRelay: Sendable {
         if let (id, error) = failed.first {
             let retryable = (error as? AMQPError)?.isRetryable ?? false
             logger.warning("outbox publish failed; rows stay pending", metadata: [
-                "failed": "\(failed.count)", "sent": "\(sent.count)", "first.message_id": "\(id)",
+                "failed": "\(failed.count)", "sent": "\(sent.count)", "first.message_id": "\(Pipeline.loggable(id))",
                 "error": "\(error)", "retryable": "\(retryable)",
             ])
             return .someFailed

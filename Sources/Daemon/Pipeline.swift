@@ -88,7 +88,7 @@ public final class Pipeline: Sendable {
                     return await resendReceipt(stored, sender: sender, messageID: messageID, type: properties.type)
                 }
             } catch {
-                logger.warning("inbox lookup failed; requeueing", metadata: ["message_id": "\(messageID)", "error": "\(error)"])
+                logger.warning("inbox lookup failed; requeueing", metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
                 return .requeue
             }
         }
@@ -128,7 +128,7 @@ public final class Pipeline: Sendable {
         let sender = decoded.sender
         let senderKey = Self.senderKey(sender)
         guard let asOf = LocalDate(iso: list.asOf.description) else {
-            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(decoded.messageID)"])
+            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
             return .requeue
         }
         let today = Self.civilDate(of: now)
@@ -208,7 +208,7 @@ public final class Pipeline: Sendable {
                                        type: decoded.type.rawValue)
         } catch {
             logger.warning("processing failed; nothing committed, requeueing",
-                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
         }
     }
@@ -314,7 +314,7 @@ public final class Pipeline: Sendable {
                                        type: decoded.type.rawValue)
         } catch {
             logger.warning("processing failed; nothing committed, requeueing",
-                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
         }
     }
@@ -416,7 +416,7 @@ public final class Pipeline: Sendable {
                                        type: decoded.type.rawValue)
         } catch {
             logger.warning("processing failed; nothing committed, requeueing",
-                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
         }
     }
@@ -445,10 +445,10 @@ public final class Pipeline: Sendable {
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
         for why in Set(summary.unmapped).sorted() {
             logger.warning("workflow event not published: its wire mapping is not implemented yet",
-                           metadata: ["message_id": "\(decoded.messageID)", "event": "\(why)"])
+                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
         }
         logger.info("message processed", metadata: [
-            "message_id": "\(decoded.messageID)", "type": "\(decoded.type.rawValue)",
+            "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)",
             "sender": "\(Self.senderKey(decoded.sender))", "accepted": "\(summary.accepted)",
             "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
         ])
@@ -520,7 +520,7 @@ public final class Pipeline: Sendable {
     /// processed, and nothing is lost.
     func deferUnimplemented(decoded: DecodedMessage, properties: InboundProperties, at now: Date) async -> Settlement {
         logger.warning("message type not processed yet; deferred and dead-lettered", metadata: [
-            "message_id": "\(decoded.messageID)", "type": "\(decoded.type.rawValue)", "sender": "\(Self.senderKey(decoded.sender))",
+            "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)", "sender": "\(Self.senderKey(decoded.sender))",
         ])
         do {
             let receipt = Receipt(deferring: properties, sender: decoded.sender, receivedAt: Contract.Timestamp(now))
@@ -530,7 +530,7 @@ public final class Pipeline: Sendable {
             return .deadLetter
         } catch {
             logger.warning("deferred receipt not confirmed; requeueing",
-                           metadata: ["message_id": "\(decoded.messageID)", "error": "\(error)"])
+                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
         }
     }
@@ -540,7 +540,7 @@ public final class Pipeline: Sendable {
     func reject(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, rejection: Rejection,
                 at now: Date) async -> Settlement {
         logger.notice("message rejected", metadata: [
-            "message_id": "\(properties.messageID.map { String($0.prefix(128)) } ?? "-")",
+            "message_id": "\(Self.loggable(properties.messageID))",
             "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
         ])
         // 1. The unchanged copy in ddrouter.dead, confirmed before anything is committed.
@@ -582,8 +582,7 @@ public final class Pipeline: Sendable {
                         throw DuplicateInbound(receipt: stored)
                     }
                 }
-                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: messageID ?? "none-\(UUID().uuidString)",
-                                              at: now))
+                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: messageID, at: now))
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
                     messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
@@ -603,13 +602,27 @@ public final class Pipeline: Sendable {
 
     /// The outbox row of a receipt to `sender`, with a message_id derived from the inbound
     /// one (`receipt/<sender>/<message_id>`) so a resend carries the same id.
-    func receiptRow(_ body: Data, sender: Sender, messageID: String, at now: Date, suffix: String? = nil) -> OutboxEvent {
-        var id = "receipt/\(Self.senderKey(sender))/\(messageID)"
+    /// A message without a message_id gets a receipt with a fresh id and no correlation_id.
+    func receiptRow(_ body: Data, sender: Sender, messageID: String?, at now: Date, suffix: String? = nil) -> OutboxEvent {
+        var id = "receipt/\(Self.senderKey(sender))/\(messageID ?? "none-\(UUID().uuidString)")"
         if let suffix { id += "/\(suffix)" }
         return OutboxEvent(
             messageID: id, exchange: options.names.outboundExchange,
             routingKey: options.names.routingKey(for: .receipt, to: Audience(sender: sender)),
             type: MessageType.receipt.rawValue, correlationID: messageID, body: body, createdAt: now)
+    }
+
+    /// A sender-chosen message_id as logged: at most 128 characters, and replaced by
+    /// `(redacted)` if it contains a run of six or more digits (it might carry a CPR number
+    /// or a birth date, which never go into a log).
+    static func loggable(_ messageID: String?) -> String {
+        guard let messageID, !messageID.isEmpty else { return "-" }
+        var run = 0
+        for character in messageID {
+            run = character.isASCII && character.isNumber ? run + 1 : 0
+            if run >= 6 { return "(redacted)" }
+        }
+        return String(messageID.prefix(128))
     }
 
     /// A repeated message_id: publish the stored receipt again, identical body and id.
@@ -618,12 +631,12 @@ public final class Pipeline: Sendable {
         do {
             try await client.publish(Self.outbound(row))
             logger.info("duplicate message_id; stored receipt resent", metadata: [
-                "message_id": "\(messageID)", "sender": "\(Self.senderKey(sender))", "type": "\(type ?? "-")",
+                "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(type ?? "-")",
             ])
             return .ack
         } catch {
             logger.warning("resending a stored receipt failed; requeueing",
-                           metadata: ["message_id": "\(messageID)", "error": "\(error)"])
+                           metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
             return .requeue
         }
     }

@@ -56,30 +56,35 @@ public final class Service: Sendable {
     public func shutdown(client: AMQPClient, flushTimeout: Duration) async -> Bool {
         let (consumer, relayTask) = tasks.get()
         await client.stopConsuming()
-        await consumer?.value
+        if let consumer, !(await Self.finishes(consumer, within: .seconds(30))) {
+            logger.warning("the consumer did not stop in time; unacked deliveries are redelivered on the next start")
+        }
         relay.stop()
         var flushed = true
-        if let relayTask {
-            flushed = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    await relayTask.value
-                    return true
-                }
-                group.addTask {
-                    try? await Task.sleep(for: flushTimeout)
-                    return false
-                }
-                let first = await group.next() ?? false
-                if !first { relayTask.cancel() }
-                group.cancelAll()
-                return first
-            }
-        }
+        if let relayTask { flushed = await Self.finishes(relayTask, within: flushTimeout) }
         if !flushed {
             logger.warning("outbox not flushed in time; pending events are sent on the next start")
         }
         try? store.close()
         return flushed
+    }
+
+    /// Waits for `task` at most `limit`; cancels it when the time is up. True if it finished.
+    static func finishes(_ task: Task<Void, Never>, within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await task.value
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            if !first { task.cancel() }
+            group.cancelAll()
+            return first
+        }
     }
 
     final class TaskBox: Sendable {
