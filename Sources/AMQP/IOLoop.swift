@@ -205,9 +205,7 @@ final class IOLoop: @unchecked Sendable {
             _ = amqp_send_method(c, 0, Method.connectionCloseOk, &ok)
             switch m.reply_code {
             case 403:
-                return try { () throws(AMQPError) in
-                    throw AMQPError(.authenticationFailed, "broker at \(ep) refused login for user '\(user)' on vhost '\(config.vhost)': \(text)", replyCode: 403)
-                }()
+                throw AMQPError(.authenticationFailed, "broker at \(ep) refused login for user '\(user)' on vhost '\(config.vhost)': \(text)", replyCode: 403)
             case 530:
                 throw AMQPError(.vhostAccessRefused, "user '\(user)' may not use vhost '\(config.vhost)' at \(ep): \(text) (check the user's permissions and that the vhost exists)", replyCode: 530)
             default:
@@ -343,7 +341,8 @@ final class IOLoop: @unchecked Sendable {
     private func nextPollTimeout(idle: Int32) -> Int32 {
         var ms = idle
         let now = ContinuousClock.now
-        if queuedHead < queued.count, let first = queued[queuedHead...].map(\.deadline).min() {
+        if queuedHead < queued.count {
+            let first = queued[queuedHead].deadline  // the oldest: see expireDeadlines
             ms = min(ms, max(1, Int32(clamping: Int64((first - now).seconds * 1000) + 1)))
         }
         return ms
@@ -683,7 +682,9 @@ final class IOLoop: @unchecked Sendable {
 
     private func expireDeadlines() {
         let now = ContinuousClock.now
-        if queuedHead < queued.count {
+        // Queued publishes are appended in call order and all get the same bound, so the
+        // oldest expires first: only when it has expired is the queue filtered.
+        if queuedHead < queued.count, queued[queuedHead].deadline <= now {
             var kept: [PendingPublish] = []
             for i in queuedHead..<queued.count {
                 let p = queued[i]

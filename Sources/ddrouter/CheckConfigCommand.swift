@@ -13,12 +13,6 @@ struct CheckConfigCommand: AsyncParsableCommand {
     var config: String = "/etc/ddrouter/ddrouter.yaml"
 
     func run() async throws {
-        do {
-            let s = try await DaemonSettings.load(path: config, environment: ProcessInfo.processInfo.environment)
-            print(s.effectiveDescription)
-        } catch {
-            FileHandle.standardError.write(Data("ddrouter: configuration \(config): \(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        print(try await DaemonSettings.loadOrExit(config: config).effectiveDescription)
     }
 }

@@ -19,13 +19,7 @@ struct TopologyCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard definitions else { throw ValidationError("say what to write: --definitions") }
-        let settings: DaemonSettings
-        do {
-            settings = try await DaemonSettings.load(path: config, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("ddrouter: configuration \(config): \(error)\n".utf8))
-            throw ExitCode(78)
-        }
+        let settings = try await DaemonSettings.loadOrExit(config: config)
         let data = try BrokerDefinitions.json(settings: settings)
         if let output {
             try data.write(to: URL(fileURLWithPath: output))
