@@ -23,7 +23,8 @@ public final class Service: Sendable {
         let keys = try StoreKeys(master: storeSettings.masterKey)
         let store = try Store(path: storeSettings.path, auditKey: keys.auditKey)
         let options = PipelineOptions(
-            codeBook: settings.codeBook, names: settings.names, pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey))
+            codeBook: settings.codeBook, names: settings.names, workflow: settings.workflow,
+            pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: settings.directory.brokerUser(for:))
         self.store = store
         self.pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
         self.relay = OutboxRelay(client: client, store: store, logger: logger)
