@@ -185,6 +185,13 @@ public final class Pipeline: Sendable {
                 payload: try StoreJSON.encode(event.payload), explanation: try StoreJSON.encode(event.explanation)))
             switch try mapper.message(for: event, caseID: caseID, cpr: cpr, data: data, source: source, at: now) {
             case .publish(var row):
+                // Never send what the router itself would reject (the committed schemas).
+                if let type = MessageType(rawValue: row.type),
+                    let problem = decoder.validateOutbound(type, body: row.body).first
+                {
+                    summary.unmapped.append("\(event.payload.kind) → \(row.type): \(problem.code.rawValue) at \(problem.pointer?.description ?? "-")")
+                    continue
+                }
                 row.audit = OutboxAudit(
                     actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: event.payload.purpose.rawValue)
                 _ = try tx.enqueue(row)
