@@ -204,7 +204,10 @@ extension ClientTests {
         #expect(released.first?.properties.correlationID == consentID)
         #expect(released.first?.properties.headers["x-ddrouter-rule"] == .string("R1"))
 
-        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+        // Marked sent once the broker confirmed (a consumer may see a message just before).
+        #expect(try await eventually(within: .seconds(5)) { try store.pendingOutbox(limit: 10).isEmpty })
+        // Every sent row has its "sent" audit entry (written in the same transaction).
+        #expect(try store.auditEntries(afterSeq: 0, limit: 10_000).contains { $0.action == .sent && $0.messageType == "cv-referral" })
         #expect(try store.verifyAudit().isOK)
 
         await daemonClient.stopConsuming()
