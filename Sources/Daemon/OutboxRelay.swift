@@ -1,5 +1,5 @@
 public import AMQP
-import Foundation
+public import Foundation
 public import Logging
 public import Store
 import Synchronization
@@ -7,11 +7,14 @@ import Synchronization
 /// Publishes the store's pending outbox rows with publisher confirms and marks them sent
 /// only when the broker has confirmed them.
 ///
-/// Each round takes up to `batchSize` pending rows (oldest first) and publishes them all at
-/// once (many in flight on the confirm channel); the confirmed ones are marked sent in one
-/// transaction. A row whose publish failed stays pending and is sent again, with the same
-/// `message_id`, after `retryDelay` (consumers deduplicate on it). After a restart the
-/// pending rows are simply the first round's work.
+/// Each round takes up to `batchSize` rows that are due (never-tried rows first in enqueue
+/// order, then retried rows whose back-off has passed) and publishes them all at once (many
+/// in flight on the confirm channel). The confirmed ones are marked sent, each with its
+/// `sent` audit entry, in one transaction (`Store.confirmSent`). A row whose publish failed
+/// stays pending with its own exponential back-off (`retryDelay` doubled per attempt, at
+/// most `maxRetryDelay`), so a row that keeps failing never holds up the others; it is sent
+/// again with the same `message_id` (consumers deduplicate on it). After a reconnect or a
+/// restart the unconfirmed rows are simply pending: the next rounds publish them again.
 public final class OutboxRelay: Sendable {
     let client: AMQPClient
     let store: Store
@@ -19,6 +22,8 @@ public final class OutboxRelay: Sendable {
     let batchSize: Int
     let idleDelay: Duration
     let retryDelay: Duration
+    let maxRetryDelay: Duration
+    let clock: @Sendable () -> Date
     private let state = Mutex(State())
 
     struct State {
@@ -26,13 +31,16 @@ public final class OutboxRelay: Sendable {
     }
 
     public init(client: AMQPClient, store: Store, logger: Logger, batchSize: Int = 256,
-                idleDelay: Duration = .milliseconds(100), retryDelay: Duration = .milliseconds(500)) {
+                idleDelay: Duration = .milliseconds(100), retryDelay: Duration = .milliseconds(500),
+                maxRetryDelay: Duration = .seconds(60), clock: @escaping @Sendable () -> Date = { Date() }) {
         self.client = client
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
         self.idleDelay = idleDelay
         self.retryDelay = retryDelay
+        self.maxRetryDelay = maxRetryDelay
+        self.clock = clock
     }
 
     /// Runs until `stop` has been called and (bounded by the caller) the outbox is empty.
@@ -47,7 +55,8 @@ public final class OutboxRelay: Sendable {
             case .allSent:
                 continue
             case .someFailed:
-                try? await Task.sleep(for: retryDelay)
+                // The failed rows back off on their own; others may be due at once.
+                try? await Task.sleep(for: min(retryDelay, idleDelay))
             }
         }
     }
@@ -63,11 +72,11 @@ public final class OutboxRelay: Sendable {
         case someFailed
     }
 
-    /// One round: publish up to `batchSize` pending rows, mark the confirmed ones sent.
+    /// One round: publish up to `batchSize` due rows, mark the confirmed ones sent.
     public func round() async -> Round {
         let rows: [OutboxEvent]
         do {
-            rows = try store.pendingOutbox(limit: batchSize)
+            rows = try store.dueOutbox(at: clock(), limit: batchSize)
         } catch {
             logger.warning("reading the outbox failed", metadata: ["error": "\(error)"])
             return .someFailed
@@ -88,11 +97,16 @@ public final class OutboxRelay: Sendable {
             for await result in group { all.append(result) }
             return all
         }
-        let sent = results.filter { $0.1 == nil }.map(\.0)
+        let sentIDs = Set(results.filter { $0.1 == nil }.map(\.0))
+        let sent = rows.filter { sentIDs.contains($0.messageID) }
         let failed = results.compactMap { id, error in error.map { (id, $0) } }
         do {
-            if !sent.isEmpty { _ = try store.markSent(messageIDs: sent, at: Date()) }
-            if !failed.isEmpty { try store.recordPublishAttempt(messageIDs: failed.map(\.0)) }
+            if !sent.isEmpty { _ = try store.confirmSent(sent, at: clock()) }
+            if !failed.isEmpty {
+                try store.recordFailedPublish(
+                    messageIDs: failed.map(\.0), at: clock(), baseDelay: Self.seconds(retryDelay),
+                    maxDelay: Self.seconds(maxRetryDelay))
+            }
         } catch {
             // Confirmed but not marked: they are sent again later with the same message_id.
             logger.warning("marking the outbox failed", metadata: ["error": "\(error)"])
@@ -107,5 +121,10 @@ public final class OutboxRelay: Sendable {
             return .someFailed
         }
         return .allSent
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

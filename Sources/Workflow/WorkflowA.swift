@@ -499,10 +499,14 @@ public struct WorkflowA: Sendable, Hashable, Codable {
     ) throws(CaseRejection) {
         let disagreed = !decision.municipalityAgrees || position == .disagree
         let statement = decision.psychiatryStatement.flatMap { $0.isEmpty ? nil : $0 }
-        if disagreed && decision.course == .coordinated && statement == nil {
+        // R5: a decision over the municipality's disagreement always carries psychiatry's
+        // statement (the outbound decision requires it whenever it records disagreement).
+        if disagreed && statement == nil {
             throw CaseRejection(
                 state: "workflowA.\(stateName)", input: "meeting-outcome(decision)",
-                reason: "the municipality disagrees: psychiatry decides, but must state what it would take for the citizen to be offered integrated treatment",
+                reason: decision.course == .coordinated
+                    ? "the municipality disagrees: psychiatry decides, but must state what it would take for the citizen to be offered integrated treatment"
+                    : "the municipality disagrees: psychiatry decides, but must state its reasons for the integrated course",
                 rule: .r5)
         }
         if decision.course == .integrated && decision.transitionOn == nil {

@@ -174,23 +174,40 @@ extension ClientTests {
         #expect(referralRequests.first?.properties.type == "contact-status-request")
         #expect(referralRequests.first?.properties.correlationID == referralID)
 
-        // A type whose processing is not built yet: transient-error receipt, not stored, and
-        // the message itself in ddrouter.dead through the inbound queue's dead-letter exchange.
-        let consentID = "it-consent-\(run)"
+        // Consent given later for entry 1 (R4): accepted, and the held Central Visitation
+        // referral is released now. A consent-update quoting a caseId that is not the
+        // citizen's case is rejected (unknown-case) and changes nothing.
+        let wrongCaseID = "it-consent-wrong-\(run)"
         try await sender.publish(OutboundMessage(
             exchange: "dd.in.municipality.851", routingKey: "consent-update",
             body: try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/consent-update.json")),
             properties: MessageProperties(
+                contentType: "application/json", messageID: wrongCaseID, type: "consent-update", userID: brokerUser)))
+        let wrongCase = try await drain(inbox851, count: 1)
+        let wrongAnswer = try wrongCase.first.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+        #expect(wrongAnswer??["status"] as? String == "fatal-error")
+        #expect(wrongAnswer??["code"] as? String == "unknown-case")
+        let consentID = "it-consent-\(run)"
+        var consent = try JSONSerialization.jsonObject(with: Data(contentsOf: Broker.repoRoot.appendingPathComponent(
+            "Config/examples/consent-update.json"))) as? [String: Any] ?? [:]
+        consent["caseId"] = nil
+        try await sender.publish(OutboundMessage(
+            exchange: "dd.in.municipality.851", routingKey: "consent-update",
+            body: try JSONSerialization.data(withJSONObject: consent),
+            properties: MessageProperties(
                 contentType: "application/json", messageID: consentID, type: "consent-update", userID: brokerUser)))
-        let deferred = try await drain(inbox851, count: 1)
-        let deferredAnswer = try deferred.first.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
-        #expect(deferredAnswer??["status"] as? String == "transient-error")
-        #expect(deferredAnswer??["code"] as? String == "processing-deferred")
-        let parked = try await drain(names.deadLetterQueue, count: 1)
-        #expect(parked.first?.properties.messageID == consentID)
-        #expect(try store.receipt(forSender: "municipality.851", messageID: consentID) == nil)
+        let consentReceipts = try await drain(inbox851, count: 1)
+        let consentAnswer = try consentReceipts.first.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+        #expect(consentAnswer??["status"] as? String == "ok")
+        let released = try await drain(names.centralVisitationQueue, count: 1)
+        #expect(released.first?.properties.type == "cv-referral")
+        #expect(released.first?.properties.correlationID == consentID)
+        #expect(released.first?.properties.headers["x-ddrouter-rule"] == .string("R1"))
 
-        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+        // Marked sent once the broker confirmed (a consumer may see a message just before).
+        #expect(try await eventually(within: .seconds(5)) { try store.pendingOutbox(limit: 10).isEmpty })
+        // Every sent row has its "sent" audit entry (written in the same transaction).
+        #expect(try store.auditEntries(afterSeq: 0, limit: 10_000).contains { $0.action == .sent && $0.messageType == "cv-referral" })
         #expect(try store.verifyAudit().isOK)
 
         await daemonClient.stopConsuming()
