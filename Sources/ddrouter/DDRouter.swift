@@ -8,7 +8,7 @@ struct DDRouter: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, TopologyCommand.self, PublishCommand.self, CasesCommand.self,
-            ExplainCommand.self, ReportCommand.self, DLQCommand.self, AuditCommand.self,
+            ExplainCommand.self, ReportCommand.self, DLQCommand.self, AuditCommand.self, BackupCommand.self,
         ]
     )
 }

@@ -144,6 +144,21 @@ struct AdminCommandTests {
         #expect(broken.err.contains("audit trail broken at entry 2"))
     }
 
+    @Test func backupWritesAVerifiedCopy() throws {
+        let (cli, ids) = try Self.fixture()
+        defer { cli.cleanUp() }
+        let copy = cli.directory.appendingPathComponent("backup.sqlite").path
+        let r = try cli.run(["backup", "--output", copy])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("audit trail verified: 6 entries"))
+        let keys = try StoreKeys(master: Data(AdminCLI.devKey.utf8))
+        let store = try Store(path: copy, auditKey: keys.auditKey)
+        defer { try? store.close() }
+        #expect(try store.case(id: ids[0])?.status == "workflowA.inAssessment")
+        let mode = try FileManager.default.attributesOfItem(atPath: copy)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
     @Test func checkConfigExitsSeventyEightWithOneLinePerProblem() throws {
         let cli = try AdminCLI { $0.replacingOccurrences(of: "  heartbeat_seconds: 30", with: "  heartbeat_secs: 30") }
         defer { cli.cleanUp() }
