@@ -180,4 +180,13 @@ struct ConfigCheckTests {
         let nord = permissions.first { $0["user"] as? String == "nord-amb" }
         #expect(nord?["write"] as? String == "^dd\\.in\\.clinic\\.amb-nord-hjoerring$")
     }
+
+    @Test func shippedDefinitionsExampleIsCurrent() async throws {
+        let s = try await DaemonSettings.load(path: DaemonSettingsTests.shippedConfig, environment: [:])
+        let example = try Data(contentsOf: DaemonSettingsTests.repoRoot.appendingPathComponent("deploy/rabbitmq/definitions.example.json"))
+        let generated = try BrokerDefinitions.json(settings: s)
+        let a = try JSONSerialization.jsonObject(with: example) as? NSDictionary
+        let b = try JSONSerialization.jsonObject(with: generated) as? NSDictionary
+        #expect(a == b, "regenerate: ddrouter topology --definitions --config Config/ddrouter.yaml --output deploy/rabbitmq/definitions.example.json")
+    }
 }
