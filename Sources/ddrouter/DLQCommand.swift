@@ -171,7 +171,8 @@ struct DeadLetters {
                 return nil
             }
             messageID = d.properties.messageID
-            type = d.properties.type.map { String($0.prefix(40)) } ?? "-"
+            // The type property is the sender's text: shown only when it is a known type.
+            type = d.properties.type.map { MessageType(rawValue: $0) != nil ? $0 : "(unknown type)" } ?? "-"
             exchange = text(DeadLetterHeaders.exchange) ?? text("x-first-death-exchange")
             user = text("x-ddrouter-user-id") ?? d.properties.userID
             code = text(DeadLetterHeaders.code) ?? text("x-first-death-reason").map { "dead-lettered:\($0)" } ?? "-"
