@@ -10,7 +10,8 @@ import SystemPackage
 /// Keys (YAML; each can be overridden by an environment variable `DDROUTER_` + the key in
 /// upper case with `.` as `_`, e.g. `DDROUTER_BROKER_PORT`; secrets also come from files in
 /// `$CREDENTIALS_DIRECTORY`, see `ConfigSource`):
-/// - `broker.host` (127.0.0.1), `broker.port` (5672), `broker.vhost` (ddrouter),
+/// - `broker.host` (127.0.0.1), `broker.port` (5672), `broker.endpoints` (empty: several
+///   `host:port` of a cluster, tried in order, instead of host and port), `broker.vhost` (ddrouter),
 ///   `broker.user` (ddrouter), `broker.password` (secret; credential `broker-password`),
 ///   `broker.password_file` (read if set; wins over `broker.password`),
 ///   `broker.heartbeat_seconds` (30), `broker.connect_timeout_seconds` (5),
@@ -82,8 +83,19 @@ public struct DaemonSettings: Sendable {
         if external && (tls?.clientCertificatePath == nil || tls?.clientKeyPath == nil) {
             r.problem("broker.external_login needs broker.tls.ca_file, broker.tls.cert_file and broker.tls.key_file")
         }
+        // A cluster: several host:port, tried in order (each reconnect starts over).
+        var endpoints: [AMQPConfiguration.Endpoint] = []
+        for entry in r.stringArray("broker.endpoints", default: []) {
+            let parts = entry.split(separator: ":")
+            if parts.count == 2, let p = Int(parts[1]), (1...65535).contains(p), !parts[0].isEmpty {
+                endpoints.append(.init(host: String(parts[0]), port: p))
+            } else {
+                r.problem("broker.endpoints: \"\(entry)\" is not host:port")
+            }
+        }
+        if endpoints.isEmpty { endpoints = [.init(host: host, port: port)] }
         let amqp = AMQPConfiguration(
-            endpoints: [.init(host: host, port: port)],
+            endpoints: endpoints,
             vhost: r.string("broker.vhost", default: "ddrouter") ?? "ddrouter",
             authentication: external ? .external(identity: user) : .plain(user: user, password: password),
             tls: tls,
@@ -153,6 +165,7 @@ public struct DaemonSettings: Sendable {
 extension DaemonSettings: ConfigKeyContributor {
     public static let configKeys: [ConfigKeySpec] = [
         .init("broker.host", default: "127.0.0.1"), .init("broker.port", default: "5672"),
+        .init("broker.endpoints", default: "[]"),
         .init("broker.vhost", default: "ddrouter"), .init("broker.user", default: "ddrouter"),
         .init("broker.password", secret: true), .init("broker.password_file"),
         .init("broker.heartbeat_seconds", default: "30"), .init("broker.connect_timeout_seconds", default: "5"),

@@ -122,6 +122,11 @@ struct ConfigCheckTests {
         #expect(s.amqp.endpoints.first?.port == 5999)
         #expect(s.directory.brokerUser(for: .municipality("851")) == "aalborg-kommune")
         #expect(s.workflow.timers.statusUnknownWaitDays == 10)
+        let cluster = try await DaemonSettings.load(
+            path: DaemonSettingsTests.shippedConfig, environment: ["DDROUTER_BROKER_ENDPOINTS": "mq1:5671,mq2:5671"])
+        #expect(cluster.amqp.endpoints == [.init(host: "mq1", port: 5671), .init(host: "mq2", port: 5671)])
+        let badCluster = try await Self.check(env: ["DDROUTER_BROKER_ENDPOINTS": "mq1"])
+        #expect(badCluster.problems == ["broker.endpoints: \"mq1\" is not host:port"])
         let bad = try await Self.check(env: ["DDROUTER_INBOUND_PREFETCH": "0"])
         #expect(bad.problems == ["inbound.prefetch must be 1-65535, got 0"])
     }
