@@ -1,4 +1,5 @@
 public import Contract
+import Configuration
 
 /// Who is who: the municipalities, the clinics and the municipalities each serves (the
 /// catchment areas), Central Visitation and the journal integrations, each sender with the
@@ -6,7 +7,9 @@ public import Contract
 ///
 /// Keys (`<code>` a three-digit municipality code, `<id>` a clinic or journal id of the
 /// form `[a-z0-9]+(-[a-z0-9]+)*`); a section present in the file replaces the built-in
-/// Region Nordjylland default (`Directory.nordjylland`) as a whole:
+/// Region Nordjylland default (`Directory.nordjylland`) as a whole. A section may also be a
+/// plain list of ids (names and users default; a clinic the default directory knows keeps
+/// its `serves`), and `DDROUTER_DIRECTORY_MUNICIPALITIES=851,810` narrows a file's mapping:
 /// - `directory.municipalities.<code>.name`, `.broker_user` (default `municipality-<code>`)
 /// - `directory.clinics.<id>.name`, `.catchment`, `.serves` (municipality codes),
 ///   `.broker_user` (default `clinic-<id>`)
@@ -190,6 +193,8 @@ public struct Directory: Sendable, Hashable {
 /// Reads `directory.*` (see `Directory`).
 public enum DirectorySettings: ConfigKeyContributor {
     public static let configKeys: [ConfigKeySpec] = [
+        .init("directory.municipalities"), .init("directory.clinics"),
+        .init("directory.journals"),
         .init("directory.municipalities.*.name"),
         .init("directory.municipalities.*.broker_user", default: "municipality-<code>"),
         .init("directory.clinics.*.name"), .init("directory.clinics.*.catchment"),
@@ -204,27 +209,22 @@ public enum DirectorySettings: ConfigKeyContributor {
     public static func read(_ r: SettingsReader) -> Directory {
         let defaults = Directory.nordjylland
         let source = r.source
-        for section in ["directory.municipalities", "directory.clinics", "directory.journals"]
-        where source.tree[section].map({ !$0.isNull }) ?? false {
-            r.problem("\(section) must be a mapping of id → settings (see Config/ddrouter.yaml), not a list")
-        }
         func text(_ key: String, _ fallback: String) -> String { r.string(key, default: fallback) ?? fallback }
-
-        let municipalities: [Directory.Municipality]
-        if let codes = source.children(of: "directory.municipalities") {
-            municipalities = codes.map { code in
-                let base = "directory.municipalities.\(code)"
-                let name = text("\(base).name", defaults.municipalities.first { $0.code == code }?.name ?? code)
-                return .init(code: code, name: name, brokerUser: text("\(base).broker_user", "municipality-\(code)"))
+        // The ids of a section: a list (the short form, or DDROUTER_DIRECTORY_<SECTION>=a,b
+        // to narrow a file's mapping), else the file's mapping keys, else the default.
+        func ids(_ section: String, _ fallback: [String]) -> [String] {
+            if r.reader.stringArray(forKey: ConfigKey(section)) != nil {
+                return r.stringArray(section, default: fallback)
             }
-        } else {
-            municipalities = defaults.municipalities.map { m in
-                let base = "directory.municipalities.\(m.code)"
-                return .init(code: m.code, name: text("\(base).name", m.name),
-                             brokerUser: text("\(base).broker_user", m.brokerUser))
-            }
+            return source.children(of: section) ?? fallback
         }
-        let clinicIDs = source.children(of: "directory.clinics") ?? defaults.clinics.map(\.id)
+
+        let municipalities: [Directory.Municipality] = ids("directory.municipalities", defaults.municipalities.map(\.code)).map { code in
+            let base = "directory.municipalities.\(code)"
+            let name = text("\(base).name", defaults.municipalities.first { $0.code == code }?.name ?? code)
+            return .init(code: code, name: name, brokerUser: text("\(base).broker_user", "municipality-\(code)"))
+        }
+        let clinicIDs = ids("directory.clinics", defaults.clinics.map(\.id))
         let clinics: [Directory.Clinic] = clinicIDs.map { id in
             let base = "directory.clinics.\(id)"
             let fallback = defaults.clinics.first { $0.id == id }
@@ -234,7 +234,7 @@ public enum DirectorySettings: ConfigKeyContributor {
                 serves: r.stringArray("\(base).serves", default: fallback?.serves ?? []),
                 brokerUser: text("\(base).broker_user", "clinic-\(id)"))
         }
-        let journalIDs = source.children(of: "directory.journals") ?? defaults.journals.map(\.id)
+        let journalIDs = ids("directory.journals", defaults.journals.map(\.id))
         let journals: [Directory.Journal] = journalIDs.map { id in
             let base = "directory.journals.\(id)"
             return .init(id: id, name: text("\(base).name", defaults.journals.first { $0.id == id }?.name ?? id),

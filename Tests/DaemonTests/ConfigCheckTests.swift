@@ -102,11 +102,23 @@ struct ConfigCheckTests {
         #expect(check.problems.count == 3)
     }
 
-    @Test func directoryAsAListIsRefused() async throws {
-        let check = try await Self.check {
-            $0.replacingOccurrences(of: "  journals:                  # id: {name, broker_user (default journal-<id>)}\n    journal-rn:\n      name: \"Region Nordjylland psychiatric record\"\n      broker_user: journal-journal-rn", with: "  journals: [\"journal-rn\"]")
+    @Test func directorySectionsAsListsAndNarrowedByEnvironment() async throws {
+        let path = try Self.config {
+            $0.replacingOccurrences(of: "  journals:                  # id: {name, broker_user (default journal-<id>)}\n    journal-rn:\n      name: \"Region Nordjylland psychiatric record\"\n      broker_user: journal-journal-rn", with: "  journals: [\"journal-rn\", \"journal-two\"]")
         }
-        #expect(check.problems == ["directory.journals must be a mapping of id → settings (see Config/ddrouter.yaml), not a list"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let s = try await DaemonSettings.load(path: path, environment: [:])
+        #expect(s.directory.journals.map(\.id) == ["journal-rn", "journal-two"])
+        #expect(s.directory.brokerUser(for: .journal("journal-two")) == "journal-journal-two")
+        #expect(await ConfigCheck.run(path: path, environment: [:]).problems == [])
+        // Narrow the municipalities (and the clinics' catchments) for a test installation.
+        let env = ["DDROUTER_DIRECTORY_MUNICIPALITIES": "851", "DDROUTER_DIRECTORY_CLINICS": "amb-syd-aalborg",
+                   "DDROUTER_DIRECTORY_CLINICS_AMB_SYD_AALBORG_SERVES": "851"]
+        let narrow = try await DaemonSettings.load(path: path, environment: env)
+        #expect(narrow.directory.municipalities.map(\.code) == ["851"])
+        #expect(narrow.directory.municipalities.first?.name == "Aalborg")
+        #expect(narrow.codeBook.clinics == ["amb-syd-aalborg"])
+        #expect(await ConfigCheck.run(path: path, environment: env).problems == [])
     }
 
     @Test func environmentOverridesFileAndDirectoryEntries() async throws {
