@@ -9,8 +9,9 @@ import Logging
 /// sender must (docs/messages.md): to the sender's own inbound exchange, routing key the
 /// type, with `type`, a `message_id`, `user_id` = the sender's broker user from the
 /// directory, `content_type: application/json`, persistent, a timestamp; waits for the
-/// broker's confirm. It connects as that broker user (password from `--password-file`),
-/// since the broker accepts a `user_id` only from the user itself. For vendors and tests.
+/// broker's confirm. It connects as that broker user — with its password (`--password-file`
+/// or standard input) or its client certificate (`--tls-cert`, `--tls-key`) — since the
+/// broker accepts a `user_id` only from the user itself. For vendors and tests.
 struct PublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish", abstract: "Publish a message file as a sender, with the right properties.")
@@ -22,6 +23,9 @@ struct PublishCommand: AsyncParsableCommand {
     var sender: String
     @Option(help: "File holding the sender's broker password (default: read it from standard input).")
     var passwordFile: String?
+    @Option(help: "The sender's TLS client certificate: log in with it (EXTERNAL) instead of a password.")
+    var tlsCert: String?
+    @Option(help: "The key of --tls-cert.") var tlsKey: String?
     @Option(help: "The message_id (default: a new UUID).") var messageID: String?
     @Option(help: "A correlation_id.") var correlationID: String?
     @Option(help: "Seconds to wait for the broker.") var timeout: Int = 15
@@ -47,15 +51,27 @@ struct PublishCommand: AsyncParsableCommand {
         let settings = try await DaemonSettings.loadOrExit(config: options.config)
         guard settings.codeBook.contains(who) else { fail("\(who) is not in the directory of \(options.config)", code: 78) }
         let user = settings.directory.brokerUser(for: who)
-        let password: String
-        if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { fail("cannot read \(passwordFile)", code: 66) }
-            password = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            password = (readLine(strippingNewline: true) ?? "")
-        }
         var configuration = settings.amqp
-        configuration.authentication = .plain(user: user, password: password)
+        if let tlsCert {
+            // The sender's certificate, never ddrouter's own; the CA and checks stay as configured.
+            guard var tls = configuration.tls else { fail("--tls-cert needs broker.tls.ca_file in the configuration", code: 78) }
+            guard let tlsKey else { throw ValidationError("--tls-cert needs --tls-key") }
+            tls.clientCertificatePath = tlsCert
+            tls.clientKeyPath = tlsKey
+            configuration.tls = tls
+            configuration.authentication = .external(identity: user)
+        } else {
+            let password: String
+            if let passwordFile {
+                guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { fail("cannot read \(passwordFile)", code: 66) }
+                password = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                password = (readLine(strippingNewline: true) ?? "")
+            }
+            configuration.tls?.clientCertificatePath = nil
+            configuration.tls?.clientKeyPath = nil
+            configuration.authentication = .plain(user: user, password: password)
+        }
         configuration.connectionName = "ddrouter-publish"
         var logger = Logger(label: "ddrouter.publish")
         logger.logLevel = .error
