@@ -7,7 +7,9 @@ import Testing
 extension ClientTests {
     /// A vhost with the generated definitions; the service user and municipality-851 have
     /// passwords. Returns the CLI environment and a cleanup.
-    static func adminVhost() throws -> (cli: AdminCLI, env: [String: String], service: String, password: String, cleanup: () -> Void) {
+    static func adminVhost(municipalityUser: String = "municipality-851")
+        throws -> (cli: AdminCLI, env: [String: String], service: String, password: String, cleanup: () -> Void)
+    {
         let vhost = Broker.unique("ddrouter-admin")
         let service = Broker.unique("admin-svc")
         let password = "admin-\(UUID().uuidString.prefix(8))"
@@ -19,7 +21,7 @@ extension ClientTests {
 
                 directory:
                   municipalities:
-                    "851": {name: Aalborg}
+                    "851": {name: Aalborg, broker_user: \(municipalityUser)}
                   clinics:
                     amb-syd-aalborg: {serves: ["851"]}
                   journals:
@@ -36,14 +38,14 @@ extension ClientTests {
         try #require(generated.status == 0, "topology: \(generated.err)")
         try Broker.ctl("import_definitions", definitions)
         try Broker.ctl("change_password", service, password)
-        try Broker.ctl("change_password", "municipality-851", password)
+        try Broker.ctl("change_password", municipalityUser, password)
         let cleanup = {
             _ = try? Broker.ctl("delete_vhost", vhost)
             let users = (try? Broker.ctl("list_users", "--no-table-headers", "--quiet")) ?? ""
             for line in users.split(separator: "\n") {
                 let name = String(line.split(separator: "\t").first ?? "")
                 if name.hasPrefix("municipality-") || name.hasPrefix("clinic-") || name.hasPrefix("journal-")
-                    || name == "central-visitation" || name == service {
+                    || name == "central-visitation" || name == service || name == municipalityUser {
                     _ = try? Broker.ctl("delete_user", name)
                 }
             }
@@ -161,5 +163,43 @@ extension ClientTests {
         #expect(d.body == Data(#"{"dead":"dead-1"}"#.utf8))
         let left = try #require(try await Self.get(client, "ddrouter.dead"))
         #expect(left.properties.messageID == "dead-2")
+    }
+
+    /// `ddrouter run` as a subprocess: a sender whose broker user the directory renames is
+    /// accepted as itself (the default naming rule would call it unauthorized).
+    @Test("ddrouter run authorizes senders by the directory's broker users")
+    func runUsesTheDirectoryUsers() async throws {
+        let user = Broker.unique("aalborg-kommune")
+        let (cli, env, service, password, cleanup) = try Self.adminVhost(municipalityUser: user)
+        defer { cleanup() }
+        let client = try await Self.serviceClient(vhost: env["DDROUTER_BROKER_VHOST"]!, user: service, password: password)
+        defer { Task { await client.close() } }
+        let log = cli.directory.appendingPathComponent("run.log").path
+        let pid = try AdminCLI.spawnBackground([AdminCLI.binary, "run", "--config", cli.config], env: env, output: log)
+        defer {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        }
+        let consuming = try await eventually(within: .seconds(30)) {
+            guard case .queue(_, let consumers) = try await client.admin(.inspectQueue("ddrouter.inbound")) else { return false }
+            return consumers >= 1
+        }
+        try #require(consuming, "the daemon did not start consuming: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+
+        let passwordFile = cli.directory.appendingPathComponent("pw").path
+        try password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        let list = Broker.repoRoot.appendingPathComponent("Config/examples/municipal-list.json").path
+        let published = try cli.run(["publish", "--type", "municipal-list", "--sender", "municipality:851",
+                                     "--password-file", passwordFile, "--message-id", "run-list-1", list], env: env)
+        #expect(published.status == 0, "\(published.err)")
+        var receipt: Delivery?
+        _ = try await eventually(within: .seconds(20)) {
+            receipt = try await Self.get(client, "dd.municipality.851.inbox")
+            return receipt != nil
+        }
+        let answer = try receipt.map { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+        #expect(receipt?.properties.correlationID == "run-list-1")
+        #expect(answer??["status"] as? String == "ok", "receipt: \(answer ?? nil ?? [:])")
     }
 }

@@ -51,6 +51,29 @@ struct AdminCLI {
         try Self.spawn([Self.binary] + args + ["--config", config], env: extra, stdin: stdin)
     }
 
+    /// Starts `argv` in the background (standard output and error to `output`); the caller
+    /// stops it by pid.
+    static func spawnBackground(_ argv: [String], env extra: [String: String] = [:], output: String) throws -> pid_t {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
+        for (k, v) in extra { environment[k] = v }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw BrokerError(message: "cannot run \(argv[0]): error \(rc)") }
+        return pid
+    }
+
     static func spawn(_ argv: [String], env extra: [String: String] = [:], stdin: String? = nil) throws -> Result {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         for (k, v) in extra { environment[k] = v }
