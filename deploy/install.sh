@@ -2,6 +2,7 @@
 # Installs ddrouter as a systemd service on Debian 12. Run as root from the repository:
 #   deploy/install.sh            build (release, static Swift runtime) and install
 #   DESTDIR=/tmp/root deploy/install.sh   install into a staging root (no systemctl calls)
+#   DDROUTER_BIN=path deploy/install.sh   install that binary instead of building one
 # An existing /etc/ddrouter/ddrouter.yaml is never overwritten.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,9 +13,13 @@ if [[ -z "$DESTDIR" ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-upgrade librabbitmq4 >/dev/null
 fi
 
-echo "==> Building release"
-swift build -c release --static-swift-stdlib
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/ddrouter"
+if [[ -n "${DDROUTER_BIN:-}" ]]; then
+    bin="$DDROUTER_BIN"          # an already built binary (tests stage the debug build)
+else
+    echo "==> Building release"
+    swift build -c release --static-swift-stdlib
+    bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/ddrouter"
+fi
 
 echo "==> Installing"
 install -D -m 0755 "$bin" "$DESTDIR/usr/local/bin/ddrouter"
