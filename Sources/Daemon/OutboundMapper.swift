@@ -48,6 +48,8 @@ struct OutboundMapper {
         var collaborationMeeting = false
         /// The message that listed or referred the citizen (for messages a timer sends).
         var source: MessageSource?
+        /// The date of the latest consent withdrawal or refusal recorded on the case (R4).
+        var withdrawnOn: CalendarDate?
 
         init(
             municipality: String, asOf: CalendarDate, municipalInformation: MunicipalInformation?,
@@ -200,7 +202,7 @@ struct OutboundMapper {
             }
         case .consentWithdrawn(let direction):
             return try row(ConsentWithdrawn(
-                cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.today,
+                cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.withdrawnOn ?? data.today,
                 directions: [direction == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality],
                 instruction: .stopDialogue))
         case .deadlineWarning(let kind, let deadline):

@@ -298,6 +298,12 @@ extension Pipeline {
             grounds: listed?.grounds, clinic: clinic, today: day, jointPlan: jointPlan, knowledgeHandover: knowledge,
             transitionDate: transitionDate, collaborationMeeting: collaboration)
         data.source = listed?.source
+        data.withdrawnOn = citizenCase.consent.entries.compactMap { entry -> CalendarDate? in
+            switch entry.status {
+            case .withdrawn(let on), .refused(let on): return CalendarDate(iso: on.iso)
+            case .given, .absent: return nil
+            }
+        }.max()
         return data
     }
 }
