@@ -396,3 +396,75 @@ extension Delivery {
     /// The body as a JSON object.
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
 }
+
+extension ClientTests {
+    @Test("relay: a row that keeps failing backs off and never blocks the others; confirmed rows get their sent audit entry; an unconfirmed row is sent again with the same message_id")
+    func relayBackOffAndResend() async throws {
+        let settings = try await DaemonSettings.load(
+            path: Broker.repoRoot.appendingPathComponent("Config/ddrouter.yaml").path, environment: [:])
+        let names = settings.names
+        let inbox = names.queue(for: .municipality("851"))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-relay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = try StoreKeys(master: Data(repeating: 9, count: 32))
+        let store = try Store(path: directory.appendingPathComponent("store.sqlite").path, auditKey: keys.auditKey)
+        let client = AMQPClient(
+            configuration: Broker.configuration(name: "it.relay"), topology: settings.topology, logger: testLogger("relay"))
+        client.start()
+        try await client.waitUntilConnected(timeout: .seconds(15))
+        _ = try await client.admin(.purgeQueue(inbox))
+        let clock = TestClock(Date())
+        let now = clock.date
+        func row(_ id: String, routingKey: String = "municipality.851.receipt") -> OutboxEvent {
+            OutboxEvent(
+                messageID: id, exchange: names.outboundExchange, routingKey: routingKey, type: "receipt",
+                correlationID: nil, body: Data("{\"id\":\"\(id)\"}".utf8), createdAt: now,
+                audit: OutboxAudit(actor: "municipality.851", pseudonym: nil, purpose: "test"))
+        }
+        let run = UUID().uuidString.prefix(8)
+        let failing = "relay-\(run)-unroutable"
+        let good = (1...3).map { "relay-\(run)-good-\($0)" }
+        let unconfirmed = "relay-\(run)-unconfirmed"
+        try store.write { tx in
+            _ = try tx.enqueue(row(failing, routingKey: "nobody.listens.here"))  // the oldest row
+            for id in good { _ = try tx.enqueue(row(id)) }
+            _ = try tx.enqueue(row(unconfirmed))
+        }
+        // A relay that published `unconfirmed` and died before recording the broker's confirm.
+        try await client.publish(Pipeline.outbound(row(unconfirmed)))
+
+        // One row per round: the old relay would take the failing oldest row every time.
+        let relay = OutboxRelay(
+            client: client, store: store, logger: testLogger("relay"), batchSize: 1, retryDelay: .seconds(60),
+            clock: clock.callAsFunction)
+        #expect(await relay.round() == .someFailed)
+        let backedOff = try #require(try store.outboxEvent(messageID: failing))
+        #expect(backedOff.attempts == 1)
+        #expect(backedOff.nextAttemptAt.map { $0 > now } == true)
+        var rounds: [OutboxRelay.Round] = []
+        for _ in 0..<5 { rounds.append(await relay.round()) }
+        #expect(rounds == [.allSent, .allSent, .allSent, .allSent, .empty], "the failing row is not due; the others go")
+        #expect(try store.outboxEvent(messageID: failing)?.state == .pending)
+
+        // The inbox got every good row once and the unconfirmed one twice, with the same id.
+        var got: [String] = []
+        _ = try await eventually(within: .seconds(10)) {
+            while case .message(let d?) = try await client.admin(.get(inbox)) { got.append(d.properties.messageID ?? "-") }
+            return got.count >= 5
+        }
+        #expect(got.sorted() == (good + [unconfirmed, unconfirmed]).sorted())
+        // Each confirmed row has exactly one "sent" audit entry; the failing one none.
+        let sent = try store.auditEntries(afterSeq: 0, limit: 100).filter { $0.action == .sent }
+        #expect(sent.compactMap(\.messageID).sorted() == (good + [unconfirmed]).sorted())
+        #expect(sent.allSatisfy { $0.actor == "municipality.851" && $0.purpose == "test" })
+        #expect(try store.verifyAudit().isOK)
+
+        // After its back-off the failing row is tried again (and still fails: attempts grow).
+        clock.advance(days: 1)
+        #expect(await relay.round() == .someFailed)
+        #expect(try store.outboxEvent(messageID: failing)?.attempts == 2)
+        await client.close()
+        try store.close()
+    }
+}
