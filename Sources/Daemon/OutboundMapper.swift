@@ -209,7 +209,8 @@ struct OutboundMapper {
             return try warning(.treatmentStart, deadline: date(deadline), state: kind == .passed ? .passed : .approaching)
         case .reminder(let kind):
             // A configured wait ran out today without the expected input.
-            return try warning(Self.deadlineKind(kind), deadline: data.today, state: .passed)
+            let deadline = kind == .phaseInEnd ? date(workflow.phasing.group2PhaseInEnd) : data.today
+            return try warning(Self.deadlineKind(kind), deadline: deadline, state: .passed)
         }
     }
 
@@ -251,6 +252,7 @@ struct OutboundMapper {
         case .assessmentReminder: return .assessment
         case .meetingReminder, .transitionDue: return .meeting
         case .treatmentStartWarning, .treatmentStartOverdue: return .treatmentStart
+        case .phaseInEnd: return .phaseInEnd
         }
     }
 
