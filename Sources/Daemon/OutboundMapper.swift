@@ -48,6 +48,8 @@ struct OutboundMapper {
         var collaborationMeeting = false
         /// The message that listed or referred the citizen (for messages a timer sends).
         var source: MessageSource?
+        /// The date of the latest consent withdrawal or refusal recorded on the case (R4).
+        var withdrawnOn: CalendarDate?
 
         init(
             municipality: String, asOf: CalendarDate, municipalInformation: MunicipalInformation?,
@@ -200,14 +202,15 @@ struct OutboundMapper {
             }
         case .consentWithdrawn(let direction):
             return try row(ConsentWithdrawn(
-                cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.today,
+                cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.withdrawnOn ?? data.today,
                 directions: [direction == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality],
                 instruction: .stopDialogue))
         case .deadlineWarning(let kind, let deadline):
             return try warning(.treatmentStart, deadline: date(deadline), state: kind == .passed ? .passed : .approaching)
         case .reminder(let kind):
             // A configured wait ran out today without the expected input.
-            return try warning(Self.deadlineKind(kind), deadline: data.today, state: .passed)
+            let deadline = kind == .phaseInEnd ? date(workflow.phasing.group2PhaseInEnd) : data.today
+            return try warning(Self.deadlineKind(kind), deadline: deadline, state: .passed)
         }
     }
 
@@ -249,6 +252,7 @@ struct OutboundMapper {
         case .assessmentReminder: return .assessment
         case .meetingReminder, .transitionDue: return .meeting
         case .treatmentStartWarning, .treatmentStartOverdue: return .treatmentStart
+        case .phaseInEnd: return .phaseInEnd
         }
     }
 

@@ -33,6 +33,8 @@ extension Pipeline {
         var record: CaseInputRecord
         /// For a referral: the data later outbound messages need (municipal information, grounds).
         var listed: ListedInput?
+        /// A consent statement to append to the store's consent records once accepted.
+        var consentStatement: Contract.Consent?
     }
 
     /// Maps a decoded single-citizen message to its case request. `today` is the
@@ -70,7 +72,8 @@ extension Pipeline {
         case .consentUpdate(let m):
             return CaseRequest(
                 cpr: m.cpr, quotedCaseID: m.caseId, input: .consentUpdate(consentUpdate(m.consent)),
-                municipality: m.municipality, clinic: m.clinic, record: record(clinic: m.clinic))
+                municipality: m.municipality, clinic: m.clinic, record: record(clinic: m.clinic),
+                consentStatement: m.consent)
         case .assessment(let m):
             let result: AssessmentInput.Result
             switch m.outcome {
@@ -256,9 +259,39 @@ extension Pipeline {
                 in: tx, caseID: caseID, municipality: municipality, clinic: clinic, citizenCase: citizenCase, on: today)
             try record(events: events, timers: timers, in: tx, caseID: caseID, cpr: request.cpr,
                        pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+            if let statement = request.consentStatement ?? request.consent {
+                try recordConsent(statement, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
+            }
             try answer(decoded, receipt: Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now)), in: tx, at: now)
             summary.accepted = 1
             return summary
+        }
+    }
+
+    /// Appends a consent statement to the store's consent records (per direction, for both
+    /// purposes the workflow records; append-only, the latest per direction and purpose is
+    /// current). `absent` states nothing and is not recorded.
+    func recordConsent(
+        _ consent: Contract.Consent, pseudonym: Pseudonym, messageID: String, in tx: StoreTransaction, at now: Date
+    ) throws {
+        let state: ConsentState
+        switch consent.status {
+        case .given: state = .given
+        case .refused: state = .refused
+        case .withdrawn: state = .withdrawn
+        case .absent: return
+        }
+        let day = consent.date.flatMap { LocalDate(iso: $0.description) }.flatMap(Self.startOfDay) ?? now
+        for direction in consent.directions ?? Contract.ConsentDirection.allCases {
+            for purpose in Workflow.ConsentPurpose.allCases {
+                _ = try tx.recordConsent(StoreConsentRecord(
+                    pseudonym: pseudonym,
+                    direction: direction == .municipalityToRegion
+                        ? StoreConsentRecord.Direction.municipalityToRegion : .regionToMunicipality,
+                    purpose: purpose.rawValue, state: state, validFrom: day,
+                    withdrawnAt: state == .withdrawn ? day : nil, reference: consent.declarationRef ?? "-",
+                    recordedAt: now, messageID: messageID))
+            }
         }
     }
 
@@ -298,6 +331,12 @@ extension Pipeline {
             grounds: listed?.grounds, clinic: clinic, today: day, jointPlan: jointPlan, knowledgeHandover: knowledge,
             transitionDate: transitionDate, collaborationMeeting: collaboration)
         data.source = listed?.source
+        data.withdrawnOn = citizenCase.consent.entries.compactMap { entry -> CalendarDate? in
+            switch entry.status {
+            case .withdrawn(let on), .refused(let on): return CalendarDate(iso: on.iso)
+            case .given, .absent: return nil
+            }
+        }.max()
         return data
     }
 }

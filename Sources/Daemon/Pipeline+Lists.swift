@@ -75,6 +75,7 @@ extension Pipeline {
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                     messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
                 try tx.recordListMember(ListMember(
                     side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
                     listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,

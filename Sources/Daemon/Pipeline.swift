@@ -359,7 +359,7 @@ public final class Pipeline: Sendable {
 
     /// The AMQP message for an outbox row: persistent JSON with the row's id, type and
     /// correlation id; mandatory, so a message no queue takes fails instead of vanishing.
-    static func outbound(_ row: OutboxEvent) -> OutboundMessage {
+    public static func outbound(_ row: OutboxEvent) -> OutboundMessage {
         var properties = MessageProperties()
         properties.contentType = "application/json"
         properties.persistent = true

@@ -237,6 +237,9 @@ public struct ConsentRecord: Sendable, Hashable {
     /// The inbound message that carried this statement, if any.
     public var messageID: String?
 
+    /// `ConsentDirection` under a name that does not clash with `Workflow.ConsentDirection`.
+    public typealias Direction = ConsentDirection
+
     public init(
         pseudonym: Pseudonym, direction: ConsentDirection, purpose: String, state: ConsentState,
         validFrom: Date, withdrawnAt: Date? = nil, reference: String, recordedAt: Date,
@@ -267,6 +270,11 @@ public struct ConsentRecord: Sendable, Hashable {
         }
     }
 }
+
+/// `ConsentRecord` under a name that does not clash with `Workflow.ConsentRecord` (the
+/// module name `Store` is shadowed by the class `Store`, so `Store.ConsentRecord` cannot
+/// disambiguate it in modules importing both).
+public typealias StoreConsentRecord = ConsentRecord
 
 // MARK: - Outbox
 

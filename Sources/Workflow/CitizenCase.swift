@@ -477,7 +477,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             switch kind {
             case .treatmentStartWarning, .treatmentStartOverdue:
                 try deadlineTimer(kind, input: input, context: context, config: config, step: &step)
-            case .statusUnknownTimeout, .assessmentReminder, .meetingReminder, .transitionDue:
+            case .statusUnknownTimeout, .assessmentReminder, .meetingReminder, .transitionDue, .phaseInEnd:
                 switch track {
                 case .workflowA(var a):
                     step = try a.handle(.timerFired(kind), context: context, configuration: config)
@@ -520,6 +520,10 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                 discardHeld(step: &step, reason: "a new listing replaces the closed case")
                 track = .workflowA(WorkflowA(listing: listing))
                 step.notes.append("list-1 entry registered")
+                // R8: a group-2 candidate still undecided when the phase-in period ends is reported.
+                if context.on < config.phasing.group2PhaseInEnd {
+                    step.timers.append(.schedule(.phaseInEnd, on: config.phasing.group2PhaseInEnd))
+                }
                 // Consent decides whether routing may start now (R4); the rest is
                 // the consent change handled like any other.
                 try consentChanged(from: consentBefore, context: context, config: config, step: &step)

@@ -381,6 +381,21 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                 .endedByPatientChoice:
                 throw reject("stale timer: no transition is pending", .r9)
             }
+        case .phaseInEnd:
+            switch state {
+            case .listed, .awaitingJournalStatus, .inAssessment, .assessed, .positioned:
+                let region = regionParty
+                step.send(
+                    .reminder(.phaseInEnd), to: [municipality] + (region.map { [$0] } ?? []),
+                    config.explanation(.r8, "group 2 phase-in period ended without a decision", [
+                        "listed on list 1 as of \(listing.asOf)",
+                        "the phase-in period for group 2 ended \(config.phasing.group2PhaseInEnd)",
+                        "case still undecided on \(context.on) (state \(stateName))",
+                    ]))
+            case .referredToCentralVisitation, .notGroup2, .awaitingTransition, .inTransition, .integrated,
+                .coordinated, .endedByPatientChoice:
+                throw reject("stale timer: the case is decided or routed elsewhere", .r8)
+            }
         case .treatmentStartWarning, .treatmentStartOverdue:
             // R10 timers belong to the case (CitizenCase), which tracks the deadline
             // across both workflows; they never reach the workflow.

@@ -287,7 +287,7 @@ public struct WorkflowB: Sendable, Hashable, Codable {
                     throw reject("stale timer: no step with the municipality is outstanding")
                 }
             case .statusUnknownTimeout, .assessmentReminder, .transitionDue, .treatmentStartWarning,
-                .treatmentStartOverdue:
+                .treatmentStartOverdue, .phaseInEnd:
                 throw reject("workflow B runs no \(kind.rawValue) timer")
             }
         }
