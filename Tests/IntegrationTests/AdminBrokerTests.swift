@@ -5,14 +5,17 @@ import Testing
 /// `ddrouter publish` and `ddrouter dlq` against the test broker, in a vhost of their own
 /// set up from `ddrouter topology --definitions` (so the users are the directory's).
 extension ClientTests {
-    /// A vhost with the generated definitions; the service user and municipality-851 have
+    /// A vhost with the generated definitions; the service user and the municipality have
     /// passwords. Returns the CLI environment and a cleanup.
-    static func adminVhost(municipalityUser: String = "municipality-851")
+    /// Every sender gets a broker user of its own name (unique per run), so the users other
+    /// tests create on the shared broker (municipality-851, …) are neither changed nor deleted.
+    static func adminVhost(municipalityUser: String = Broker.unique("adm-m851"))
         throws -> (cli: AdminCLI, env: [String: String], service: String, password: String, cleanup: () -> Void)
     {
         let vhost = Broker.unique("ddrouter-admin")
         let service = Broker.unique("admin-svc")
         let password = "admin-\(UUID().uuidString.prefix(8))"
+        let clinicUser = Broker.unique("adm-clinic"), journalUser = Broker.unique("adm-journal"), cvUser = Broker.unique("adm-cv")
         // A directory of one municipality keeps the broker users (and the rabbitmqctl calls
         // to make and delete them) few.
         let cli = try AdminCLI { text in
@@ -23,9 +26,10 @@ extension ClientTests {
                   municipalities:
                     "851": {name: Aalborg, broker_user: \(municipalityUser)}
                   clinics:
-                    amb-syd-aalborg: {serves: ["851"]}
+                    amb-syd-aalborg: {serves: ["851"], broker_user: \(clinicUser)}
                   journals:
-                    journal-rn: {}
+                    journal-rn: {broker_user: \(journalUser)}
+                  central_visitation: {broker_user: \(cvUser)}
 
                 """)
         }
@@ -41,13 +45,8 @@ extension ClientTests {
         try Broker.ctl("change_password", municipalityUser, password)
         let cleanup = {
             _ = try? Broker.ctl("delete_vhost", vhost)
-            let users = (try? Broker.ctl("list_users", "--no-table-headers", "--quiet")) ?? ""
-            for line in users.split(separator: "\n") {
-                let name = String(line.split(separator: "\t").first ?? "")
-                if name.hasPrefix("municipality-") || name.hasPrefix("clinic-") || name.hasPrefix("journal-")
-                    || name == "central-visitation" || name == service || name == municipalityUser {
-                    _ = try? Broker.ctl("delete_user", name)
-                }
+            for name in [service, municipalityUser, clinicUser, journalUser, cvUser] {
+                _ = try? Broker.ctl("delete_user", name)
             }
             cli.cleanUp()
         }
@@ -78,14 +77,15 @@ extension ClientTests {
     /// rabbitmqctl calls, seconds each.
     @Test("ddrouter publish and ddrouter dlq against the broker, as the directory's users")
     func adminPublishAndDeadLetters() async throws {
-        let (cli, env, service, password, cleanup) = try Self.adminVhost()
+        let user = Broker.unique("adm-m851")
+        let (cli, env, service, password, cleanup) = try Self.adminVhost(municipalityUser: user)
         defer { cleanup() }
-        try await publishSetsTheProperties(cli: cli, env: env, service: service, password: password)
-        try await deadLetterListAndRequeue(cli: cli, env: env, service: service, password: password)
+        try await publishSetsTheProperties(cli: cli, env: env, service: service, password: password, user: user)
+        try await deadLetterListAndRequeue(cli: cli, env: env, service: service, password: password, user: user)
     }
 
     /// publish: the sender's exchange, its user_id, type, message_id, content type, persistent.
-    func publishSetsTheProperties(cli: AdminCLI, env: [String: String], service: String, password: String) async throws {
+    func publishSetsTheProperties(cli: AdminCLI, env: [String: String], service: String, password: String, user: String) async throws {
         let body = cli.directory.appendingPathComponent("list.json").path
         try #"{"hello":"list"}"#.write(toFile: body, atomically: true, encoding: .utf8)
         let passwordFile = cli.directory.appendingPathComponent("pw").path
@@ -94,7 +94,7 @@ extension ClientTests {
         let r = try cli.run(["publish", "--type", "municipal-list", "--sender", "municipality:851", "--password-file", passwordFile,
                              "--message-id", "admin-pub-1", body], env: env)
         #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("published municipal-list message_id=admin-pub-1 to dd.in.municipality.851 as municipality-851"))
+        #expect(r.out.contains("published municipal-list message_id=admin-pub-1 to dd.in.municipality.851 as \(user)"))
         // The password may also come on standard input.
         let viaStdin = try cli.run(["publish", "--type", "municipal-list", "--sender", "municipality:851", body],
                                    env: env, stdin: password + "\n")
@@ -108,7 +108,7 @@ extension ClientTests {
         #expect(d.routingKey == "municipal-list")
         #expect(d.properties.type == "municipal-list")
         #expect(d.properties.messageID == "admin-pub-1")
-        #expect(d.properties.userID == "municipality-851")
+        #expect(d.properties.userID == user)
         #expect(d.properties.contentType == "application/json")
         #expect(d.properties.persistent)
         #expect(d.properties.timestamp != nil)
@@ -124,7 +124,7 @@ extension ClientTests {
 
     /// dlq: list leaves the messages; requeue republishes to the original exchange with the
     /// original user_id and removes them.
-    func deadLetterListAndRequeue(cli: AdminCLI, env: [String: String], service: String, password: String) async throws {
+    func deadLetterListAndRequeue(cli: AdminCLI, env: [String: String], service: String, password: String, user: String) async throws {
         let client = try await Self.serviceClient(vhost: env["DDROUTER_BROKER_VHOST"]!, user: service, password: password)
         defer { Task { await client.close() } }
         func dead(_ id: String, code: String) async throws {
@@ -133,7 +133,7 @@ extension ClientTests {
                 properties: MessageProperties(
                     contentType: "application/json",
                     headers: ["x-ddrouter-exchange": .string("dd.in.municipality.851"),
-                              "x-ddrouter-user-id": .string("municipality-851"), "x-ddrouter-code": .string(code),
+                              "x-ddrouter-user-id": .string(user), "x-ddrouter-code": .string(code),
                               "x-ddrouter-rejected-at": .string("2026-11-23T10:00:00Z")],
                     messageID: id, type: "municipal-list")))
         }
@@ -157,7 +157,7 @@ extension ClientTests {
         let d = try #require(try await Self.get(client, "ddrouter.inbound"))
         #expect(d.properties.messageID == "dead-1")
         #expect(d.exchange == "dd.in.municipality.851")
-        #expect(d.properties.userID == "municipality-851")
+        #expect(d.properties.userID == user)
         #expect(d.properties.headers["x-ddrouter-code"] == nil)
         #expect(d.properties.headers["x-ddrouter-requeued-at"] != nil)
         #expect(d.body == Data(#"{"dead":"dead-1"}"#.utf8))
