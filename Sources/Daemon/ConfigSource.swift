@@ -30,7 +30,8 @@ public protocol ConfigKeyContributor: Sendable {
 
 /// The keys `check-config` accepts.
 public enum ConfigSchema {
-    /// Every settings type that reads keys from the configuration.
+    /// Every settings type that reads keys from the configuration. A settings type in this
+    /// module adds itself here; one in another module is passed to `ConfigCheck.run`.
     public static let contributors: [any ConfigKeyContributor.Type] = [
         DaemonSettings.self, DirectorySettings.self, WorkflowSettings.self, StoreSettings.self,
         ProvisionalConfigKeys.self,
@@ -362,7 +363,12 @@ public struct ConfigCheck: Sendable {
 
     /// Reads everything `run` reads, plus the keys of every `ConfigSchema` contributor, and
     /// finds unknown keys in the file and the environment.
-    public static func run(path: String, environment: [String: String]) async -> ConfigCheck {
+    /// `contributors`: the settings types whose keys are known; a type outside this module
+    /// (e.g. in the executable) is passed as `ConfigSchema.contributors + [Mine.self]`.
+    public static func run(
+        path: String, environment: [String: String],
+        contributors: [any ConfigKeyContributor.Type] = ConfigSchema.contributors
+    ) async -> ConfigCheck {
         let source: ConfigSource
         do {
             source = try await ConfigSource.load(path: path, environment: environment)
@@ -374,7 +380,7 @@ public struct ConfigCheck: Sendable {
         let r = SettingsReader(source)
         let daemon = DaemonSettings.read(r)
         _ = StoreSettings.read(r)
-        let specs = ConfigSchema.keys
+        let specs = contributors.flatMap { $0.configKeys }
         // Keys no reader here reads yet (other settings types): their value or default.
         for spec in specs where !spec.name.contains("*") && r.effective[spec.name] == nil {
             if spec.isSecret {
