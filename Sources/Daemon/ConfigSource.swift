@@ -111,8 +111,8 @@ public enum ConfigSchema {
 /// settings type contributes it.
 public enum ProvisionalConfigKeys: ConfigKeyContributor {
     public static let configKeys: [ConfigKeySpec] = [
-        .init("http.enabled", default: "true"), .init("http.bind", default: "127.0.0.1:9464"),
-        .init("logging.format", default: "json"), .init("logging.level", default: "info"),
+        // No defaults here: the settings type that reads them owns those.
+        .init("http.enabled"), .init("http.bind"), .init("logging.format"), .init("logging.level"),
     ]
 }
 

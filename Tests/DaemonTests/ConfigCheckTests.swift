@@ -31,7 +31,9 @@ struct ConfigCheckTests {
         #expect(!text.contains("DEVELOPMENT-ONLY"), "the store key leaked")
         #expect(text.contains("directory.clinics.amb-syd-aalborg.serves = [851, 820, 840, 846]"))
         #expect(text.contains("workflow.phasing.group3_start = 2026-07-01"))
-        #expect(text.contains("http.bind = 127.0.0.1:9464  # default"))
+        let http = try await Self.check(env: ["DDROUTER_HTTP_BIND": "127.0.0.1:9000"])
+        #expect(http.problems == [])
+        #expect(http.effective.contains("http.bind = 127.0.0.1:9000  # env DDROUTER_HTTP_BIND"))
     }
 
     @Test func shippedDirectoryIsNordjylland() async throws {
