@@ -99,6 +99,15 @@ public struct AdminReport: Sendable {
         return stages
     }
 
+    /// Tab-separated: a header, one line per municipality × clinic (codes and ids), no totals.
+    public var tsv: String {
+        let head = (["municipality", "clinic"] + Self.columns).joined(separator: "\t")
+        let lines = rows.map { row in
+            ([row.municipality, row.clinic] + Self.columns.map { "\(row.counts[$0] ?? 0)" }).joined(separator: "\t")
+        }
+        return ([head] + lines).joined(separator: "\n")
+    }
+
     /// A fixed-width table: one line per municipality × clinic, then the totals.
     public func table(directory: Directory) -> String {
         let heads = ["municipality", "clinic"] + Self.columns

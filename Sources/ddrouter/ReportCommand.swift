@@ -12,6 +12,7 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Option(help: "Count R10 deadlines as overdue before this date (yyyy-MM-dd; default today).")
     var asOf: String?
+    @Flag(help: "Tab-separated values (for a spreadsheet) instead of a table.") var tsv = false
 
     func run() async throws {
         let context = try await AdminContext.open(config: options.config)
@@ -27,6 +28,6 @@ struct ReportCommand: AsyncParsableCommand {
             today = LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1) ?? LocalDate(year: 1970, month: 1, day: 1)!
         }
         let report = try AdminReport.make(store: context.store, directory: context.settings.directory, now: now, today: today)
-        print(report.table(directory: context.settings.directory))
+        print(tsv ? report.tsv : report.table(directory: context.settings.directory))
     }
 }

@@ -112,6 +112,10 @@ struct AdminCommandTests {
         #expect(row("total")["listed"] == 3)
         #expect(lines.contains { $0.hasPrefix("825 Læsø") && $0.contains("amb-nord-hjoerring") }, "every municipality has a row")
         #expect(Self.noCPR(r.out))
+        let tsv = try cli.run(["report", "--tsv"])
+        let tsvLines = tsv.out.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(tsvLines.first?.count == 13 && tsvLines.count == 12)
+        #expect(tsvLines.contains(["851", "amb-syd-aalborg", "2", "1", "0", "1", "0", "0", "0", "0", "0", "0", "0"]))
     }
 
     @Test func auditCitizenListsWhoReceivedWhatAndIsItselfAudited() throws {
