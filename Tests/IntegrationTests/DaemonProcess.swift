@@ -295,13 +295,13 @@ enum ScaleDirectory {
     }
 }
 
+/// Runs the user import one at a time. Not once per process: PermissionTests imports and
+/// deletes users with the same default names (`municipality-851`, ...), so every daemon test
+/// imports its users again (the import is idempotent and resets the passwords).
 actor UsersOnce {
     static let shared = UsersOnce()
-    private var done = false
     func run(_ body: () async throws -> Void) async throws {
-        guard !done else { return }
         try await body()
-        done = true
     }
 }
 
