@@ -211,6 +211,12 @@ extension Pipeline {
                     .unknownCase, pointer: "/caseId",
                     "`/caseId` does not name a case of this citizen: quote the caseId of the router's message about the citizen.")
             }
+            // A municipality acts only on its own citizens' cases (R4: another municipality
+            // learns nothing, not even that a case exists).
+            if let existing, !request.opensCase, case .municipality(let code) = sender, existing.municipality != code {
+                return try refuse(
+                    .unknownCase, "The citizen has no case with municipality \(code).")
+            }
             if existing == nil && !request.opensCase {
                 return try refuse(
                     .unknownCase,

@@ -135,6 +135,12 @@ extension Pipeline {
                     reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
                     continue
                 }
+                if let quoted = entry.caseId, quoted != caseID {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
+                        reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
+                    continue
+                }
                 var citizenCase = try record.decodeState(as: CitizenCase.self)
                 let facts = Self.facts(entry)
                 let result = citizenCase.apply(
