@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// deploy/ has what issue 5 lists for operators: the unit's directives and the admin wrapper.
+@Suite("deploy/ contents")
+struct UnitContentTests {
+    static func file(_ path: String) throws -> String {
+        try String(contentsOf: DaemonSettingsTests.repoRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    @Test func unitHasTheOperatorDirectives() throws {
+        let lines = Set(try Self.file("deploy/ddrouter.service").split(separator: "\n").map(String.init))
+        for required in [
+            "Type=notify", "Restart=on-failure", "RestartPreventExitStatus=78", "DynamicUser=yes",
+            "StateDirectory=ddrouter", "ConfigurationDirectory=ddrouter", "UMask=0077",
+            "LoadCredential=broker-password", "LoadCredential=store-key", "LoadCredential=broker-tls-key",
+            "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes", "NoNewPrivileges=yes",
+            "CapabilityBoundingSet=", "SystemCallFilter=@system-service",
+        ] {
+            #expect(lines.contains(required), "deploy/ddrouter.service lacks \(required)")
+        }
+        #expect(lines.contains { $0.hasPrefix("WatchdogSec=") })
+        #expect(lines.contains { $0.hasPrefix("RestrictAddressFamilies=") })
+        #expect(lines.contains { $0.hasPrefix("ExecStartPre=") && $0.contains(" check-config ") })
+        // Secrets come only as credentials, never through the environment.
+        #expect(!lines.contains { $0.hasPrefix("Environment=") && ($0.contains("PASSWORD") || $0.contains("KEY")) })
+    }
+
+    @Test func adminWrapperUsesTheServiceIdentityAndCredentials() throws {
+        let text = try Self.file("deploy/ddrouter-admin")
+        for required in ["DynamicUser=yes", "User=ddrouter", "StateDirectory=ddrouter", "LoadCredential=store-key",
+                         "LoadCredential=broker-password", "DDROUTER_STORE_PATH=/var/lib/ddrouter/ddrouter.sqlite"] {
+            #expect(text.contains(required), "deploy/ddrouter-admin lacks \(required)")
+        }
+        let install = try Self.file("deploy/install.sh")
+        #expect(install.contains("if [[ -e \"$DESTDIR/etc/ddrouter/ddrouter.yaml\" ]]"), "install.sh must not overwrite the configuration")
+        #expect(install.contains("deploy/ddrouter-admin"))
+    }
+}
