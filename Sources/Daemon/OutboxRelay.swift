@@ -11,9 +11,11 @@ import Synchronization
 /// order, then retried rows whose back-off has passed) and publishes them all at once (many
 /// in flight on the confirm channel). The confirmed ones are marked sent, each with its
 /// `sent` audit entry, in one transaction (`Store.confirmSent`). A row whose publish failed
-/// stays pending with its own exponential back-off (`retryDelay` doubled per attempt, at
-/// most `maxRetryDelay`), so a row that keeps failing never holds up the others; it is sent
-/// again with the same `message_id` (consumers deduplicate on it). After a reconnect or a
+/// for a reason of its own (unroutable, nacked, refused) stays pending with its own
+/// exponential back-off (`retryDelay` doubled per attempt, at most `maxRetryDelay`), so a
+/// row that keeps failing never holds up the others; a publish that failed because the
+/// connection is down backs nothing off (the relay pauses `retryDelay` instead). Either way
+/// the row is sent again with the same `message_id` (consumers deduplicate on it). After a reconnect or a
 /// restart the unconfirmed rows are simply pending: the next rounds publish them again.
 public final class OutboxRelay: Sendable {
     let client: AMQPClient
@@ -57,6 +59,9 @@ public final class OutboxRelay: Sendable {
             case .someFailed:
                 // The failed rows back off on their own; others may be due at once.
                 try? await Task.sleep(for: min(retryDelay, idleDelay))
+            case .connectionDown:
+                // Nothing can go out until the client has reconnected.
+                try? await Task.sleep(for: retryDelay)
             }
         }
     }
@@ -67,9 +72,26 @@ public final class OutboxRelay: Sendable {
     }
 
     public enum Round: Sendable, Hashable {
+        /// Nothing was due.
         case empty
         case allSent
+        /// Some rows failed for a reason of their own (unroutable, nacked, refused): each
+        /// backs off on its own; the others went out.
         case someFailed
+        /// Publishing failed because the connection is down (lost, blocked, timed out): the
+        /// rows are not backed off, so they go out as soon as the client has reconnected.
+        case connectionDown
+    }
+
+    /// Failures of the connection rather than of the row.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        guard let error = error as? AMQPError else { return false }
+        switch error.code {
+        case .connectionLost, .timeout, .blocked, .unreachable, .closed: return true
+        case .tls, .authenticationFailed, .vhostAccessRefused, .channelClosed, .nacked, .unroutable, .topology,
+            .invalidArgument, .library:
+            return false
+        }
     }
 
     /// One round: publish up to `batchSize` due rows, mark the confirmed ones sent.
@@ -100,13 +122,16 @@ public final class OutboxRelay: Sendable {
         let sentIDs = Set(results.filter { $0.1 == nil }.map(\.0))
         let sent = rows.filter { sentIDs.contains($0.messageID) }
         let failed = results.compactMap { id, error in error.map { (id, $0) } }
+        let connectionFailures = failed.filter { Self.isConnectionFailure($0.1) }.map(\.0)
+        let rowFailures = failed.filter { !Self.isConnectionFailure($0.1) }.map(\.0)
         do {
             if !sent.isEmpty { _ = try store.confirmSent(sent, at: clock()) }
-            if !failed.isEmpty {
+            if !rowFailures.isEmpty {
                 try store.recordFailedPublish(
-                    messageIDs: failed.map(\.0), at: clock(), baseDelay: Self.seconds(retryDelay),
+                    messageIDs: rowFailures, at: clock(), baseDelay: Self.seconds(retryDelay),
                     maxDelay: Self.seconds(maxRetryDelay))
             }
+            if !connectionFailures.isEmpty { try store.recordPublishAttempt(messageIDs: connectionFailures) }
         } catch {
             // Confirmed but not marked: they are sent again later with the same message_id.
             logger.warning("marking the outbox failed", metadata: ["error": "\(error)"])
@@ -118,7 +143,7 @@ public final class OutboxRelay: Sendable {
                 "failed": "\(failed.count)", "sent": "\(sent.count)", "first.message_id": "\(Pipeline.loggable(id))",
                 "error": "\(error)", "retryable": "\(retryable)",
             ])
-            return .someFailed
+            return rowFailures.isEmpty ? .connectionDown : .someFailed
         }
         return .allSent
     }

@@ -211,6 +211,12 @@ extension Pipeline {
                     .unknownCase, pointer: "/caseId",
                     "`/caseId` does not name a case of this citizen: quote the caseId of the router's message about the citizen.")
             }
+            // A municipality acts only on its own citizens' cases (R4: another municipality
+            // learns nothing, not even that a case exists).
+            if let existing, !request.opensCase, case .municipality(let code) = sender, existing.municipality != code {
+                return try refuse(
+                    .unknownCase, "The citizen has no case with municipality \(code).")
+            }
             if existing == nil && !request.opensCase {
                 return try refuse(
                     .unknownCase,
@@ -243,7 +249,7 @@ extension Pipeline {
             }
 
             let municipality = existing?.municipality ?? request.municipality ?? ""
-            let clinic = request.clinic ?? existing?.clinic
+            let clinic = Self.clinicInCharge(citizenCase) ?? request.clinic ?? existing?.clinic
             _ = try tx.upsertCase(CaseRecord(
                 caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
                 municipality: municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
@@ -266,6 +272,13 @@ extension Pipeline {
             summary.accepted = 1
             return summary
         }
+    }
+
+    /// The clinic the case's workflow has in charge, if it names one (not Central Visitation).
+    static func clinicInCharge(_ citizenCase: CitizenCase) -> String? {
+        if let b = citizenCase.workflowB { return b.clinic.rawValue }
+        if case .clinic(let id)? = citizenCase.workflowA?.regionParty { return id.rawValue }
+        return citizenCase.coordinatedCourse?.clinic.rawValue
     }
 
     /// Appends a consent statement to the store's consent records (per direction, for both

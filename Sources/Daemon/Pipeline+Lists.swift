@@ -31,11 +31,13 @@ extension Pipeline {
             // bodies need it) and by pseudonym in the store.
             var cases: [CitizenKey: CitizenCase] = [:]
             var pseudonyms: [CitizenKey: Pseudonym] = [:]
+            var knownClinics: [CitizenKey: String] = [:]
             for entry in workflowList.entries where pseudonyms[entry.citizen] == nil {
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.citizen.rawValue)
                 pseudonyms[entry.citizen] = pseudonym
                 if let record = try tx.case(id: Self.caseID(pseudonym)) {
                     cases[entry.citizen] = try record.decodeState(as: CitizenCase.self)
+                    knownClinics[entry.citizen] = record.clinic
                 }
             }
             let outcomes = ListProcessing.apply(
@@ -60,9 +62,12 @@ extension Pipeline {
                 }
                 guard let citizenCase = cases[outcome.citizen] else { continue }
                 let caseID = Self.caseID(pseudonym)
+                // A list to all clinics keeps the clinic an earlier message named.
+                let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
                 _ = try tx.upsertCase(CaseRecord(
-                    caseID: caseID, pseudonym: pseudonym, workflow: "A", municipality: list.municipality,
-                    clinic: list.clinic, status: citizenCase.stateName, state: citizenCase, updatedAt: now))
+                    caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
+                    municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
+                    updatedAt: now))
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
                     payload: try StoreJSON.encode(ListedInput(
@@ -70,8 +75,8 @@ extension Pipeline {
                         asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)),
                     explanation: nil))
                 let data = try caseData(
-                    in: tx, caseID: caseID, municipality: list.municipality, clinic: list.clinic,
-                    citizenCase: citizenCase, on: today)
+                    in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
+                    on: today)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                     messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
@@ -135,6 +140,12 @@ extension Pipeline {
                     reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
                     continue
                 }
+                if let quoted = entry.caseId, quoted != caseID {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
+                        reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
+                    continue
+                }
                 var citizenCase = try record.decodeState(as: CitizenCase.self)
                 let facts = Self.facts(entry)
                 let result = citizenCase.apply(
@@ -147,6 +158,7 @@ extension Pipeline {
                 }
                 record.state = try StoreJSON.encode(citizenCase)
                 record.status = citizenCase.stateName
+                record.clinic = Self.clinicInCharge(citizenCase) ?? record.clinic
                 record.updatedAt = now
                 _ = try tx.upsertCase(record)
                 _ = try tx.appendHistory(CaseHistoryEntry(

@@ -110,3 +110,45 @@ extension ClientTests {
         }
     }
 }
+
+extension ClientTests {
+    @Test("R3: a clinic list is compared with the municipal list; each side gets counts, and names only with consent")
+    func reconciliationUnderConsent() async throws {
+        try await DaemonHarness.run("recon", start: Self.monday) { h in
+            let inbox = h.names.queue(for: .municipality("851"))
+            let clinic = h.names.queue(for: .clinic("amb-syd-aalborg"))
+            let onlyMunicipal = "0103304123"  // consent given
+            let both = "1506315018"  // on both lists, no consent
+            let onlyClinic = "1205345555"  // only the clinic lists it, no consent
+            try await h.send(Self.list([(onlyMunicipal, "given"), (both, "absent")]), type: "municipal-list", id: "r-list",
+                             from: Self.aalborg)
+            #expect(try await h.receipt(in: inbox, for: "r-list")["status"] as? String == "ok")
+            try await h.send([
+                "schemaVersion": "1.0", "clinic": "amb-syd-aalborg", "municipality": "851", "listKind": "list-1",
+                "asOf": "2026-11-23",
+                "entries": [["cpr": both, "courseSince": "2025-02-10"], ["cpr": onlyClinic, "consent": ["status": "absent"]]],
+            ], type: "clinic-list", id: "r-clinic", from: Self.clinicAalborg)
+            let all = try await h.drainAll()
+            let toMunicipality = try #require(all[inbox]?.first { $0.properties.type == "reconciliation-report" })
+            let toClinic = try #require(all[clinic]?.first { $0.properties.type == "reconciliation-report" })
+            #expect(all[clinic]?.contains { $0.properties.type == "receipt" && $0.json["acceptedEntries"] as? Int == 2 } == true)
+            for report in [toMunicipality, toClinic] {
+                let counts = report.json["counts"] as? [String: Int]
+                #expect(counts?["onBoth"] == 1)
+                #expect(counts?["municipalOnly"] == 1)
+                #expect(counts?["clinicOnly"] == 1)
+                #expect(report.properties.correlationID == "r-clinic")
+                #expect((report.json["explanation"] as? [String: Any])?["rule"] as? String == "R3")
+            }
+            // The municipality may not learn who only the clinic lists (no consent): withheld.
+            #expect((toMunicipality.json["clinicOnly"] as? [Any])?.isEmpty == true)
+            #expect((toMunicipality.json["counts"] as? [String: Int])?["withheld"] == 1)
+            // The clinic may learn of the municipal-only citizen (consent given), with the case id.
+            let named = toClinic.json["municipalOnly"] as? [[String: Any]]
+            #expect(named?.map { $0["cpr"] as? String } == [onlyMunicipal])
+            #expect(named?.first?["caseId"] != nil)
+            #expect((toClinic.json["counts"] as? [String: Int])?["withheld"] == 0)
+            #expect(!String(decoding: toMunicipality.body, as: UTF8.self).contains(onlyClinic))
+        }
+    }
+}

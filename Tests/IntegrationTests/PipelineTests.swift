@@ -122,9 +122,18 @@ extension ClientTests {
         // sends it to Central Visitation, but without consent that is held (R4); entry 2 is
         // no listed citizen → rejected by index.
         let statusID = "it-status-\(run)"
+        // The example's entry 1 quotes an illustrative caseId, which is not this router's
+        // case id for the citizen (that would be `unknown-case`): answer unsolicited instead.
+        var statusBody = try JSONSerialization.jsonObject(with: Data(contentsOf: Broker.repoRoot.appendingPathComponent(
+            "Config/examples/contact-status.json"))) as? [String: Any] ?? [:]
+        statusBody["entries"] = (statusBody["entries"] as? [[String: Any]])?.map { entry in
+            var entry = entry
+            entry["caseId"] = nil
+            return entry
+        }
         try await sender.publish(OutboundMessage(
             exchange: "dd.in.journal.journal-rn", routingKey: "contact-status",
-            body: try Data(contentsOf: Broker.repoRoot.appendingPathComponent("Config/examples/contact-status.json")),
+            body: try JSONSerialization.data(withJSONObject: statusBody),
             properties: MessageProperties(
                 contentType: "application/json", messageID: statusID, type: "contact-status", userID: brokerUser)))
         let journalReceipts = try await drain(journal, count: 1)

@@ -87,6 +87,13 @@ extension ClientTests {
             "position": "disagree", "comment": "Comment.", "statedOn": "2026-11-23",
         ], type: "municipal-position", id: "wfa-position", from: Self.aalborg)
         #expect(try await h.receipt(in: inbox, for: "wfa-position")["status"] as? String == "ok")
+        // Another municipality cannot act on (or learn of) the case.
+        try await h.send([
+            "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "municipality": "810", "regarding": "assessment",
+            "position": "agree", "statedOn": "2026-11-23",
+        ], type: "municipal-position", id: "wfa-foreign", from: "dd.in.municipality.810")
+        let foreign = try await h.receipt(in: h.names.queue(for: .municipality("810")), for: "wfa-foreign")
+        #expect(foreign["code"] as? String == "unknown-case")
 
         // 5. The decision meeting: psychiatry decides integrated by its visitation right, with
         //    its statement, moving today → decision and responsibility transfer to both (R5, R9).
