@@ -10,7 +10,8 @@ import Metrics
 /// the pipeline (consume `ddrouter.inbound` → decide → record → ack) and the outbox relay
 /// (publish with confirms → mark sent) until SIGTERM or SIGINT. On the signal it stops
 /// consuming, finishes the message in hand, lets the relay flush the outbox (bounded by
-/// `--flush-seconds`), then closes the connection and the store. Timers are not run yet.
+/// `--flush-seconds`), then closes the connection and the store. The timer runner fires due
+/// case timers meanwhile.
 ///
 /// Watching it: JSON log lines on standard output, `/metrics`, `/livez` and `/readyz` on
 /// `http.bind` (127.0.0.1:9464), and the systemd notify protocol (READY, STATUS, WATCHDOG,
@@ -70,7 +71,8 @@ struct RunCommand: AsyncParsableCommand {
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
         let service: Service
         do {
-            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger)
+            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger,
+                                  workflow: settings.workflow, userForSender: settings.directory.brokerUser(for:))
         } catch {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
@@ -88,16 +90,23 @@ struct RunCommand: AsyncParsableCommand {
         if let host = observability.bindHost {
             do {
                 let endpoint = try await HTTPEndpoint.start(
-                    host: host, port: observability.bindPort, health: health, metrics: { metrics.render() },
+                    host: host, port: observability.bindPort, health: health,
+                    metrics: {
+                        // Readiness as /readyz would answer now, not as of the last sample.
+                        Gauge(label: DaemonMetric.ready.name).record(health.readiness().ready ? 1 : 0)
+                        return metrics.render()
+                    },
                     logger: logger)
                 http = endpoint
                 logger.info("serving /metrics, /livez, /readyz", metadata: [
                     "http.host": "\(host)", "http.port": "\(endpoint.port)",
                 ])
             } catch {
-                logger.critical("HTTP endpoints cannot start", metadata: ["error": "\(error)"])
-                try? service.store.close()
-                throw ExitCode(69)  // EX_UNAVAILABLE: systemd restarts it
+                // Routing matters more than being watched: run on without the endpoints; the
+                // scrape fails (the DDRouterDown alert), and this line says why.
+                logger.error("HTTP endpoints cannot start; running without /metrics, /livez, /readyz", metadata: [
+                    "http.host": "\(host)", "http.port": "\(observability.bindPort)", "error": "\(error)",
+                ])
             }
         }
         client.start()
@@ -112,6 +121,7 @@ struct RunCommand: AsyncParsableCommand {
                 if client.isConnected && Observe.isConsuming {
                     notifier.ready(status: "consuming ddrouter.inbound")
                     logger.info("ready: connected and consuming")
+                    await monitor.sample()  // gauges and STATUS= at once, not at the next interval
                     return
                 }
                 try? await Task.sleep(for: .milliseconds(50))

@@ -23,29 +23,61 @@ struct ObservabilityUnitTests {
                           "DDROUTER_LOGGING_LEVEL": "debug", "DDROUTER_METRICS_SAMPLE_SECONDS": "1"])
         #expect(s.bindHost == "::1" && s.bindPort == 0)
         #expect(s.logFormat == .text && s.logLevel == .debug && s.sampleInterval == .seconds(1))
-        #expect(s.effectiveDescription.contains("http.bind: [::1]:0"))
         let off = try await ObservabilitySettings.load(
             path: DaemonSettingsTests.shippedConfig, environment: ["DDROUTER_HTTP_BIND": "off"])
         #expect(off.bindHost == nil)
-        #expect(off.effectiveDescription.contains("http.bind: off"))
+        let check = await ConfigCheck.run(
+            path: DaemonSettingsTests.shippedConfig,
+            environment: ["DDROUTER_HTTP_BIND": "off", "DDROUTER_LOGGING_FORMAT": "text"])
+        #expect(check.problems == [])
+        #expect(check.effective.contains("http.bind = off  # env DDROUTER_HTTP_BIND"))
+        #expect(check.effective.contains("logging.format = text  # env DDROUTER_LOGGING_FORMAT"))
+        #expect(check.effective.contains("logging.level = info"))
+        #expect(check.effective.contains("metrics.sample_seconds = 5"))
     }
 
+    /// A bad value is one problem line from `check-config` (exit 78) that names the key, and
+    /// `load` (what `run` calls) refuses it the same way.
     @Test(arguments: [
-        ("DDROUTER_HTTP_BIND", "9464", "http.bind"), ("DDROUTER_HTTP_BIND", "localhost:99999", "http.bind"),
-        ("DDROUTER_HTTP_BIND", "::1:9464", "http.bind"), ("DDROUTER_LOGGING_FORMAT", "xml", "logging.format"),
-        ("DDROUTER_LOGGING_LEVEL", "loud", "logging.level"), ("DDROUTER_METRICS_SAMPLE_SECONDS", "0", "metrics.sample_seconds"),
+        ("DDROUTER_HTTP_BIND", "9464", "http.bind must be HOST:PORT"),
+        ("DDROUTER_HTTP_BIND", "localhost:99999", "http.bind port must be 0-65535, got 99999"),
+        ("DDROUTER_HTTP_BIND", "127.0.0.1:http", "http.bind must be HOST:PORT"),
+        ("DDROUTER_HTTP_BIND", "::1:9464", "http.bind must be HOST:PORT"),
+        ("DDROUTER_HTTP_BIND", "[fe80::zz]:9464", "http.bind: fe80::zz is not an IPv6 address"),
+        ("DDROUTER_HTTP_BIND", "999.1.1.1:9464", "http.bind: \"999.1.1.1\" is not an IP address or host name"),
+        ("DDROUTER_HTTP_BIND", "my host:9464", "http.bind: \"my host\" is not an IP address or host name"),
+        ("DDROUTER_LOGGING_FORMAT", "xml", "logging.format must be json or text, got \"xml\""),
+        ("DDROUTER_LOGGING_LEVEL", "loud", "logging.level must be one of trace, debug, info, notice, warning, error, critical"),
+        ("DDROUTER_METRICS_SAMPLE_SECONDS", "0", "metrics.sample_seconds must be 1-300, got 0"),
     ])
-    func badValuesAreNamed(variable: String, value: String, key: String) async throws {
+    func badValuesAreOneClearLine(variable: String, value: String, problem: String) async throws {
+        let check = await ConfigCheck.run(path: DaemonSettingsTests.shippedConfig, environment: [variable: value])
+        #expect(check.problems.count == 1, "\(check.problems)")
+        #expect(check.problems.first?.hasPrefix(problem) == true, "\(check.problems)")
         await #expect { try await ObservabilitySettings.load(path: DaemonSettingsTests.shippedConfig, environment: [variable: value]) } throws: {
-            "\($0)".contains(key)
+            "\($0)".hasPrefix(problem)
         }
     }
 
-    @Test func everyKeyIsInTheShippedFile() throws {
+    @Test func goodBindAddresses() {
+        for (text, host, port) in [("127.0.0.1:9464", "127.0.0.1", 9464), ("[::1]:0", "::1", 0),
+                                   ("localhost:9100", "localhost", 9100), ("mgmt-1.example.org:80", "mgmt-1.example.org", 80)] {
+            guard case .success(let parsed) = ObservabilitySettings.parseBind(text) else {
+                Issue.record("\(text) refused")
+                continue
+            }
+            #expect(parsed.0 == host && parsed.1 == port)
+        }
+    }
+
+    @Test func everyKeyIsInTheShippedFileWithItsDefault() throws {
         let text = try String(contentsOfFile: DaemonSettingsTests.shippedConfig, encoding: .utf8)
-        for key in ObservabilitySettings.keys {
-            let parts = key.split(separator: ".")
-            #expect(text.contains("\n\(parts[0]):\n") && text.contains("  \(parts[1]):"), "\(key) in Config/ddrouter.yaml")
+        #expect(ConfigSchema.contributors.contains { $0 == ObservabilitySettings.self })
+        for spec in ObservabilitySettings.configKeys {
+            let parts = spec.name.split(separator: ".")
+            #expect(text.contains("\n\(parts[0]):\n") && text.contains("  \(parts[1]): \(spec.defaultValue) "),
+                    "\(spec.name) in Config/ddrouter.yaml")
+            #expect(text.contains("# default \(spec.defaultValue)"), "\(spec.name)'s default is commented")
         }
     }
 

@@ -1,167 +1,42 @@
 import Foundation
 import Testing
 
-/// `ddrouter run` as a subprocess (posix_spawn, not Foundation.Process: see `Broker.run`), with
-/// its standard output and error in files, for the observability tests.
-final class DaemonProcess: @unchecked Sendable {
-    let pid: pid_t
-    let stdoutPath: String
-    let stderrPath: String
-    private var exitStatus: Int32?
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    /// The `ddrouter` binary next to the test bundle (`swift build --build-tests` builds both),
-    /// else `.build/debug/ddrouter`; `DDR_DDROUTER_BIN` overrides.
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["DDR_DDROUTER_BIN"] { return path }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("ddrouter").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        return Broker.repoRoot.appendingPathComponent(".build/debug/ddrouter").path
-    }
-
-    init(arguments: [String], environment extra: [String: String], directory: URL) throws {
-        let binary = Self.binary
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw BrokerError(message: "no ddrouter binary at \(binary): run swift build --build-tests first")
-        }
-        stdoutPath = directory.appendingPathComponent("stdout.log").path
-        stderrPath = directory.appendingPathComponent("stderr.log").path
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
-        environment.removeValue(forKey: "NOTIFY_SOCKET")
-        environment.removeValue(forKey: "WATCHDOG_USEC")
-        for (k, v) in extra { environment[k] = v }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = [binary] + arguments
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, binary, &actions, nil, cArgs, cEnv)
-        guard rc == 0 else { throw BrokerError(message: "cannot start \(binary): error \(rc)") }
-        self.pid = pid
-    }
-
-    deinit {
-        if exitStatus == nil {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        }
-    }
-
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
-    /// Standard output's lines, each parsed as a JSON object (nil for a line that is not one).
+extension DaemonProcess {
+    /// The log's lines (standard output and error), each parsed as a JSON object (nil for a
+    /// line that is not one).
     var logLines: [(text: String, object: [String: Any]?)] {
-        stdout.split(separator: "\n").map { line in
+        logText().split(separator: "\n").map { line in
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             return (String(line), object)
         }
     }
 
-    /// Waits for a JSON log line whose `msg` is `message`; returns it.
-    func waitForLog(_ message: String, within: Duration) async -> [String: Any]? {
-        var found: [String: Any]?
-        _ = await eventually(within: within) {
-            found = logLines.lazy.compactMap(\.object).first { $0["msg"] as? String == message }
-            return found != nil || !isRunning
-        }
-        return found
-    }
-
     /// The port of the HTTP endpoints, from the `serving /metrics, /livez, /readyz` log line.
     func httpPort(within: Duration = .seconds(60)) async throws -> Int {
-        guard let line = await waitForLog("serving /metrics, /livez, /readyz", within: within),
-            let port = (line["http.port"] as? String).flatMap(Int.init)
-        else {
-            throw BrokerError(message: "the daemon did not log its HTTP port; stdout:\n\(stdout)\nstderr:\n\(stderr)")
+        var port: Int?
+        _ = await eventually(within: within) {
+            port = logLines.lazy.compactMap(\.object).first { $0["msg"] as? String == "serving /metrics, /livez, /readyz" }
+                .flatMap { ($0["http.port"] as? String).flatMap(Int.init) }
+            return port != nil || !isRunning
         }
+        guard let port else { throw BrokerError(message: "the daemon did not log its HTTP port:\n\(logTail())") }
         return port
     }
 
-    var isRunning: Bool {
-        if exitStatus != nil { return false }
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        if r == pid {
-            exitStatus = status
-            return false
-        }
-        return true
-    }
-
-    /// Sends `signal` and waits for the exit; returns the exit code (nil: killed by a signal or timed out).
-    func stop(signal: Int32 = SIGTERM, within: Duration = .seconds(60)) async -> Int32? {
-        kill(pid, signal)
-        _ = await eventually(within: within) { !isRunning }
-        guard let status = exitStatus else { return nil }
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil
-    }
-}
-
-/// A datagram socket standing in for systemd's `NOTIFY_SOCKET`; a thread collects every
-/// datagram with its arrival time.
-final class NotifyCollector: @unchecked Sendable {
-    let path: String
-    private let fd: Int32
-    private let lock = NSLock()
-    private var received: [(at: ContinuousClock.Instant, text: String)] = []
-    private var closed = false
-
-    init(directory: URL) throws {
-        path = directory.appendingPathComponent("notify.sock").path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            throw BrokerError(message: "socket path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard rc == 0 else { throw BrokerError(message: "cannot bind \(path): errno \(errno)") }
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let thread = Thread { [self] in self.loop() }
-        thread.start()
-    }
-
-    private func loop() {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while !(lock.withLock { closed }) {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n > 0 {
-                let text = String(decoding: buf[0..<n], as: UTF8.self)
-                lock.withLock { received.append((ContinuousClock.now, text)) }
+    /// Polls the notify socket every 20 ms until cancelled, so each datagram's time is its
+    /// arrival time (± 20 ms).
+    func pollNotifications() -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                _ = notifications()
+                try? await Task.sleep(for: .milliseconds(20))
             }
         }
     }
-
-    func close() {
-        lock.withLock { closed = true }
-        Thread.sleep(forTimeInterval: 0.3)
-        Foundation.close(fd)
-        unlink(path)
-    }
-
-    var datagrams: [(at: ContinuousClock.Instant, text: String)] { lock.withLock { received } }
-    var texts: [String] { datagrams.map(\.text) }
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1 (one request per connection).

@@ -82,9 +82,9 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
     public var help: String {
         switch self {
         case .messagesReceived:
-            "Deliveries taken from ddrouter.inbound, by message type (the AMQP type property if known, else other) and outcome (processed, rejected, duplicate, deferred, requeued)."
+            "Deliveries taken from ddrouter.inbound, by message type (the AMQP type property if known, else other) and outcome (processed, rejected, refused, duplicate, dead-lettered, requeued)."
         case .messageRejections:
-            "Messages rejected with a fatal-error receipt and a copy in ddrouter.dead, by rejection code."
+            "Messages answered with a fatal-error receipt as a whole, by rejection code: rejected before reaching a case (copy in ddrouter.dead) or refused by their case (unknown-case, out-of-order)."
         case .processingDuration:
             "Time from taking a delivery to settling it (decode, decide, one store transaction), by message type."
         case .messageAge:
@@ -92,7 +92,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .lastProcessed:
             "Unix time at which the last delivery was settled with an ack."
         case .deadLettered:
-            "Messages put into ddrouter.dead by the router: rejected (unchanged copy of a rejected message) or deferred (type not processed yet)."
+            "Messages put into ddrouter.dead by the router: rejected (unchanged copy of a rejected message) or nacked (delivery dead-lettered without requeue)."
         case .receipts:
             "Receipts sent to senders and confirmed by the broker, by receipt status."
         case .eventsQueued:
@@ -177,12 +177,14 @@ public enum MetricLabel {
     public enum Outcome: String, Sendable, CaseIterable {
         /// Decided and recorded (possibly with some list entries rejected); acked.
         case processed
-        /// Rejected as a whole: fatal-error receipt, copy in ddrouter.dead; acked.
+        /// Rejected as a whole before reaching a case: fatal-error receipt, copy in ddrouter.dead; acked.
         case rejected
+        /// Decoded, but its case refused it (unknown-case, out-of-order): fatal-error receipt; acked.
+        case refused
         /// A message_id already answered: the stored receipt was sent again; acked.
         case duplicate
-        /// Type not processed yet: transient-error receipt, dead-lettered.
-        case deferred
+        /// Nacked without requeue: into the queue's dead-letter exchange (ddrouter.dead).
+        case deadLettered = "dead-lettered"
         /// Transient trouble; nothing committed; the broker delivers it again.
         case requeued
     }

@@ -40,10 +40,16 @@ public enum Observe {
 
     /// What the handling of one delivery noted about itself (set through `note`).
     final class Notes: Sendable {
-        private let state = Mutex<(rejection: String?, duplicate: Bool)>((nil, false))
+        struct Value {
+            var rejection: String?
+            var refusal: String?
+            var duplicate = false
+        }
+        private let state = Mutex(Value())
         func rejected(_ code: String) { state.withLock { $0.rejection = code } }
+        func refused(_ code: String) { state.withLock { $0.refusal = code } }
         func duplicate() { state.withLock { $0.duplicate = true } }
-        var value: (rejection: String?, duplicate: Bool) { state.withLock { $0 } }
+        var value: Value { state.withLock { $0 } }
     }
 
     @TaskLocal static var notes: Notes?
@@ -70,8 +76,8 @@ public enum Observe {
         case .requeue:
             outcome = .requeued
         case .deadLetter:
-            outcome = .deferred
-            Counter(label: DaemonMetric.deadLettered.name, dimensions: [("reason", "deferred")]).increment()
+            outcome = .deadLettered
+            Counter(label: DaemonMetric.deadLettered.name, dimensions: [("reason", "nacked")]).increment()
         case .ack:
             if noted.duplicate {
                 outcome = .duplicate
@@ -79,6 +85,9 @@ public enum Observe {
                 outcome = .rejected
                 Counter(label: DaemonMetric.messageRejections.name, dimensions: [("code", code)]).increment()
                 Counter(label: DaemonMetric.deadLettered.name, dimensions: [("reason", "rejected")]).increment()
+            } else if let code = noted.refusal {
+                outcome = .refused
+                Counter(label: DaemonMetric.messageRejections.name, dimensions: [("code", code)]).increment()
             } else {
                 outcome = .processed
             }
@@ -96,6 +105,12 @@ public enum Observe {
         notes?.rejected(MetricLabel.rejectionCode(code.rawValue))
     }
 
+    /// The delivery in hand was decoded but its case refused it (`unknown-case`,
+    /// `out-of-order`): a fatal-error receipt, committed with the inbox row; no dead letter.
+    public static func refused(code: String) {
+        notes?.refused(MetricLabel.rejectionCode(code))
+    }
+
     /// The delivery in hand repeats an answered message_id; its stored receipt (`receipt`)
     /// was resent and confirmed.
     public static func duplicate(receipt: Data) {
@@ -111,7 +126,7 @@ public enum Observe {
     }
 
     /// A receipt published directly (not through the outbox) and confirmed: a resent stored
-    /// receipt (`body`) or a deferral.
+    /// receipt (`body`).
     public static func receiptSent(body: Data) {
         Counter(label: DaemonMetric.receipts.name, dimensions: [("status", receiptStatus(body))]).increment()
     }
