@@ -96,7 +96,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .receipts:
             "Receipts sent to senders and confirmed by the broker, by receipt status."
         case .eventsQueued:
-            "Outbound events the workflow wrote to the outbox (receipts not included)."
+            "Outbound events the workflow wrote to the outbox, from messages and fired timers (receipts not included)."
         case .consentHolds:
             "Outbound events held back because no consent permits them to cross (R4); released when consent arrives."
         case .eventsPublished:
@@ -128,11 +128,11 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .brokerConnections:
             "Broker connections established (the first one and every reconnect)."
         case .brokerDisconnections:
-            "Broker connections lost."
+            "Established broker connections lost (failed connection attempts are not counted)."
         case .consumerActive:
             "1 while the pipeline is consuming ddrouter.inbound, else 0."
         case .ready:
-            "1 when /readyz answers 200 (broker connected, consuming, store writable), else 0."
+            "1 when /readyz answers 200 (broker connected, consuming, store writable), else 0; computed at each scrape."
         case .logMessages:
             "Log lines written, by level."
         case .buildInfo:

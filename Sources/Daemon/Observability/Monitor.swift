@@ -46,8 +46,9 @@ public final class DaemonMonitor: Sendable {
         Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
         let events = Task { [client, logger] in
+            var connected = false
             for await event in client.events {
-                Self.record(event, logger: logger)
+                Self.record(event, wasConnected: &connected, logger: logger)
             }
         }
         let sampler = Task {
@@ -69,14 +70,18 @@ public final class DaemonMonitor: Sendable {
         if running.count > 1 { await running[1].value }
     }
 
-    static func record(_ event: ConnectionEvent, logger: Logger) {
+    /// Records one connection event. `wasConnected` tells a lost connection from a failed
+    /// attempt (both arrive as `.disconnected`): only the first counts as a disconnection.
+    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, logger: Logger) {
         switch event {
         case .connected:
+            wasConnected = true
             Gauge(label: DaemonMetric.brokerConnected.name).record(1)
             Counter(label: DaemonMetric.brokerConnections.name).increment()
         case .disconnected:
             Gauge(label: DaemonMetric.brokerConnected.name).record(0)
-            Counter(label: DaemonMetric.brokerDisconnections.name).increment()
+            if wasConnected { Counter(label: DaemonMetric.brokerDisconnections.name).increment() }
+            wasConnected = false
         case .blocked:
             Gauge(label: DaemonMetric.brokerBlocked.name).record(1)
         case .unblocked:
