@@ -28,8 +28,9 @@ public struct SystemdNotifier: Sendable {
     public func watchdog() { send("WATCHDOG=1") }
     public func stopping(status: String) { send("STOPPING=1\nSTATUS=\(status)") }
 
-    /// Sends one datagram; returns false if it could not be sent (logged by the caller, never
-    /// fatal: losing a status line must not stop the daemon).
+    /// Sends one datagram without waiting: returns false if it could not be sent, also when
+    /// the receiver's queue is full (never fatal: losing a status line must not stop the
+    /// daemon, and a blocked `sendto` on the cooperative thread pool would stop all of it).
     @discardableResult
     public func send(_ message: String) -> Bool {
         guard let path = socketPath else { return false }
@@ -49,7 +50,7 @@ public struct SystemdNotifier: Sendable {
         let payload = Array(message.utf8)
         let sent = withUnsafePointer(to: &addr) { ptr in
             ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, length) }
+                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, length) }
             }
         }
         return sent == payload.count

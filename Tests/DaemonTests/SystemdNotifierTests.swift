@@ -53,6 +53,26 @@ struct SystemdNotifierTests {
         #expect(listener.receive() == "STOPPING=1\nSTATUS=stopping on SIGTERM")
     }
 
+    /// A receiver that does not read (a busy or stuck systemd, or a test) fills the socket's
+    /// short queue (net.unix.max_dgram_qlen, 10 in a fresh network namespace): the sender
+    /// must drop the datagram and return, never block its thread.
+    @Test(.timeLimit(.minutes(1))) func aFullQueueDropsInsteadOfBlocking() async throws {
+        let listener = try NotifyListener(abstract: false)
+        let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.path])
+        let outcome = await withCheckedContinuation { (cont: CheckedContinuation<(sent: Int, dropped: Int), Never>) in
+            Thread {
+                var sent = 0, dropped = 0
+                for i in 0..<2_000 {
+                    if n.send("STATUS=sample \(i)") { sent += 1 } else { dropped += 1 }
+                }
+                cont.resume(returning: (sent, dropped))
+            }.start()
+        }
+        #expect(outcome.sent > 0)
+        #expect(outcome.dropped > 0, "2,000 unread datagrams cannot all fit in the queue")
+        #expect(listener.receive() == "STATUS=sample 0", "what fit arrives in order")
+    }
+
     @Test func withoutNotifySocketNothingIsSent() {
         let n = SystemdNotifier(environment: ["WATCHDOG_USEC": "10000000"])
         #expect(!n.isEnabled)

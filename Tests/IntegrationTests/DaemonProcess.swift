@@ -29,6 +29,8 @@ final class DaemonProcess: @unchecked Sendable {
     private var pid: pid_t = 0
     private var exited = true
     private var notifyFD: Int32 = -1
+    /// Counts the notify sockets opened, so a drain thread stops with its own socket.
+    private var notifyGeneration = 0
     private var received: [(at: ContinuousClock.Instant, text: String)] = []
 
     /// The store's development master key (the daemon reads it from `store.dev_key`).
@@ -195,9 +197,11 @@ final class DaemonProcess: @unchecked Sendable {
     // MARK: - NOTIFY_SOCKET
 
     private func openNotifySocket() throws {
-        if notifyFD >= 0 {
-            close(notifyFD)
-            notifyFD = -1
+        lock.withLock {
+            if notifyFD >= 0 {
+                close(notifyFD)
+                notifyFD = -1
+            }
         }
         unlink(notifyPath)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
@@ -218,21 +222,42 @@ final class DaemonProcess: @unchecked Sendable {
             close(fd)
             throw BrokerError(message: "bind(\(notifyPath)) failed: errno \(errno)")
         }
-        notifyFD = fd
+        let generation = lock.withLock { () -> Int in
+            notifyFD = fd
+            notifyGeneration += 1
+            return notifyGeneration
+        }
+        // Drain the socket all the time, as systemd does: a datagram socket's queue is short
+        // (net.unix.max_dgram_qlen is 10 in a fresh network namespace), and the daemon drops
+        // what does not fit rather than block.
+        let drainer = Thread { [weak self] in
+            while let self, self.drain(generation: generation) {
+                usleep(20_000)
+            }
+        }
+        drainer.start()
     }
 
-    /// Every datagram received since the last start, with the time it was read (poll often
-    /// when the timing matters): the ones kept so far and those waiting on the socket.
-    func notifications() -> [(at: ContinuousClock.Instant, text: String)] {
+    /// Reads what waits on the notify socket into `received`; false once that socket is gone.
+    private func drain(generation: Int) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
         return lock.withLock {
-            while notifyFD >= 0 {
+            guard notifyFD >= 0, notifyGeneration == generation else { return false }
+            while true {
                 let n = recv(notifyFD, &buffer, buffer.count, 0)
                 guard n > 0 else { break }
                 received.append((ContinuousClock.now, String(decoding: buffer[0..<n], as: UTF8.self)))
             }
-            return received
+            return true
         }
+    }
+
+    /// Every datagram received since the last start, with the time it was read (a thread
+    /// reads the socket every 20 ms): the ones kept so far and those waiting on the socket.
+    func notifications() -> [(at: ContinuousClock.Instant, text: String)] {
+        let generation = lock.withLock { notifyGeneration }
+        _ = drain(generation: generation)
+        return lock.withLock { received }
     }
 }
 
