@@ -452,7 +452,17 @@ enum ScaleHarness {
             if now == last { break }
             last = now
         }
-        let exit = daemon.isRunning ? try await daemon.terminate() : nil
+        // The peer, collector and senders stop whatever the daemon did: left running, they
+        // would consume the next test's queues.
+        let exit: Int32?
+        do {
+            exit = daemon.isRunning ? try await daemon.terminate() : nil
+        } catch {
+            await peer.stop()
+            await collector.stop()
+            for s in senders { await s.close() }
+            throw error
+        }
         let seconds = Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
         try await Task.sleep(for: .milliseconds(300))
