@@ -37,6 +37,7 @@ public final class Pipeline: Sendable {
     let options: PipelineOptions
     let decoder: MessageDecoder
     let logger: Logger
+    let stopping = StopFlag()
 
     public init(client: AMQPClient, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
@@ -47,10 +48,13 @@ public final class Pipeline: Sendable {
     }
 
     /// Consumes `ddrouter.inbound` until the stream ends (`client.stopConsuming()` or
-    /// `client.close()`). Each delivery is finished (recorded and acked, or requeued) before
-    /// the next one is taken.
+    /// `client.close()`) or `stop()` is called. Each delivery is finished (recorded and acked,
+    /// or requeued) before the next one is taken. After `stop()` no further delivery is taken:
+    /// the ones already prefetched stay unacked and the broker puts them back in the queue
+    /// when the connection closes.
     public func run(prefetch: UInt16) async throws {
         for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
+            if stopping.isSet { break }
             let outcome = await handle(delivery)
             switch outcome {
             case .ack: client.ack(delivery.tag)
@@ -59,8 +63,13 @@ public final class Pipeline: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             case .deadLetter: client.nack(delivery.tag, requeue: false)
             }
+            if stopping.isSet { break }
         }
     }
+
+    /// Graceful shutdown: `run` returns once the delivery in hand is settled, without taking
+    /// the prefetched ones (issue 4: "finish the message in hand").
+    public func stop() { stopping.set() }
 
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {

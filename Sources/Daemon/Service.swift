@@ -69,20 +69,30 @@ public final class Service: Sendable {
             timers: Task { await timers.run() })
     }
 
-    /// Graceful stop: no new deliveries, the message in hand finished and settled, the outbox
-    /// flushed with confirms for at most `flushTimeout` (what is left is sent on the next
-    /// start), then the store closed. The caller closes the client afterwards.
+    /// How long `shutdown` waits for the message in hand and a timer pass in hand (together).
+    public static let drainTimeout: Duration = .seconds(15)
+
+    /// Graceful stop: no new deliveries, the message in hand finished and settled (the
+    /// prefetched ones stay unacked: the broker requeues them when the connection closes), a
+    /// timer pass in hand finished, both bounded by `drainTimeout`; then the outbox flushed with
+    /// confirms for at most `flushTimeout` (what is left is sent on the next start), then the
+    /// store closed. The caller closes the client afterwards (bounded by the client's RPC
+    /// timeout). With the defaults: 15 s + 10 s + 10 s = 35 s, below the unit's
+    /// `TimeoutStopSec=45s` (docs/operations.md, "Stop and restart").
     /// Returns whether the outbox was flushed completely.
     @discardableResult
-    public func shutdown(client: AMQPClient, flushTimeout: Duration) async -> Bool {
+    public func shutdown(client: AMQPClient, flushTimeout: Duration, drainTimeout: Duration = Service.drainTimeout) async -> Bool {
         let (consumer, relayTask, timerTask) = tasks.get()
-        await client.stopConsuming()
+        pipeline.stop()
         timers.stop()
-        if let consumer, !(await Self.finishes(consumer, within: .seconds(30))) {
+        await client.stopConsuming()
+        let deadline = ContinuousClock.now + drainTimeout
+        // A delivery in hand finishes its transaction and is acked; one not started stays unacked.
+        if let consumer, !(await Self.finishes(consumer, within: deadline - ContinuousClock.now)) {
             logger.warning("the consumer did not stop in time; unacked deliveries are redelivered on the next start")
         }
         // A timer pass in hand finishes its transaction; a timer not fired yet fires on the next start.
-        if let timerTask, !(await Self.finishes(timerTask, within: .seconds(30))) {
+        if let timerTask, !(await Self.finishes(timerTask, within: max(.zero, deadline - ContinuousClock.now))) {
             logger.warning("the timer runner did not stop in time; due timers fire on the next start")
         }
         relay.stop()

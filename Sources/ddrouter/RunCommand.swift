@@ -49,6 +49,9 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
+        // From here on SIGTERM/SIGINT stop gracefully (a second one at once: Signals.swift).
+        let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Int32.self)
+        let signals = Signals.handle([SIGTERM, SIGINT]) { stopRequest.yield($0) }
         client.start()
         service.start()
         logger.info("ddrouter started", metadata: [
@@ -75,7 +78,11 @@ struct RunCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: interval)
             }
         }
-        let signal = await Signals.wait(for: [SIGTERM, SIGINT])
+        var signal: Int32 = 0
+        for await s in stopRequests {
+            signal = s
+            break
+        }
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         notifier.stopping(status: "stopping on signal \(signal)")
         readiness.cancel()
@@ -83,36 +90,6 @@ struct RunCommand: AsyncParsableCommand {
         await client.close()
         watchdog.cancel()
         logger.info("stopped")
-    }
-}
-
-enum Signals {
-    /// Suspends until one of `signals` arrives; returns its number. The signals are ignored
-    /// for the default action, so a second one does not kill the process mid-shutdown.
-    static func wait(for signals: [Int32]) async -> Int32 {
-        let box = Box()
-        return await withCheckedContinuation { (cont: CheckedContinuation<Int32, Never>) in
-            box.queue.sync {
-                box.continuation = cont
-                for s in signals {
-                    Foundation.signal(s, SIG_IGN)
-                    let source = DispatchSource.makeSignalSource(signal: s, queue: box.queue)
-                    source.setEventHandler { box.fire(s) }
-                    source.resume()
-                    box.sources.append(source)
-                }
-            }
-        }
-    }
-
-    // @unchecked Sendable: every field is read and written only on `queue`.
-    final class Box: @unchecked Sendable {
-        let queue = DispatchQueue(label: "ddrouter.signals")
-        var continuation: CheckedContinuation<Int32, Never>?
-        var sources: [any DispatchSourceSignal] = []
-        func fire(_ signal: Int32) {
-            continuation?.resume(returning: signal)
-            continuation = nil
-        }
+        withExtendedLifetime(signals) {}
     }
 }

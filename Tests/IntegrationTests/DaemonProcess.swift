@@ -26,6 +26,9 @@ final class DaemonProcess: @unchecked Sendable {
     private var pid: pid_t = 0
     private var exited = true
     private var notifyFD: Int32 = -1
+    private var received: [(at: ContinuousClock.Instant, text: String)] = []
+    /// Extra environment for the next `start()` (e.g. `WATCHDOG_USEC`).
+    var environmentOverrides: [String: String] = [:]
 
     /// The store's development master key (the daemon reads it from `store.dev_key`).
     static let storeKey = "ddrouter-scale-tests-store-key-not-a-secret-0123456789"
@@ -96,6 +99,7 @@ final class DaemonProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         environment["NOTIFY_SOCKET"] = notifyPath
         environment.removeValue(forKey: "WATCHDOG_USEC")
+        environment.merge(lock.withLock { environmentOverrides }) { $1 }
         let argv = [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -136,6 +140,38 @@ final class DaemonProcess: @unchecked Sendable {
         }
         _ = try kill()
         throw BrokerError(message: "ddrouter did not exit within \(timeout) of SIGTERM:\n\(logTail())")
+    }
+
+    /// Sends `signal` to the running daemon (no wait).
+    func send(signal: Int32) {
+        let child = lock.withLock { exited ? 0 : pid }
+        if child > 0 { Glibc.kill(child, signal) }
+    }
+
+    /// Waits for the daemon to exit; returns the raw wait status, nil if it still runs after `timeout`.
+    func waitForExit(timeout: Duration) async throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = reap(block: false) { return status }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// Every notification datagram received since the last `start()`, with its arrival time.
+    func notifications() -> [(at: ContinuousClock.Instant, text: String)] {
+        _ = receiveNotifications()
+        return lock.withLock { received }
+    }
+
+    /// Waits until a notification datagram has a line equal to `line`; false after `timeout`.
+    func waitForNotification(_ line: String, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if notifications().contains(where: { $0.text.split(separator: "\n").contains(Substring(line)) }) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     /// SIGKILL and reap. Returns the raw wait status.
@@ -189,6 +225,7 @@ final class DaemonProcess: @unchecked Sendable {
             notifyFD = -1
         }
         unlink(notifyPath)
+        lock.withLock { received.removeAll() }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw BrokerError(message: "socket() failed: errno \(errno)") }
         var addr = sockaddr_un()
@@ -219,6 +256,8 @@ final class DaemonProcess: @unchecked Sendable {
             guard n > 0 else { break }
             out.append(String(decoding: buffer[0..<n], as: UTF8.self))
         }
+        let now = ContinuousClock.now
+        lock.withLock { received.append(contentsOf: out.map { (at: now, text: $0) }) }
         return out
     }
 }
