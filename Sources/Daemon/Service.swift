@@ -16,6 +16,13 @@ public final class Service: Sendable {
     let logger: Logger
     let prefetch: UInt16
     let tasks = TaskBox()
+    /// A reason, once, when a part of the service has stopped for good while the process
+    /// was not stopping: today the consumer, when the broker refuses the subscription to
+    /// `ddrouter.inbound` for a reason the client cannot fix by reconnecting (e.g. access
+    /// refused). The process must then exit non-zero so systemd restarts it: it would
+    /// otherwise stay up (and READY) consuming nothing.
+    public let failures: AsyncStream<String>
+    let failure: AsyncStream<String>.Continuation
 
     /// Opens (creating if needed, directory owner-only) the store and builds the pipeline.
     ///
@@ -48,6 +55,7 @@ public final class Service: Sendable {
         self.timers = TimerRunner(pipeline: pipeline, store: store, logger: logger, interval: timerInterval)
         self.logger = logger
         self.prefetch = settings.prefetch
+        (failures, failure) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(1))
     }
 
     /// Starts consuming, relaying and firing timers.
@@ -57,12 +65,18 @@ public final class Service: Sendable {
         let timers = timers
         let logger = logger
         let prefetch = prefetch
+        let failure = failure
         tasks.set(
             consumer: Task {
                 do {
+                    // Ends without error on shutdown. Reconnects, basic.cancel (queue deleted)
+                    // and channel errors are handled inside the client, which resubscribes.
                     try await pipeline.run(prefetch: prefetch)
                 } catch {
-                    logger.error("consuming ddrouter.inbound ended", metadata: ["error": "\(error)"])
+                    logger.critical("consuming ddrouter.inbound ended; the daemon exits to be restarted",
+                                    metadata: ["error": "\(error)"])
+                    failure.yield("consuming ddrouter.inbound ended: \(error)")
+                    failure.finish()
                 }
             },
             relay: Task { await relay.run() },

@@ -50,8 +50,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(73)  // EX_CANTCREAT
         }
         // From here on SIGTERM/SIGINT stop gracefully (a second one at once: Signals.swift).
-        let (stopRequests, stopRequest) = AsyncStream.makeStream(of: Int32.self)
-        let signals = Signals.handle([SIGTERM, SIGINT]) { stopRequest.yield($0) }
+        let (stopRequests, stopRequest) = AsyncStream.makeStream(of: StopReason.self)
+        let signals = Signals.handle([SIGTERM, SIGINT]) { stopRequest.yield(.signal($0)) }
         client.start()
         service.start()
         logger.info("ddrouter started", metadata: [
@@ -78,18 +78,39 @@ struct RunCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: interval)
             }
         }
-        var signal: Int32 = 0
-        for await s in stopRequests {
-            signal = s
+        let failureWatch = Task {
+            for await reason in service.failures { stopRequest.yield(.failure(reason)) }
+        }
+        var reason = StopReason.signal(0)
+        for await r in stopRequests {
+            reason = r
             break
         }
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        notifier.stopping(status: "stopping on signal \(signal)")
+        failureWatch.cancel()
+        switch reason {
+        case .signal(let signal):
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            notifier.stopping(status: "stopping on signal \(signal)")
+        case .failure(let why):
+            logger.critical("stopping: the service failed", metadata: ["error": "\(why)"])
+            notifier.stopping(status: "stopping: consuming ended with an error, see the log")
+        }
         readiness.cancel()
         await service.shutdown(client: client, flushTimeout: .seconds(flushSeconds))
         await client.close()
         watchdog.cancel()
-        logger.info("stopped")
         withExtendedLifetime(signals) {}
+        if case .failure = reason {
+            logger.info("stopped after a failure; exit 69 so that systemd restarts the service")
+            throw ExitCode(69)  // EX_UNAVAILABLE: not in RestartPreventExitStatus
+        }
+        logger.info("stopped")
     }
+}
+
+/// Why `ddrouter run` stops: a signal (exit 0 after the graceful stop) or a part of the
+/// service that ended for good (exit 69 after the same stop, so systemd restarts it).
+enum StopReason: Sendable {
+    case signal(Int32)
+    case failure(String)
 }

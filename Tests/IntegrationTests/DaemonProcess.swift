@@ -88,6 +88,21 @@ final class DaemonProcess: @unchecked Sendable {
     /// Starts the daemon and waits for `READY=1`. Throws (with the log's tail) if it exits
     /// first or does not get ready within `timeout`.
     func start(timeout: Duration = .seconds(60)) async throws {
+        try launch()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if receiveNotifications().contains(where: { $0.split(separator: "\n").contains("READY=1") }) { return }
+            if let status = reap(block: false) {
+                throw BrokerError(message: "ddrouter exited (status \(status)) before READY=1:\n\(logTail())")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        _ = try? kill()
+        throw BrokerError(message: "ddrouter did not send READY=1 within \(timeout):\n\(logTail())")
+    }
+
+    /// Starts the daemon without waiting for anything.
+    func launch() throws {
         precondition(!isRunning, "daemon already running")
         try openNotifySocket()
         var actions = posix_spawn_file_actions_t()
@@ -114,16 +129,6 @@ final class DaemonProcess: @unchecked Sendable {
             pid = child
             exited = false
         }
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if receiveNotifications().contains(where: { $0.split(separator: "\n").contains("READY=1") }) { return }
-            if let status = reap(block: false) {
-                throw BrokerError(message: "ddrouter exited (status \(status)) before READY=1:\n\(logTail())")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        _ = try? kill()
-        throw BrokerError(message: "ddrouter did not send READY=1 within \(timeout):\n\(logTail())")
     }
 
     /// SIGTERM, then waits for the exit; returns the exit code (nil if killed by a signal).
