@@ -53,9 +53,11 @@ public final class Pipeline: Sendable {
     /// the ones already prefetched stay unacked and the broker puts them back in the queue
     /// when the connection closes.
     public func run(prefetch: UInt16) async throws {
+        Observe.consumerStarted()
+        defer { Observe.consumerStopped() }
         for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
             if stopping.isSet { break }
-            let outcome = await handle(delivery)
+            let outcome = await Observe.delivery(delivery) { await handle(delivery) }
             switch outcome {
             case .ack: client.ack(delivery.tag)
             case .requeue:
@@ -168,9 +170,17 @@ public final class Pipeline: Sendable {
     }
 
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
+        Observe.decided(events: summary.events, held: summary.held)
+        if let refusal = summary.refusal { Observe.refused(code: refusal) }
         for why in Set(summary.unmapped).sorted() {
             logger.error("workflow event not published: its wire message cannot be built",
                          metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
+        }
+        for line in summary.cases {
+            logger.info("case updated", metadata: [
+                "citizen.pseudonym": "\(line.pseudonym.hex)", "case.id": "\(line.caseID)",
+                "message.id": "\(Self.loggable(decoded.messageID))", "events": "\(line.events)", "held": "\(line.held)",
+            ])
         }
         logger.info("message processed", metadata: [
             "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)",
@@ -188,6 +198,11 @@ public final class Pipeline: Sendable {
         summary: inout ListSummary
     ) throws {
         let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
+        let before = (events: summary.events, held: summary.held)
+        defer {
+            summary.cases.append(.init(caseID: caseID, pseudonym: pseudonym, events: summary.events - before.events,
+                                       held: summary.held - before.held))
+        }
         for event in events {
             _ = try tx.appendHistory(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
@@ -252,6 +267,15 @@ public final class Pipeline: Sendable {
         var events = 0
         var held = 0
         var unmapped: [String] = []
+        /// The cases decided, for one log line each (pseudonym only: operators follow a citizen by it).
+        var cases: [CaseLine] = []
+
+        struct CaseLine {
+            var caseID: String
+            var pseudonym: Pseudonym
+            var events: Int
+            var held: Int
+        }
     }
 
     struct DuplicateInbound: Error {
@@ -262,6 +286,7 @@ public final class Pipeline: Sendable {
 
     func reject(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, rejection: Rejection,
                 at now: Date) async -> Settlement {
+        Observe.rejected(code: rejection.code)
         logger.notice("message rejected", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))",
             "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
@@ -353,6 +378,7 @@ public final class Pipeline: Sendable {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
         do {
             try await client.publish(Self.outbound(row))
+            Observe.duplicate(receipt: body)
             logger.info("duplicate message_id; stored receipt resent", metadata: [
                 "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(type ?? "-")",
             ])

@@ -60,8 +60,8 @@ extension ClientTests {
         defer { _ = try? Broker.ctl("delete_user", user) }
         let daemon = try DaemonProcess()
         defer { daemon.removeFiles() }
-        daemon.environmentOverrides = ["DDROUTER_BROKER_USER": user, "DDROUTER_BROKER_PASSWORD": "test-noread"]
-        try daemon.launch()
+        try await daemon.start(environment: ["DDROUTER_BROKER_USER": user, "DDROUTER_BROKER_PASSWORD": "test-noread"],
+                               waitForReady: false)
         let status = try await daemon.waitForExit(timeout: .seconds(60))
         if status == nil { _ = try daemon.kill() }
         #expect(status.flatMap(DaemonProcess.exitCode) == 69, "exit status \(status.map(String.init) ?? "none (still running)"):\n\(daemon.logTail())")
