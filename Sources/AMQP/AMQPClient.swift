@@ -29,6 +29,8 @@ public final class AMQPClient: Sendable {
     let wake: WakePipe
     let watchdog: Watchdog
     let eventSink: AsyncStream<ConnectionEvent>.Continuation
+    /// When the I/O thread last went round its loop (ns of the monotonic clock; 0 = not running).
+    let ioTick = Atomic<Int64>(0)
 
     struct Shared {
         var commands: [Command] = []
@@ -37,6 +39,8 @@ public final class AMQPClient: Sendable {
         var connectedEndpoint: String?
         var blockedReason: String?
         var nextConsumerID = 1
+        /// Queues with a consumer the broker has accepted (basic.consume-ok) on the live connection.
+        var consumingQueues: Set<String> = []
     }
 
     public init(configuration: AMQPConfiguration, topology: Topology = Topology(), logger: Logger) {
@@ -70,6 +74,20 @@ public final class AMQPClient: Sendable {
 
     /// True while a connection is open and set up (topology declared, consumers subscribed).
     public var isConnected: Bool { shared.withLock { $0.connectedEndpoint != nil } }
+
+    /// True while the broker has accepted a consumer on `queue` on the live connection (it is
+    /// false between a lost connection and the resubscription, and after `stopConsuming`).
+    public func isConsuming(queue: String) -> Bool { shared.withLock { $0.consumingQueues.contains(queue) } }
+
+    /// How long ago the I/O thread last went round its loop: it does so at least every 100 ms
+    /// while connected or waiting to reconnect, and after every broker round trip while
+    /// connecting. A large value means the thread is stuck (e.g. in a blocking call); nil
+    /// before `start()` and after `close()`.
+    public var ioLoopSilence: Duration? {
+        let tick = ioTick.load(ordering: .relaxed)
+        guard tick != 0 else { return nil }
+        return .nanoseconds(max(0, Watchdog.now() - tick))
+    }
 
     /// The broker's reason while it blocks publishing (memory or disk alarm), else nil.
     public var blockedReason: String? { shared.withLock { $0.blockedReason } }

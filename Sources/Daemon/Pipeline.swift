@@ -38,6 +38,7 @@ public final class Pipeline: Sendable {
     let decoder: MessageDecoder
     let logger: Logger
     let stopping = StopFlag()
+    let busy = BusyClock()
 
     public init(client: AMQPClient, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
@@ -57,6 +58,8 @@ public final class Pipeline: Sendable {
         defer { Observe.consumerStopped() }
         for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
             if stopping.isSet { break }
+            busy.enter()
+            defer { busy.leave() }
             let outcome = await Observe.delivery(delivery) { await handle(delivery) }
             switch outcome {
             case .ack: client.ack(delivery.tag)
@@ -72,6 +75,10 @@ public final class Pipeline: Sendable {
     /// Graceful shutdown: `run` returns once the delivery in hand is settled, without taking
     /// the prefetched ones (issue 4: "finish the message in hand").
     public func stop() { stopping.set() }
+
+    /// How long the delivery in hand has been in processing (zero while waiting for one):
+    /// the watchdog's measure of a stuck pipeline (`WatchdogGate`).
+    public var busyFor: Duration { busy.busyFor }
 
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {

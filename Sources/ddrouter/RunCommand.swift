@@ -121,7 +121,8 @@ struct RunCommand: AsyncParsableCommand {
         ])
         let readiness = Task {
             while !Task.isCancelled {
-                if client.isConnected && Observe.isConsuming {
+                // Connected, topology declared, and the broker has accepted the consumer.
+                if client.isConnected && client.isConsuming(queue: settings.names.inboundQueue) && Observe.isConsuming {
                     notifier.ready(status: "consuming ddrouter.inbound")
                     logger.info("ready: connected and consuming")
                     await monitor.sample()  // gauges and STATUS= at once, not at the next interval
@@ -130,10 +131,21 @@ struct RunCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
+        // WATCHDOG=1 only while the AMQP I/O thread and the pipeline are alive (WatchdogGate).
+        let pipeline = service.pipeline
         let watchdog = Task {
             guard let interval = notifier.watchdogInterval else { return }
+            let gate = WatchdogGate(pingInterval: interval)
+            var withheld = false
             while !Task.isCancelled {
-                notifier.watchdog()
+                if let problem = gate.problem(ioLoopSilence: client.ioLoopSilence, pipelineBusy: pipeline.busyFor) {
+                    if !withheld { logger.error("watchdog ping withheld: systemd restarts the service if this lasts", metadata: ["problem": "\(problem)"]) }
+                    withheld = true
+                } else {
+                    if withheld { logger.info("watchdog pings again") }
+                    withheld = false
+                    notifier.watchdog()
+                }
                 try? await Task.sleep(for: interval)
             }
         }
