@@ -104,6 +104,9 @@ final class DaemonProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         environment["NOTIFY_SOCKET"] = notifyPath
         environment.removeValue(forKey: "WATCHDOG_USEC")
+        // Not a deployment even when the tests run inside a systemd service (store.dev_key).
+        environment.removeValue(forKey: "INVOCATION_ID")
+        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         for (key, value) in extra { environment[key] = value }
         let argv = [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
         let cArgs = argv.map { strdup($0) } + [nil]
