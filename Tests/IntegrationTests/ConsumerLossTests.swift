@@ -67,4 +67,22 @@ extension ClientTests {
         #expect(status.flatMap(DaemonProcess.exitCode) == 69, "exit status \(status.map(String.init) ?? "none (still running)"):\n\(daemon.logTail())")
         #expect(daemon.logText().contains("consuming ddrouter.inbound ended"))
     }
+
+    @Test("daemon subprocess: a changed inbound.delivery_limit is named in the log and the daemon is not ready")
+    func daemonNamesChangedDeliveryLimit() async throws {
+        // The queue exists with the default limit (5) from the other daemon tests or from here.
+        let first = try DaemonProcess()
+        try await first.start()
+        #expect(try await first.terminate() == 0)
+        first.removeFiles()
+
+        let daemon = try DaemonProcess()
+        defer { daemon.removeFiles() }
+        try await daemon.start(environment: ["DDROUTER_INBOUND_DELIVERY_LIMIT": "6"], waitForReady: false)
+        let named = await eventually(within: .seconds(30)) { daemon.logText().contains("inbound.delivery_limit differs") }
+        #expect(named, "log:\n\(daemon.logTail())")
+        #expect(!daemon.notifications().contains { $0.text.split(separator: "\n").contains("READY=1") }, "not ready")
+        #expect(daemon.isRunning, "retrying, not crashing")
+        _ = try daemon.kill()
+    }
 }
