@@ -66,18 +66,6 @@ public final class Service: Sendable {
         let logger = logger
         let prefetch = prefetch
         let failure = failure
-        // A topology refusal caused by a configuration change: say which key, once. Ends
-        // when the client closes (its event stream finishes).
-        let client = pipeline.client
-        Task {
-            var said = false
-            for await event in client.events {
-                if case .disconnected(let reason) = event, !said, let hint = TopologyHint.forFailure(reason) {
-                    logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
-                    said = true
-                }
-            }
-        }
         tasks.set(
             consumer: Task {
                 do {
