@@ -10,6 +10,7 @@ DESTDIR="${DESTDIR:-}"
 
 if [[ -z "$DESTDIR" ]]; then
     echo "==> Runtime packages (librabbitmq4)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-upgrade librabbitmq4 >/dev/null
 fi
 

@@ -29,6 +29,8 @@ public final class AMQPClient: Sendable {
     let wake: WakePipe
     let watchdog: Watchdog
     let eventSink: AsyncStream<ConnectionEvent>.Continuation
+    /// When the I/O thread last went round its loop (ns of the monotonic clock; 0 = not running).
+    let ioTick = Atomic<Int64>(0)
 
     struct Shared {
         var commands: [Command] = []
@@ -37,6 +39,8 @@ public final class AMQPClient: Sendable {
         var connectedEndpoint: String?
         var blockedReason: String?
         var nextConsumerID = 1
+        /// Queues with a consumer the broker has accepted (basic.consume-ok) on the live connection.
+        var consumingQueues: Set<String> = []
     }
 
     public init(configuration: AMQPConfiguration, topology: Topology = Topology(), logger: Logger) {
@@ -71,6 +75,20 @@ public final class AMQPClient: Sendable {
     /// True while a connection is open and set up (topology declared, consumers subscribed).
     public var isConnected: Bool { shared.withLock { $0.connectedEndpoint != nil } }
 
+    /// True while the broker has accepted a consumer on `queue` on the live connection (it is
+    /// false between a lost connection and the resubscription, and after `stopConsuming`).
+    public func isConsuming(queue: String) -> Bool { shared.withLock { $0.consumingQueues.contains(queue) } }
+
+    /// How long ago the I/O thread last went round its loop: it does so at least every 100 ms
+    /// while connected or waiting to reconnect, and after every broker round trip while
+    /// connecting. A large value means the thread is stuck (e.g. in a blocking call); nil
+    /// before `start()` and after `close()`.
+    public var ioLoopSilence: Duration? {
+        let tick = ioTick.load(ordering: .relaxed)
+        guard tick != 0 else { return nil }
+        return .nanoseconds(max(0, Watchdog.now() - tick))
+    }
+
     /// The broker's reason while it blocks publishing (memory or disk alarm), else nil.
     public var blockedReason: String? { shared.withLock { $0.blockedReason } }
 
@@ -91,9 +109,27 @@ public final class AMQPClient: Sendable {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
             let pending = PendingPublish(
                 message: message, deadline: ContinuousClock.now + configuration.publishTimeout,
-                continuation: cont)
-            if !enqueue(.publish(pending)) {
+                completion: { cont.resume(with: $0.mapError { $0 as any Error }) })
+            if !enqueue([.publish(pending)]) {
                 pending.finish(.failure(AMQPError(.closed, "client is closed; message not sent")))
+            }
+        }
+    }
+
+    /// Publishes `messages` in this order (they reach the broker, and so each queue, in it:
+    /// one channel) with all of them in flight at once, and returns once every one is
+    /// settled: one result per message, in the same order. A failure of one (e.g. returned
+    /// as unroutable) does not stop the others.
+    public func publish(batch messages: [OutboundMessage]) async -> [Result<Void, AMQPError>] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { (cont: CheckedContinuation<[Result<Void, AMQPError>], Never>) in
+            let batch = PublishBatch(count: messages.count, continuation: cont)
+            let deadline = ContinuousClock.now + configuration.publishTimeout
+            let pendings = messages.enumerated().map { index, message in
+                PendingPublish(message: message, deadline: deadline, completion: { batch.settle(index, $0) })
+            }
+            if !enqueue(pendings.map { .publish($0) }) {
+                for p in pendings { p.finish(.failure(AMQPError(.closed, "client is closed; message not sent"))) }
             }
         }
     }
@@ -164,10 +200,13 @@ public final class AMQPClient: Sendable {
     }
 
     /// Queues a command for the I/O thread; false once the client is closed.
-    private func enqueue(_ command: Command) -> Bool {
+    private func enqueue(_ command: Command) -> Bool { enqueue([command]) }
+
+    /// Queues commands for the I/O thread together, in order; false (none queued) once closed.
+    private func enqueue(_ commands: [Command]) -> Bool {
         let accepted = shared.withLock { s -> Bool in
             guard !s.closed else { return false }
-            s.commands.append(command)
+            s.commands.append(contentsOf: commands)
             return true
         }
         if accepted { wake.signal() }
@@ -223,22 +262,42 @@ enum Command {
 final class PendingPublish: @unchecked Sendable {
     let message: OutboundMessage
     let deadline: ContinuousClock.Instant
-    private var continuation: CheckedContinuation<Void, any Error>?
+    private var completion: (@Sendable (Result<Void, AMQPError>) -> Void)?
     var returned: AMQPError?
 
-    init(message: OutboundMessage, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, any Error>) {
+    init(message: OutboundMessage, deadline: ContinuousClock.Instant,
+         completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         self.message = message
         self.deadline = deadline
-        self.continuation = continuation
+        self.completion = completion
     }
 
     func finish(_ result: Result<Void, AMQPError>) {
-        guard let c = continuation else { return }
-        continuation = nil
-        switch result {
-        case .success: c.resume()
-        case .failure(let e): c.resume(throwing: e)
+        guard let c = completion else { return }
+        completion = nil
+        c(result)
+    }
+}
+
+/// The results of `publish(batch:)`, gathered as each message settles (on the I/O thread, or
+/// on the caller's when the client is closed); the continuation resumes after the last one.
+final class PublishBatch: Sendable {
+    private let state: Mutex<(results: [Result<Void, AMQPError>?], left: Int)>
+    private let continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<Void, AMQPError>], Never>) {
+        state = Mutex((Array(repeating: nil, count: count), count))
+        self.continuation = continuation
+    }
+
+    func settle(_ index: Int, _ result: Result<Void, AMQPError>) {
+        let done = state.withLock { s -> [Result<Void, AMQPError>]? in
+            guard s.results[index] == nil else { return nil }
+            s.results[index] = result
+            s.left -= 1
+            return s.left == 0 ? s.results.map { $0! } : nil
         }
+        if let done { continuation.resume(returning: done) }
     }
 }
 

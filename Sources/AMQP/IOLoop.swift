@@ -42,12 +42,14 @@ final class IOLoop: @unchecked Sendable {
     func run() {
         var action = machine.start()
         while true {
+            tick()
             switch action {
             case .connect:
                 do {
                     try connect()
                     action = (try? machine.connectSucceeded()) ?? .shutDown
                     client.shared.withLock { $0.connectedEndpoint = endpoint; $0.blockedReason = nil }
+                    updateConsuming()
                     logger.info("connected to broker", metadata: ["amqp.endpoint": "\(endpoint)", "amqp.vhost": "\(config.vhost)"])
                     client.emit(.connected(endpoint: endpoint))
                 } catch {
@@ -65,6 +67,7 @@ final class IOLoop: @unchecked Sendable {
                     client.shared.withLock { $0.connectedEndpoint = nil; $0.blockedReason = nil }
                     client.emit(.disconnected(reason: error.description))
                     dropConnection()
+                    updateConsuming()
                     action = (try? machine.connectionLost(jitter: Double.random(in: 0..<1, using: &rng))) ?? .shutDown
                 }
             case .scheduleReconnect(let delay, let failInFlight):
@@ -85,6 +88,15 @@ final class IOLoop: @unchecked Sendable {
     }
 
     private var lastConnectError: AMQPError?
+
+    /// The I/O thread is alive (see `AMQPClient.ioLoopSilence`).
+    private func tick() { client.ioTick.store(Watchdog.now(), ordering: .relaxed) }
+
+    /// Publishes which queues have an accepted consumer on the live connection.
+    private func updateConsuming() {
+        let queues: Set<String> = conn == nil ? [] : Set(consumers.map(\.queue))
+        client.shared.withLock { $0.consumingQueues = queues }
+    }
 
     private enum ServeExit {
         case closeRequested
@@ -235,6 +247,7 @@ final class IOLoop: @unchecked Sendable {
     /// and the channel is reopened where that is ours to do; a connection.close is answered
     /// and reported as a lost connection.
     private func check(_ r: amqp_rpc_reply_t, _ what: String, channel: UInt16) throws(AMQPError) {
+        tick()
         guard let c = conn else { throw AMQPError(.connectionLost, "not connected while \(what)") }
         switch r.reply_type {
         case AMQP_RESPONSE_NORMAL:
@@ -312,6 +325,7 @@ final class IOLoop: @unchecked Sendable {
         let fd = amqp_get_sockfd(c)
         let idlePoll: Int32 = config.tls == nil ? 100 : 20
         while true {
+            tick()
             do {
                 if try runCommands() { return .closeRequested }
                 try flushPublishes()
@@ -491,6 +505,7 @@ final class IOLoop: @unchecked Sendable {
             }
         }
         consumers = kept
+        updateConsuming()
     }
 
     // MARK: Commands
@@ -515,6 +530,7 @@ final class IOLoop: @unchecked Sendable {
                         try reopenConsumeChannel()
                     }
                 }
+                updateConsuming()
             case .stopConsuming(let cont):
                 if let c = conn {
                     for consumer in consumers {
@@ -525,6 +541,7 @@ final class IOLoop: @unchecked Sendable {
                 }
                 for consumer in consumers { consumer.continuation.finish() }
                 consumers.removeAll()
+                updateConsuming()
                 cont.resume()
             case .admin(let op, let cont):
                 do {
@@ -748,6 +765,7 @@ final class IOLoop: @unchecked Sendable {
                 }
             }
             expireDeadlines()
+            tick()
             let now = ContinuousClock.now
             if now >= until { return true }
             let ms = min(100, max(1, Int32(clamping: Int64((until - now).seconds * 1000) + 1)))
@@ -786,7 +804,8 @@ final class IOLoop: @unchecked Sendable {
             amqp_destroy_connection(c)
             conn = nil
         }
-        client.shared.withLock { $0.connectedEndpoint = nil; $0.closed = true }
+        client.shared.withLock { $0.connectedEndpoint = nil; $0.closed = true; $0.consumingQueues = [] }
+        client.ioTick.store(0, ordering: .relaxed)
         client.emit(.disconnected(reason: "closed"))
         client.eventSink.finish()
         for w in closeWaiters { w.resume() }

@@ -758,6 +758,10 @@ enum EmbeddedSchemas {
                 "stop-dialogue"
               ],
               "description": "What the recipient must do."
+            },
+            "explanation": {
+              "$ref": "common.schema.json#/$defs/explanation",
+              "description": "Why the router sends this: rule, outcome, facts, rules version. Optional for readers: earlier router versions did not send it."
             }
           },
           "required": [
@@ -990,6 +994,10 @@ enum EmbeddedSchemas {
             },
             "source": {
               "$ref": "common.schema.json#/$defs/source"
+            },
+            "explanation": {
+              "$ref": "common.schema.json#/$defs/explanation",
+              "description": "Why the router sends this: rule, outcome, facts, rules version. Optional for readers: earlier router versions did not send it."
             }
           },
           "required": [

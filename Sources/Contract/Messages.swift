@@ -1291,6 +1291,9 @@ public struct CoordinatedCourse: ContractMessage {
     public var municipalInformation: MunicipalInformation?
     /// The inbound message an outbound message derives from.
     public var source: MessageSource
+    /// Why the router sends this: rule, outcome, facts, rules version. Optional for readers:
+    /// earlier router versions did not send it.
+    public var explanation: Explanation?
 
     public init(
         schemaVersion: String = contractSchemaVersion,
@@ -1300,7 +1303,8 @@ public struct CoordinatedCourse: ContractMessage {
         clinic: String,
         asOf: CalendarDate,
         municipalInformation: MunicipalInformation? = nil,
-        source: MessageSource
+        source: MessageSource,
+        explanation: Explanation? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.caseId = caseId
@@ -1310,6 +1314,7 @@ public struct CoordinatedCourse: ContractMessage {
         self.asOf = asOf
         self.municipalInformation = municipalInformation
         self.source = source
+        self.explanation = explanation
     }
 }
 
@@ -1720,6 +1725,9 @@ public struct ConsentWithdrawn: ContractMessage {
     public var directions: [ConsentDirection]
     /// What the recipient must do.
     public var instruction: WithdrawalInstruction
+    /// Why the router sends this: rule, outcome, facts, rules version. Optional for readers:
+    /// earlier router versions did not send it.
+    public var explanation: Explanation?
 
     public init(
         schemaVersion: String = contractSchemaVersion,
@@ -1728,7 +1736,8 @@ public struct ConsentWithdrawn: ContractMessage {
         caseIds: [String],
         withdrawnOn: CalendarDate,
         directions: [ConsentDirection],
-        instruction: WithdrawalInstruction
+        instruction: WithdrawalInstruction,
+        explanation: Explanation? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.cpr = cpr
@@ -1737,6 +1746,7 @@ public struct ConsentWithdrawn: ContractMessage {
         self.withdrawnOn = withdrawnOn
         self.directions = directions
         self.instruction = instruction
+        self.explanation = explanation
     }
 }
 

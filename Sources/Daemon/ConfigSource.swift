@@ -121,6 +121,11 @@ public struct ConfigSource: Sendable {
     let overrides: [String: String]
     /// `$CREDENTIALS_DIRECTORY`, when set.
     public let credentialsDirectory: String?
+    /// True when given credentials (`$CREDENTIALS_DIRECTORY`) or started as a systemd notify
+    /// service (`$INVOCATION_ID` with `$NOTIFY_SOCKET`, as deploy/ddrouter.service): a
+    /// deployment, where development-only settings (`store.dev_key`) are refused. (INVOCATION_ID
+    /// alone is also set in shells started by user services, e.g. a terminal: not a deployment.)
+    public let isDeployment: Bool
 
     struct FileLeaf: Sendable, Hashable {
         var isNull: Bool
@@ -177,7 +182,9 @@ public struct ConfigSource: Sendable {
         providers.append(file)
         return ConfigSource(
             path: path, reader: ConfigReader(providers: providers), tree: tree, overrides: overrides,
-            credentialsDirectory: credentials)
+            credentialsDirectory: credentials,
+            isDeployment: credentials != nil
+                || (!(environment["INVOCATION_ID"] ?? "").isEmpty && !(environment["NOTIFY_SOCKET"] ?? "").isEmpty))
     }
 
     static func flatten(_ mapping: Node.Mapping, prefix: String, into tree: inout [String: FileLeaf]) {

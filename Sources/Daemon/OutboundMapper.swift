@@ -132,7 +132,7 @@ struct OutboundMapper {
         case .coordinatedCourse(let clinic, let asOf, _):
             return try row(Contract.CoordinatedCourse(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, clinic: clinic.rawValue, asOf: date(asOf),
-                municipalInformation: information, source: source))
+                municipalInformation: information, source: source, explanation: explanation))
         case .contactStatusRequest(let asOf, _):
             let wait = TimeInterval(workflow.timers.statusUnknownWaitDays) * 86_400
             return try row(ContactStatusRequest(
@@ -204,7 +204,7 @@ struct OutboundMapper {
             return try row(ConsentWithdrawn(
                 cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.withdrawnOn ?? data.today,
                 directions: [direction == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality],
-                instruction: .stopDialogue))
+                instruction: .stopDialogue, explanation: explanation))
         case .deadlineWarning(let kind, let deadline):
             return try warning(.treatmentStart, deadline: date(deadline), state: kind == .passed ? .passed : .approaching)
         case .reminder(let kind):

@@ -8,8 +8,10 @@ import Synchronization
 /// only when the broker has confirmed them.
 ///
 /// Each round takes up to `batchSize` rows that are due (never-tried rows first in enqueue
-/// order, then retried rows whose back-off has passed) and publishes them all at once (many
-/// in flight on the confirm channel). The confirmed ones are marked sent, each with its
+/// order, then retried rows whose back-off has passed) and publishes them in that order, all
+/// in flight at once on the confirm channel (`AMQPClient.publish(batch:)`), so events for one
+/// case reach a queue in the order they were recorded. Only a row that failed on its own and
+/// backs off can be overtaken by later rows. The confirmed ones are marked sent, each with its
 /// `sent` audit entry, in one transaction (`Store.confirmSent`). A row whose publish failed
 /// for a reason of its own (unroutable, nacked, refused) stays pending with its own
 /// exponential back-off (`retryDelay` doubled per attempt, at most `maxRetryDelay`), so a
@@ -104,20 +106,15 @@ public final class OutboxRelay: Sendable {
             return .someFailed
         }
         if rows.isEmpty { return .empty }
-        let results = await withTaskGroup(of: (String, (any Error)?).self) { group in
-            for row in rows {
-                group.addTask { [client] in
-                    do {
-                        try await client.publish(Pipeline.outbound(row))
-                        return (row.messageID, nil)
-                    } catch {
-                        return (row.messageID, error)
-                    }
-                }
+        // In outbox order on the one publishing channel, all in flight together: events for
+        // the same case reach each queue in the order the pipeline recorded them (a
+        // consent-withdrawn never overtakes the event before it). Confirms stay pipelined.
+        let outcomes = await client.publish(batch: rows.map(Pipeline.outbound))
+        let results: [(String, (any Error)?)] = zip(rows, outcomes).map { row, outcome in
+            switch outcome {
+            case .success: (row.messageID, nil)
+            case .failure(let error): (row.messageID, error)
             }
-            var all: [(String, (any Error)?)] = []
-            for await result in group { all.append(result) }
-            return all
         }
         Observe.relayed(rows, failures: Dictionary(results.compactMap { id, e in e.map { (id, $0) } }) { a, _ in a })
         let sentIDs = Set(results.filter { $0.1 == nil }.map(\.0))

@@ -37,6 +37,8 @@ public final class Pipeline: Sendable {
     let options: PipelineOptions
     let decoder: MessageDecoder
     let logger: Logger
+    let stopping = StopFlag()
+    let busy = BusyClock()
 
     public init(client: AMQPClient, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
@@ -47,12 +49,17 @@ public final class Pipeline: Sendable {
     }
 
     /// Consumes `ddrouter.inbound` until the stream ends (`client.stopConsuming()` or
-    /// `client.close()`). Each delivery is finished (recorded and acked, or requeued) before
-    /// the next one is taken.
+    /// `client.close()`) or `stop()` is called. Each delivery is finished (recorded and acked,
+    /// or requeued) before the next one is taken. After `stop()` no further delivery is taken:
+    /// the ones already prefetched stay unacked and the broker puts them back in the queue
+    /// when the connection closes.
     public func run(prefetch: UInt16) async throws {
         Observe.consumerStarted()
         defer { Observe.consumerStopped() }
         for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
+            if stopping.isSet { break }
+            busy.enter()
+            defer { busy.leave() }
             let outcome = await Observe.delivery(delivery) { await handle(delivery) }
             switch outcome {
             case .ack: client.ack(delivery.tag)
@@ -61,8 +68,17 @@ public final class Pipeline: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             case .deadLetter: client.nack(delivery.tag, requeue: false)
             }
+            if stopping.isSet { break }
         }
     }
+
+    /// Graceful shutdown: `run` returns once the delivery in hand is settled, without taking
+    /// the prefetched ones (issue 4: "finish the message in hand").
+    public func stop() { stopping.set() }
+
+    /// How long the delivery in hand has been in processing (zero while waiting for one):
+    /// the watchdog's measure of a stuck pipeline (`WatchdogGate`).
+    public var busyFor: Duration { busy.busyFor }
 
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {

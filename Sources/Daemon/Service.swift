@@ -16,6 +16,13 @@ public final class Service: Sendable {
     let logger: Logger
     let prefetch: UInt16
     let tasks = TaskBox()
+    /// A reason, once, when a part of the service has stopped for good while the process
+    /// was not stopping: today the consumer, when the broker refuses the subscription to
+    /// `ddrouter.inbound` for a reason the client cannot fix by reconnecting (e.g. access
+    /// refused). The process must then exit non-zero so systemd restarts it: it would
+    /// otherwise stay up (and READY) consuming nothing.
+    public let failures: AsyncStream<String>
+    let failure: AsyncStream<String>.Continuation
 
     /// Opens (creating if needed, directory owner-only) the store and builds the pipeline.
     ///
@@ -48,6 +55,7 @@ public final class Service: Sendable {
         self.timers = TimerRunner(pipeline: pipeline, store: store, logger: logger, interval: timerInterval)
         self.logger = logger
         self.prefetch = settings.prefetch
+        (failures, failure) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(1))
     }
 
     /// Starts consuming, relaying and firing timers.
@@ -57,32 +65,48 @@ public final class Service: Sendable {
         let timers = timers
         let logger = logger
         let prefetch = prefetch
+        let failure = failure
         tasks.set(
             consumer: Task {
                 do {
+                    // Ends without error on shutdown. Reconnects, basic.cancel (queue deleted)
+                    // and channel errors are handled inside the client, which resubscribes.
                     try await pipeline.run(prefetch: prefetch)
                 } catch {
-                    logger.error("consuming ddrouter.inbound ended", metadata: ["error": "\(error)"])
+                    logger.critical("consuming ddrouter.inbound ended; the daemon exits to be restarted",
+                                    metadata: ["error": "\(error)"])
+                    failure.yield("consuming ddrouter.inbound ended: \(error)")
+                    failure.finish()
                 }
             },
             relay: Task { await relay.run() },
             timers: Task { await timers.run() })
     }
 
-    /// Graceful stop: no new deliveries, the message in hand finished and settled, the outbox
-    /// flushed with confirms for at most `flushTimeout` (what is left is sent on the next
-    /// start), then the store closed. The caller closes the client afterwards.
+    /// How long `shutdown` waits for the message in hand and a timer pass in hand (together).
+    public static let drainTimeout: Duration = .seconds(15)
+
+    /// Graceful stop: no new deliveries, the message in hand finished and settled (the
+    /// prefetched ones stay unacked: the broker requeues them when the connection closes), a
+    /// timer pass in hand finished, both bounded by `drainTimeout`; then the outbox flushed with
+    /// confirms for at most `flushTimeout` (what is left is sent on the next start), then the
+    /// store closed. The caller closes the client afterwards (bounded by the client's RPC
+    /// timeout). With the defaults: 15 s + 10 s + 10 s = 35 s, below the unit's
+    /// `TimeoutStopSec=45s` (docs/operations.md, "Stop and restart").
     /// Returns whether the outbox was flushed completely.
     @discardableResult
-    public func shutdown(client: AMQPClient, flushTimeout: Duration) async -> Bool {
+    public func shutdown(client: AMQPClient, flushTimeout: Duration, drainTimeout: Duration = Service.drainTimeout) async -> Bool {
         let (consumer, relayTask, timerTask) = tasks.get()
-        await client.stopConsuming()
+        pipeline.stop()
         timers.stop()
-        if let consumer, !(await Self.finishes(consumer, within: .seconds(30))) {
+        await client.stopConsuming()
+        let deadline = ContinuousClock.now + drainTimeout
+        // A delivery in hand finishes its transaction and is acked; one not started stays unacked.
+        if let consumer, !(await Self.finishes(consumer, within: deadline - ContinuousClock.now)) {
             logger.warning("the consumer did not stop in time; unacked deliveries are redelivered on the next start")
         }
         // A timer pass in hand finishes its transaction; a timer not fired yet fires on the next start.
-        if let timerTask, !(await Self.finishes(timerTask, within: .seconds(30))) {
+        if let timerTask, !(await Self.finishes(timerTask, within: max(.zero, deadline - ContinuousClock.now))) {
             logger.warning("the timer runner did not stop in time; due timers fire on the next start")
         }
         relay.stop()

@@ -9,7 +9,9 @@ import SystemPackage
 ///   credential file `store-key` in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
 /// - `store.key_file`: the same secret from a file path (used when `store.key` is not set).
 /// - `store.dev_key` (secret): DEVELOPMENT ONLY, used when neither is set; a fixed key in
-///   the configuration file protects nothing. `ddrouter run` logs a warning when it uses it.
+///   the configuration file protects nothing. `ddrouter run` logs a warning when it uses it;
+///   under systemd (`ConfigSource.isDeployment`) it is refused (exit 78,
+///   also in check-config), so a missing `store-key` credential cannot silently fall back to it.
 public struct StoreSettings: Sendable {
     public var path: String
     public var masterKey: Data
@@ -29,6 +31,9 @@ public struct StoreSettings: Sendable {
         return settings
     }
 
+    /// The one line when `store.dev_key` would be used under systemd or with credentials.
+    public static let devKeyRefused = "store.dev_key is for development only and is refused under systemd ($CREDENTIALS_DIRECTORY, or $INVOCATION_ID with $NOTIFY_SOCKET): provide the credential store-key (/etc/credstore/store-key, LoadCredential=store-key) or set store.key_file, and remove store.dev_key from the configuration"
+
     /// Reads the keys; problems are collected in `r`.
     public static func read(_ r: SettingsReader) -> StoreSettings {
         let storePath = r.string("store.path", default: "var/ddrouter.sqlite") ?? "var/ddrouter.sqlite"
@@ -44,6 +49,12 @@ public struct StoreSettings: Sendable {
                 return settings
             }
         } else if let devKey = r.string("store.dev_key", secret: true) {
+            if r.source.isDeployment {
+                // Under systemd a missing `store-key` credential is skipped silently; falling
+                // back to the published development key would protect nothing.
+                r.problem(Self.devKeyRefused)
+                return settings
+            }
             settings.masterKey = Data(devKey.utf8)
             settings.usesDevelopmentKey = true
         } else {

@@ -13,32 +13,29 @@ import GRDB
 /// closure returns, rolled back when it throws. Reads outside a write each run in
 /// their own snapshot and may run concurrently with a write.
 ///
-/// The consumer's write for a batch of deliveries (ack them only after `write`
-/// returns):
+/// The pipeline writes ONE transaction per delivery and acks the delivery only after
+/// `write` returns (Pipeline.commit); a list's entries are recorded entry by entry inside
+/// that one transaction (a bad entry is answered in the receipt, the good ones go on):
 ///
 /// ```swift
-/// try store.write { tx in
-///     for delivery in batch {
-///         do {
-///             try tx.savepoint { tx in
-///                 if let stored = try tx.receipt(forSender: s, messageID: id) {
-///                     resend(stored); return                    // duplicate: no effects
-///                 }
-///                 let outcome = workflow(state, message)         // pure
-///                 guard try tx.recordInbox(InboxEntry(…, receipt: outcome.receipt)) == .recorded
-///                 else { return }
-///                 try tx.upsertCase(…); try tx.appendHistory(…)  // input, decision + why
-///                 try tx.recordConsent(…)
-///                 try tx.enqueue(…)                              // receipt and events
-///                 try tx.schedule(…); try tx.cancelTimer(id: …)
-///                 try tx.appendAudit(AuditRecord(…, action: .received, …))
-///             }
-///         } catch let error as StoreError where error.isTransient {
-///             throw error                                        // whole batch retried
-///         } catch {
-///             // only this delivery was rolled back: record a rejection receipt
+/// // Before: `receipt(forSender:messageID:)` answered → resend that receipt, ack, done.
+/// do {
+///     try store.write { tx in
+///         let outcome = workflow(state, message)             // pure
+///         if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(…, receipt: outcome.receipt)) {
+///             throw DuplicateInbound(receipt: stored)        // a racing copy: roll back, resend it
 ///         }
+///         try tx.upsertCase(…); try tx.appendHistory(…)      // input, decision + why
+///         try tx.recordConsent(…)
+///         try tx.enqueue(…)                                  // receipt and events
+///         try tx.schedule(…); try tx.cancelTimer(id: …)
+///         try tx.appendAudit(AuditRecord(…, action: .received, …))
 ///     }
+///     ack(delivery)
+/// } catch let duplicate as DuplicateInbound {
+///     resend(duplicate.receipt); ack(delivery)
+/// } catch {
+///     nack(delivery, requeue: true)                          // nothing committed; delivered again
 /// }
 /// ```
 ///

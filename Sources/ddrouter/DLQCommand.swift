@@ -44,7 +44,7 @@ struct DLQCommand: AsyncParsableCommand {
         @OptionGroup var options: AdminOptions
         @Flag(help: "Every message.") var all = false
         @Option(help: "Only messages with this message_id (repeatable).") var messageID: [String] = []
-        @Option(help: "Only messages with this x-ddrouter-code / death reason, e.g. processing-deferred.") var code: String?
+        @Option(help: "Only messages with this x-ddrouter-code / death reason, as `dlq list` shows it, e.g. dead-lettered:delivery_limit.") var code: String?
 
         func validate() throws {
             if !all && messageID.isEmpty && code == nil {

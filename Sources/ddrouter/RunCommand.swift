@@ -109,6 +109,9 @@ struct RunCommand: AsyncParsableCommand {
                 ])
             }
         }
+        // From here on SIGTERM/SIGINT stop gracefully (a second one at once: Signals.swift).
+        let (stopRequests, stopRequest) = AsyncStream.makeStream(of: StopReason.self)
+        let signals = Signals.handle([SIGTERM, SIGINT]) { stopRequest.yield(.signal($0)) }
         client.start()
         service.start()
         monitor.start()
@@ -118,7 +121,8 @@ struct RunCommand: AsyncParsableCommand {
         ])
         let readiness = Task {
             while !Task.isCancelled {
-                if client.isConnected && Observe.isConsuming {
+                // Connected, topology declared, and the broker has accepted the consumer.
+                if client.isConnected && client.isConsuming(queue: settings.names.inboundQueue) && Observe.isConsuming {
                     notifier.ready(status: "consuming ddrouter.inbound")
                     logger.info("ready: connected and consuming")
                     await monitor.sample()  // gauges and STATUS= at once, not at the next interval
@@ -127,54 +131,60 @@ struct RunCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
+        // WATCHDOG=1 only while the AMQP I/O thread and the pipeline are alive (WatchdogGate).
+        let pipeline = service.pipeline
         let watchdog = Task {
             guard let interval = notifier.watchdogInterval else { return }
+            let gate = WatchdogGate(pingInterval: interval)
+            var withheld = false
             while !Task.isCancelled {
-                notifier.watchdog()
+                if let problem = gate.problem(ioLoopSilence: client.ioLoopSilence, pipelineBusy: pipeline.busyFor) {
+                    if !withheld { logger.error("watchdog ping withheld: systemd restarts the service if this lasts", metadata: ["problem": "\(problem)"]) }
+                    withheld = true
+                } else {
+                    if withheld { logger.info("watchdog pings again") }
+                    withheld = false
+                    notifier.watchdog()
+                }
                 try? await Task.sleep(for: interval)
             }
         }
-        let signal = await Signals.wait(for: [SIGTERM, SIGINT])
+        let failureWatch = Task {
+            for await reason in service.failures { stopRequest.yield(.failure(reason)) }
+        }
+        var reason = StopReason.signal(0)
+        for await r in stopRequests {
+            reason = r
+            break
+        }
+        failureWatch.cancel()
         health.markStopping()
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        notifier.stopping(status: "stopping on signal \(signal)")
+        switch reason {
+        case .signal(let signal):
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            notifier.stopping(status: "stopping on signal \(signal)")
+        case .failure(let why):
+            logger.critical("stopping: the service failed", metadata: ["error": "\(why)"])
+            notifier.stopping(status: "stopping: consuming ended with an error, see the log")
+        }
         readiness.cancel()
         await monitor.stop()
         await service.shutdown(client: client, flushTimeout: .seconds(flushSeconds))
         await client.close()
         await http?.stop()
         watchdog.cancel()
+        withExtendedLifetime(signals) {}
+        if case .failure = reason {
+            logger.info("stopped after a failure; exit 69 so that systemd restarts the service")
+            throw ExitCode(69)  // EX_UNAVAILABLE: not in RestartPreventExitStatus
+        }
         logger.info("stopped")
     }
 }
 
-enum Signals {
-    /// Suspends until one of `signals` arrives; returns its number. The signals are ignored
-    /// for the default action, so a second one does not kill the process mid-shutdown.
-    static func wait(for signals: [Int32]) async -> Int32 {
-        let box = Box()
-        return await withCheckedContinuation { (cont: CheckedContinuation<Int32, Never>) in
-            box.queue.sync {
-                box.continuation = cont
-                for s in signals {
-                    Foundation.signal(s, SIG_IGN)
-                    let source = DispatchSource.makeSignalSource(signal: s, queue: box.queue)
-                    source.setEventHandler { box.fire(s) }
-                    source.resume()
-                    box.sources.append(source)
-                }
-            }
-        }
-    }
-
-    // @unchecked Sendable: every field is read and written only on `queue`.
-    final class Box: @unchecked Sendable {
-        let queue = DispatchQueue(label: "ddrouter.signals")
-        var continuation: CheckedContinuation<Int32, Never>?
-        var sources: [any DispatchSourceSignal] = []
-        func fire(_ signal: Int32) {
-            continuation?.resume(returning: signal)
-            continuation = nil
-        }
-    }
+/// Why `ddrouter run` stops: a signal (exit 0 after the graceful stop) or a part of the
+/// service that ended for good (exit 69 after the same stop, so systemd restarts it).
+enum StopReason: Sendable {
+    case signal(Int32)
+    case failure(String)
 }

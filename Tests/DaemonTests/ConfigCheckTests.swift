@@ -209,3 +209,45 @@ struct ConfigCheckTests {
         #expect(a == b, "regenerate: ddrouter topology --definitions --config Config/ddrouter.yaml --output deploy/rabbitmq/definitions.example.json")
     }
 }
+
+/// Issue 5: production must not run on the published development key. Under systemd a
+/// missing `store-key` credential is skipped silently, so `store.dev_key` is refused there.
+@Suite("check-config: store.dev_key under systemd")
+struct DevKeyRefusalTests {
+    static func credentials(storeKey: String?) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-cred-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "broker-secret".write(to: dir.appendingPathComponent("broker-password"), atomically: true, encoding: .utf8)
+        if let storeKey { try storeKey.write(to: dir.appendingPathComponent("store-key"), atomically: true, encoding: .utf8) }
+        return dir.path
+    }
+
+    @Test("credentials without store-key: the dev key is refused with one clear line (check-config and run)")
+    func refusedWithCredentials() async throws {
+        let dir = try Self.credentials(storeKey: nil)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let check = try await ConfigCheckTests.check(env: ["CREDENTIALS_DIRECTORY": dir])
+        #expect(check.problems == [StoreSettings.devKeyRefused])
+        await #expect(throws: ConfigSource.Failure.self) {
+            try await StoreSettings.load(path: DaemonSettingsTests.shippedConfig, environment: ["CREDENTIALS_DIRECTORY": dir])
+        }
+    }
+
+    @Test("a systemd notify service without credentials: refused")
+    func refusedUnderSystemd() async throws {
+        let check = try await ConfigCheckTests.check(env: ["INVOCATION_ID": "0123abcd", "NOTIFY_SOCKET": "/run/systemd/notify"])
+        #expect(check.problems == [StoreSettings.devKeyRefused])
+    }
+
+    @Test("with the store-key credential, or in development, all is well")
+    func acceptedOtherwise() async throws {
+        let dir = try Self.credentials(storeKey: String(repeating: "ab", count: 32))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try await ConfigCheckTests.check(env: ["CREDENTIALS_DIRECTORY": dir]).problems == [])
+        let withKey = try await StoreSettings.load(path: DaemonSettingsTests.shippedConfig, environment: ["CREDENTIALS_DIRECTORY": dir])
+        #expect(!withKey.usesDevelopmentKey)
+        // A shell in a terminal started by a user service has INVOCATION_ID but is no deployment.
+        let dev = try await StoreSettings.load(path: DaemonSettingsTests.shippedConfig, environment: ["INVOCATION_ID": "0123abcd"])
+        #expect(dev.usesDevelopmentKey)
+    }
+}

@@ -133,7 +133,7 @@ struct OutboundMapperTests {
         #expect(row.headers["x-ddrouter-outcome"] == payload.kind)
         #expect(row.headers["x-ddrouter-rules-version"] == "test-1")
         let body = try #require(try JSONSerialization.jsonObject(with: row.body) as? [String: Any])
-        let schemaHasExplanation = ![MessageType.consentWithdrawn, .contactStatusRequest, .coordinatedCourse].contains(type)
+        let schemaHasExplanation = type != .contactStatusRequest  // a question to the journal, not a routing decision
         if schemaHasExplanation {
             let explanation = body["explanation"] as? [String: Any]
             #expect(explanation?["facts"] as? [String] == ["fact one", "fact two"], "\(payload.kind)")

@@ -36,13 +36,13 @@ extension ClientTests {
     }
 
     /// Starts a daemon on a fresh store with a collector on every outbound queue and the journal's.
-    func startDaemonWithCollector() async throws -> (DaemonProcess, Collector) {
+    func startDaemonWithCollector(environment: [String: String] = [:]) async throws -> (DaemonProcess, Collector) {
         try await ScaleDirectory.ensureUsers()
         let collector = Collector()
         let queues = ScaleHarness.outboundQueues + [Self.journalQueue]
         try await collector.purge(["ddrouter.inbound"] + queues)
         let daemon = try DaemonProcess()
-        try await daemon.start()
+        try await daemon.start(environment: environment)
         try await collector.purge(queues)
         collector.consume(queues)
         return (daemon, collector)

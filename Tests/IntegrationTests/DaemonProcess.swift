@@ -106,6 +106,9 @@ final class DaemonProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         environment["NOTIFY_SOCKET"] = notifyPath
         environment.removeValue(forKey: "WATCHDOG_USEC")
+        // Not a deployment even when the tests run inside a systemd service (store.dev_key).
+        environment.removeValue(forKey: "INVOCATION_ID")
+        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         for (key, value) in extra { environment[key] = value }
         let argv = [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
         let cArgs = argv.map { strdup($0) } + [nil]
@@ -149,6 +152,32 @@ final class DaemonProcess: @unchecked Sendable {
         }
         _ = try kill()
         throw BrokerError(message: "ddrouter did not exit within \(timeout) of SIGTERM:\n\(logTail())")
+    }
+
+    /// Sends `signal` to the running daemon (no wait).
+    func send(signal: Int32) {
+        let child = lock.withLock { exited ? 0 : pid }
+        if child > 0 { Glibc.kill(child, signal) }
+    }
+
+    /// Waits for the daemon to exit; returns the raw wait status, nil if it still runs after `timeout`.
+    func waitForExit(timeout: Duration) async throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = reap(block: false) { return status }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// Waits until a notification datagram has a line equal to `line`; false after `timeout`.
+    func waitForNotification(_ line: String, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if notifications().contains(where: { $0.text.split(separator: "\n").contains(Substring(line)) }) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     /// SIGKILL and reap. Returns the raw wait status.

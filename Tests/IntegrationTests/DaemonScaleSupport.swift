@@ -348,6 +348,8 @@ struct ScaleResult: Sendable {
     var log: String
     var seconds: Double
     var disturbances: [String]
+    /// The SIGTERM stops in the middle of the run (`Disturbance.sigterm`).
+    var stops: [StopObservation] = []
 
     /// Every message in the outbound queues except receipts: the routed events.
     var events: [Mailbox.Message] { messages.filter { $0.type != "receipt" && $0.queue != "ddrouter.dead" } }
@@ -359,6 +361,21 @@ enum Disturbance: Sendable {
     case kill9(atShare: Double)
     /// `rabbitmqctl stop_app`, then `start_app`, once this share has arrived.
     case brokerRestart(atShare: Double)
+    /// SIGTERM once this share has arrived (a second SIGTERM as soon as the daemon says
+    /// STOPPING=1 when `twice`), wait for the exit, then start it again.
+    case sigterm(atShare: Double, twice: Bool)
+}
+
+/// How a daemon stopped on SIGTERM in the middle of a run.
+struct StopObservation: Sendable {
+    var signals: Int
+    /// The raw wait status; nil if it did not exit within the bound (it was then killed).
+    var waitStatus: Int32?
+    var seconds: Double
+    /// "message processed" log lines after the "stopping" line: the message in hand only.
+    var processedAfterStop: Int
+
+    var exitCode: Int32? { waitStatus.flatMap(DaemonProcess.exitCode) }
 }
 
 enum ScaleHarness {
@@ -407,6 +424,7 @@ enum ScaleHarness {
         }
 
         var disturbances: [String] = []
+        var stops: [StopObservation] = []
         var pendingDisturbance = disturbance
         func routedSoFar() async -> Int {
             Set(await collector.mailbox.messages.filter {
@@ -433,6 +451,26 @@ enum ScaleHarness {
                 try await Task.sleep(for: .seconds(1))
                 _ = try await offPool { try Broker.ctl("start_app") }
                 disturbances.append("broker stop_app/start_app after \(routed) of \(expectedRouted) routed events")
+                pendingDisturbance = .none
+            case .sigterm(let share, let twice) where Double(routed) >= share * Double(expectedRouted):
+                let logBefore = daemon.logText().count
+                let t0 = ContinuousClock.now
+                daemon.send(signal: SIGTERM)
+                if twice, try await daemon.waitForNotification("STOPPING=1", timeout: .seconds(10)) {
+                    daemon.send(signal: SIGTERM)
+                }
+                var status = try await daemon.waitForExit(timeout: .seconds(60))
+                let elapsed = ContinuousClock.now - t0
+                if status == nil { _ = try daemon.kill(); status = nil }
+                let log = String(daemon.logText().dropFirst(logBefore))
+                let afterStop = log.range(of: "stopping").map { log[$0.upperBound...] } ?? ""
+                let processed = afterStop.components(separatedBy: "message processed").count - 1
+                stops.append(StopObservation(
+                    signals: twice ? 2 : 1, waitStatus: status,
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                    processedAfterStop: processed))
+                disturbances.append("SIGTERM\(twice ? " twice" : "") after \(routed) of \(expectedRouted) routed events")
+                try await daemon.start()
                 pendingDisturbance = .none
             default:
                 break
@@ -480,7 +518,7 @@ enum ScaleHarness {
             workload: workload, messages: await collector.mailbox.messages, journalRequests: await peer.requests,
             journalRequestCopies: await peer.requestCopies, journalReceipts: await peer.receipts,
             peerProblems: await peer.unexpected, exitCode: exit, storePath: daemon.storePath, log: daemon.logText(),
-            seconds: seconds, disturbances: disturbances)
+            seconds: seconds, disturbances: disturbances, stops: stops)
         return (result, daemon)
     }
 

@@ -47,8 +47,14 @@ public final class DaemonMonitor: Sendable {
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
         let events = Task { [client, logger] in
             var connected = false
+            var hinted = false
             for await event in client.events {
                 Self.record(event, wasConnected: &connected, logger: logger)
+                // A topology refusal caused by a configuration change: say which key, once.
+                if case .disconnected(let reason) = event, !hinted, let hint = TopologyHint.forFailure(reason) {
+                    logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
+                    hinted = true
+                }
             }
         }
         let sampler = Task {

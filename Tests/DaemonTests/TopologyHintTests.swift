@@ -1,0 +1,17 @@
+import Daemon
+import Testing
+
+@Suite("Topology hints")
+struct TopologyHintTests {
+    @Test("a changed inbound.delivery_limit is named")
+    func deliveryLimit() {
+        let reason = "broker refused declaring queue 'ddrouter.inbound': PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'ddrouter.inbound' in vhost 'ddrouter': received the value '6' of type 'signedint' but current is the value '5' of type 'long' (does an existing exchange or queue have different arguments?)"
+        #expect(TopologyHint.forFailure(reason)?.hasPrefix("inbound.delivery_limit differs") == true)
+    }
+
+    @Test("other refusals get the general hint; other failures none")
+    func others() {
+        #expect(TopologyHint.forFailure("PRECONDITION_FAILED - inequivalent arg 'durable' for exchange 'dd.out'")?.contains("other arguments") == true)
+        #expect(TopologyHint.forFailure("cannot connect to 127.0.0.1:5672: connection refused") == nil)
+    }
+}

@@ -1,0 +1,36 @@
+import AMQP
+import Foundation
+import Testing
+
+/// Issue 4, graceful shutdown: `ddrouter run` as a subprocess gets SIGTERM while a list is
+/// in flight. It stops consuming, finishes only the message in hand, flushes the outbox and
+/// exits 0 well within the unit's `TimeoutStopSec`; a second SIGTERM exits at once (143).
+/// Either way, after a restart every citizen ends exactly once where R1 puts them and every
+/// inbound message has its receipt (`ScaleHarness.verify`). Part of the serialized broker suite.
+extension ClientTests {
+    /// Small batches: many contact-status messages are prefetched when the signal comes.
+    static let shutdownWorkload = ScaleWorkload(name: "shutdown3k", count: 3_000, batchSize: 25)
+
+    @Test("daemon subprocess: SIGTERM mid-list exits 0 quickly after the message in hand; a restart completes everything exactly once")
+    func daemonSigtermMidList() async throws {
+        let (result, daemon) = try await ScaleHarness.run(Self.shutdownWorkload, disturbance: .sigterm(atShare: 0.3, twice: false))
+        defer { daemon.removeFiles() }
+        let stop = try #require(result.stops.first, "the SIGTERM happened")
+        print("SIGTERM mid-list: exit \(stop.exitCode.map(String.init) ?? "none") after \(String(format: "%.2f", stop.seconds)) s, \(stop.processedAfterStop) message(s) processed after it")
+        #expect(stop.exitCode == 0, "graceful stop exits 0")
+        #expect(stop.seconds < 20, "stop well within TimeoutStopSec=45s")
+        #expect(stop.processedAfterStop <= 1, "only the message in hand is finished, not the prefetched ones")
+        try ScaleHarness.verify(result)
+    }
+
+    @Test("daemon subprocess: a second SIGTERM during the stop exits at once (143); a restart completes everything exactly once")
+    func daemonDoubleSigterm() async throws {
+        let (result, daemon) = try await ScaleHarness.run(Self.shutdownWorkload, disturbance: .sigterm(atShare: 0.3, twice: true))
+        defer { daemon.removeFiles() }
+        let stop = try #require(result.stops.first, "the SIGTERMs happened")
+        print("double SIGTERM: exit \(stop.exitCode.map(String.init) ?? "none") after \(String(format: "%.2f", stop.seconds)) s")
+        #expect(stop.exitCode == 143, "the second signal exits at once with 128+SIGTERM")
+        #expect(stop.seconds < 5, "immediately, not after the graceful stop")
+        try ScaleHarness.verify(result)
+    }
+}
