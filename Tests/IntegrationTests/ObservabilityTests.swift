@@ -106,9 +106,15 @@ extension ClientTests {
         let settled = await eventually(within: .seconds(60)) {
             guard let text = try? httpGet(port: port, path: "/metrics").body else { return false }
             samples = parsePrometheus(text).samples
+            // Every delivery answered (receipts are counted when queued) and every queued
+            // event confirmed: the daemon stops after the message in hand, so terminating
+            // it earlier would leave deliveries unprocessed.
             return Self.metric(samples, "ddrouter_messages_received_total") >= 5
+                && Self.metric(samples, "ddrouter_receipts_total") >= 5
                 && Self.metric(samples, "ddrouter_outbox_depth") == 0
                 && Self.metric(samples, "ddrouter_events_confirmed_total") >= 5
+                && Self.metric(samples, "ddrouter_events_confirmed_total")
+                    >= Self.metric(samples, "ddrouter_events_queued_total")
         }
         #expect(settled, "five deliveries settled and the outbox drained:\n\(daemon.logTail())")
         let metricsText = try httpGet(port: port, path: "/metrics").body
@@ -219,7 +225,8 @@ extension ClientTests {
             }
         }
         let processed = logLines.filter { $0["msg"] as? String == "message processed" }
-        #expect(processed.contains { $0["message.id"] as? String == "obs-list-\(run)" })
+        #expect(processed.contains { $0["message.id"] as? String == "obs-list-\(run)" },
+                "processed: \(processed.map { "\($0["message.id"] ?? "-") \($0["message.type"] ?? "-")" })")
         #expect(processed.contains { $0["message.id"] as? String == "(redacted)" }, "the id with a CPR is redacted")
         // Citizens only by keyed pseudonym: the store's HMAC of the CPR, from the store key.
         let keys = try StoreKeys(master: Data(DaemonProcess.storeKey.utf8))
