@@ -224,6 +224,20 @@ extension Pipeline {
             }
             var citizenCase = try existing?.decodeState(as: CitizenCase.self)
                 ?? CitizenCase(citizen: CitizenKey(request.cpr.digits))
+            // A message that may open a case must not take over another municipality's open
+            // case (R4): its consent, listing data and the case's later messages would go to
+            // that municipality. A municipality gets the same answer as for a citizen without
+            // a case; a regional sender (which may know the case) is told what is wrong.
+            if request.opensCase, let owner = citizenCase.owningMunicipality,
+                let named = request.municipality, named != owner.rawValue
+            {
+                if case .municipality(let code) = sender {
+                    return try refuse(.unknownCase, "The citizen has no case with municipality \(code).")
+                }
+                return try refuse(
+                    .outOfOrder, pointer: "/municipality",
+                    "The citizen's open case belongs to another municipality than `/municipality` names; it changes only once that case is closed (R4).")
+            }
             var events: [OutboundEvent] = []
             var timers: [TimerAction] = []
             // A consent carried by the message; `absent` states nothing and leaves a

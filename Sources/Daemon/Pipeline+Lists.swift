@@ -40,10 +40,28 @@ extension Pipeline {
                     knownClinics[entry.citizen] = record.clinic
                 }
             }
-            let outcomes = ListProcessing.apply(
-                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow)
-
             var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            // R4: an entry for a citizen whose open case belongs to another municipality
+            // changes nothing (no consent, no listing, no takeover of the case) and is answered
+            // like an entry about a citizen this municipality has no case for.
+            var foreign: Set<Int> = []  // positions in `list.entries`
+            for (position, entry) in workflowList.entries.enumerated() {
+                guard let owner = cases[entry.citizen]?.owningMunicipality, owner != workflowList.municipality else {
+                    continue
+                }
+                foreign.insert(position)
+                let index = decoded.acceptedEntryIndices[position]
+                rejected.append(.init(
+                    index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)",
+                    reason: "The citizen has no case with municipality \(list.municipality) that this entry may change."))
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[entry.citizen],
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: RejectionCode.unknownCase.rawValue))
+            }
+            let outcomes = ListProcessing.apply(
+                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: foreign)
+
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()
             for outcome in outcomes {
