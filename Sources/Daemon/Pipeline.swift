@@ -26,9 +26,11 @@ public import Workflow
 ///
 /// Rejections (decode or authorization) get a `fatal-error` receipt (stored, so a resend
 /// gets the identical one) and an unchanged copy in `ddrouter.dead` with the
-/// `x-ddrouter-*` headers; the original is acked. Transient trouble (store busy, a publish
-/// refused) requeues the delivery; the quorum queue's delivery limit dead-letters a message
-/// that keeps failing.
+/// `x-ddrouter-*` headers; the original is acked. A transient store failure (busy, disk
+/// full) is retried in-process with bounded backoff while the delivery is held; what still
+/// fails (or a publish refused) requeues the delivery. On the last delivery the quorum
+/// queue allows (`x-delivery-count` = `deliveryLimit`) the message is not processed again:
+/// it gets a `processing-deferred` receipt and a headered copy in `ddrouter.dead` (`giveUp`).
 ///
 /// Logs carry message ids, types, codes and counts: never a CPR, a name or free text.
 public final class Pipeline: Sendable {
@@ -56,7 +58,7 @@ public final class Pipeline: Sendable {
             case .ack: client.ack(delivery.tag)
             case .requeue:
                 client.nack(delivery.tag, requeue: true)
-                try? await Task.sleep(for: .milliseconds(200))
+                try? await Task.sleep(for: options.requeuePause)
             case .deadLetter: client.nack(delivery.tag, requeue: false)
             }
         }
@@ -65,10 +67,19 @@ public final class Pipeline: Sendable {
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {
         case ack
-        /// Transient trouble: nothing was committed; the broker delivers it again.
+        /// Trouble that in-process retries did not overcome: nothing was committed; the
+        /// broker delivers it again (counted against the queue's delivery limit).
         case requeue
-        /// Not processable now: into the queue's dead-letter exchange (`dd.dead`).
+        /// Not processable, and not even its dead-letter copy could be published: into the
+        /// queue's dead-letter exchange (`dd.dead`) by the broker.
         case deadLetter
+    }
+
+    /// How many times the broker delivered this message before (`x-delivery-count`, set by
+    /// quorum queues on redelivery; 0 on the first delivery).
+    static func previousDeliveries(_ delivery: Delivery) -> Int {
+        guard let count = delivery.properties.headers["x-delivery-count"]?.intValue else { return 0 }
+        return Int(clamping: max(0, count))
     }
 
     /// Handles one delivery; the caller settles it as answered.
@@ -87,13 +98,19 @@ public final class Pipeline: Sendable {
         // Dedupe first: a message_id already answered gets the stored receipt, nothing else.
         if let sender, let messageID = properties.messageID, !messageID.isEmpty {
             do {
-                if let stored = try store.receipt(forSender: Self.senderKey(sender), messageID: messageID) {
+                let key = Self.senderKey(sender)
+                if let stored = try await retrying({ try store.receipt(forSender: key, messageID: messageID) }) {
                     return await resendReceipt(stored, sender: sender, messageID: messageID, type: properties.type)
                 }
             } catch {
-                logger.warning("inbox lookup failed; requeueing", metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
-                return .requeue
+                logger.warning("inbox lookup failed", metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
+                return await requeueOrGiveUp(delivery, properties: properties, sender: sender, at: now)
             }
+        }
+        // The last delivery the broker allows: processing failed on every earlier one (or
+        // crashed the daemon). Answer and dead-letter it ourselves instead of trying again.
+        if Self.previousDeliveries(delivery) >= options.deliveryLimit {
+            return await giveUp(delivery, properties: properties, sender: sender, at: now)
         }
 
         let decoded: DecodedMessage
@@ -132,7 +149,14 @@ public final class Pipeline: Sendable {
     /// anything else rolls back and requeues (transient: store busy, disk full).
     func commit(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async -> Settlement {
         do {
-            let summary = try store.write(body)
+            let summary = try await retrying {
+                try store.write { tx in
+                    #if DEBUG
+                    try options.faultInjection?(decoded.messageID)
+                    #endif
+                    return try body(tx)
+                }
+            }
             log(summary, decoded)
             return .ack
         } catch let duplicate as DuplicateInbound {
@@ -142,6 +166,22 @@ public final class Pipeline: Sendable {
             logger.warning("processing failed; nothing committed, requeueing",
                            metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
+        }
+    }
+
+    /// Runs `operation`, retrying it in-process while it fails for a transient store reason
+    /// (busy, disk full) with the backoff of `options.retryDelays`, holding the delivery.
+    /// Retrying a whole store transaction is safe: it committed nothing when it threw.
+    func retrying<T>(_ operation: () throws -> T) async throws -> T {
+        var delays = options.retryDelays[...]
+        while true {
+            do {
+                return try operation()
+            } catch let error as StoreError where error.isTransient {
+                guard let delay = delays.popFirst() else { throw error }
+                logger.notice("store busy; retrying", metadata: ["error": "\(error.code.rawValue)", "in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
         }
     }
 
@@ -258,21 +298,8 @@ public final class Pipeline: Sendable {
             "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
         ])
         // 1. The unchanged copy in ddrouter.dead, confirmed before anything is committed.
-        var deadProperties = delivery.properties
-        // The copy is published by the router's own user; the broker refuses a user_id that
-        // is not the connection's, so the original one travels in a header instead.
-        if let user = deadProperties.userID {
-            deadProperties.headers["x-ddrouter-user-id"] = .string(user)
-        }
-        deadProperties.userID = nil
-        for (key, value) in DeadLetterHeaders.headers(for: rejection, exchange: delivery.exchange,
-                                                      rejectedAt: Contract.Timestamp(now)) {
-            deadProperties.headers[key] = .string(value)
-        }
         do {
-            try await client.publish(OutboundMessage(
-                exchange: options.deadLetterExchange, routingKey: delivery.routingKey, body: delivery.body,
-                properties: deadProperties))
+            try await publishDeadLetter(delivery, rejection: rejection, at: now)
         } catch {
             logger.warning("dead-letter copy not confirmed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
@@ -310,6 +337,71 @@ public final class Pipeline: Sendable {
             logger.warning("recording the rejection failed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
         }
+    }
+
+    /// Publishes the unchanged copy of `delivery` to the dead-letter exchange with the
+    /// `x-ddrouter-*` headers of `rejection`, and waits for the broker's confirm.
+    func publishDeadLetter(_ delivery: Delivery, rejection: Rejection, at now: Date) async throws {
+        var deadProperties = delivery.properties
+        // The copy is published by the router's own user; the broker refuses a user_id that
+        // is not the connection's, so the original one travels in a header instead.
+        if let user = deadProperties.userID {
+            deadProperties.headers["x-ddrouter-user-id"] = .string(user)
+        }
+        deadProperties.userID = nil
+        deadProperties.headers["x-delivery-count"] = nil
+        for (key, value) in DeadLetterHeaders.headers(for: rejection, exchange: delivery.exchange,
+                                                      rejectedAt: Contract.Timestamp(now)) {
+            deadProperties.headers[key] = .string(value)
+        }
+        try await client.publish(OutboundMessage(
+            exchange: options.deadLetterExchange, routingKey: delivery.routingKey, body: delivery.body,
+            properties: deadProperties))
+    }
+
+    /// Requeues a delivery that failed, or gives up on it if this was the last delivery the
+    /// broker allows.
+    func requeueOrGiveUp(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, at now: Date) async
+        -> Settlement
+    {
+        guard Self.previousDeliveries(delivery) >= options.deliveryLimit else { return .requeue }
+        return await giveUp(delivery, properties: properties, sender: sender, at: now)
+    }
+
+    /// A message processing failed on for `deliveryLimit` deliveries (or that crashed the
+    /// daemon as often): its copy goes to `ddrouter.dead` with `x-ddrouter-code:
+    /// processing-deferred`, the sender gets a `transient-error` receipt
+    /// (`processing-deferred`: resend the same message later), nothing is committed, and the
+    /// delivery is acked. Nothing is stored for its message_id, so a resend, or
+    /// `ddrouter dlq requeue --code processing-deferred` once the cause is fixed, processes
+    /// it. If even the copy cannot be published, the broker dead-letters it (`.deadLetter`).
+    func giveUp(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, at now: Date) async -> Settlement {
+        let deliveries = Self.previousDeliveries(delivery) + 1
+        let rejection = Rejection(
+            code: .processingDeferred,
+            reason: "Processing failed on \(deliveries) deliveries; nothing was committed. Requeue the message once the cause is fixed.")
+        logger.error("processing failed on every allowed delivery; dead-lettered with processing-deferred", metadata: [
+            "message_id": "\(Self.loggable(properties.messageID))", "deliveries": "\(deliveries)",
+            "sender": "\(sender.map(Self.senderKey) ?? "-")",
+        ])
+        do {
+            try await publishDeadLetter(delivery, rejection: rejection, at: now)
+        } catch {
+            logger.warning("dead-letter copy not confirmed; leaving it to the broker's dead-letter exchange",
+                           metadata: ["error": "\(error)"])
+            return .deadLetter
+        }
+        guard let sender else { return .ack }
+        do {
+            let body = try Receipt(deferring: properties, sender: sender, receivedAt: Contract.Timestamp(now)).encodedBody()
+            let row = receiptRow(body, sender: sender, messageID: properties.messageID.flatMap { $0.isEmpty ? nil : $0 },
+                                 at: now, suffix: "deferred")
+            try await client.publish(Self.outbound(row))
+        } catch {
+            logger.error("the processing-deferred receipt was not confirmed; the dead letter is the record",
+                         metadata: ["message_id": "\(Self.loggable(properties.messageID))", "error": "\(error)"])
+        }
+        return .ack
     }
 
     // MARK: - receipts
@@ -436,13 +528,26 @@ public struct PipelineOptions: Sendable {
     /// equals the connection's user, so the pair (exchange, user_id) authenticates the sender.
     public var userForSender: @Sendable (Sender) -> String
     public var clock: @Sendable () -> Date
+    /// The inbound queue's `x-delivery-limit` (`inbound.delivery_limit`): on the delivery
+    /// after this many failed ones the pipeline answers and dead-letters the message itself.
+    public var deliveryLimit: Int
+    /// In-process retries of a transient store failure (busy, disk full), holding the
+    /// delivery: one attempt more than delays. Requeueing counts against the delivery limit.
+    public var retryDelays: [Duration] = [50, 100, 200, 400, 800, 1600].map { .milliseconds($0) }
+    /// Pause after a requeue before the next delivery is taken.
+    public var requeuePause: Duration = .milliseconds(200)
+    #if DEBUG
+    /// Test-only fault injection (DEBUG builds only): called inside every processing
+    /// transaction with the message_id; a thrown error fails (rolls back) the transaction.
+    public var faultInjection: (@Sendable (String) throws -> Void)?
+    #endif
 
     public init(
         codeBook: CodeBook, names: Contract.Topology = Contract.Topology(),
         workflow: WorkflowConfiguration = WorkflowConfiguration(), pseudonymizer: Pseudonymizer,
         deadLetterExchange: String = "dd.dead",
         userForSender: @escaping @Sendable (Sender) -> String = PipelineOptions.defaultUser,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, deliveryLimit: Int = 5
     ) {
         self.codeBook = codeBook
         self.names = names
@@ -451,6 +556,7 @@ public struct PipelineOptions: Sendable {
         self.deadLetterExchange = deadLetterExchange
         self.userForSender = userForSender
         self.clock = clock
+        self.deliveryLimit = max(1, deliveryLimit)
     }
 
     /// `<kind>-<id>`: see `userForSender`.
