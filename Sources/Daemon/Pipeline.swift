@@ -8,11 +8,11 @@ public import Workflow
 /// The consume → decide → record → ack pipeline of `ddrouter run` (issue 4).
 ///
 /// For each delivery from `ddrouter.inbound`:
-/// 1. **decode** with `MessageDecoder` (contract checks, entry-by-entry for lists);
-/// 2. **authorize**: the broker-validated `user_id` must be the broker user of the sender the
-///    exchange belongs to (`PipelineOptions.userForSender`);
-/// 3. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
+/// 1. **authorize**: the broker-validated `user_id` must be the broker user of the sender the
+///    exchange belongs to (`PipelineOptions.userForSender`), before anything is looked up;
+/// 2. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
 ///    again, byte for byte, and nothing else happens;
+/// 3. **decode** with `MessageDecoder` (contract checks, entry-by-entry for lists);
 /// 4. **workflow**: `municipal-list` goes through `ListProcessing`, `contact-status` through
 ///    the listed citizens' cases (`Pipeline+Lists.swift`), `clinic-list` is compared with the
 ///    municipal list (R3); every single-citizen type takes one generic path
@@ -95,7 +95,18 @@ public final class Pipeline: Sendable {
         // The sender named by the exchange (known to the code book), for receipts and dedupe.
         let sender = decoder.sender(forExchange: delivery.exchange)
 
-        // Dedupe first: a message_id already answered gets the stored receipt, nothing else.
+        // Authorization before anything is looked up or resent: the broker has checked that
+        // user_id is the connection's user; that user must be the one the directory gives
+        // the sender of the exchange. A missing user_id is the decoder's `missing-user-id`.
+        if let sender, let user = properties.userID, !user.isEmpty, user != options.userForSender(sender) {
+            let rejection = Rejection(
+                code: .unauthorizedSender, property: "user_id",
+                reason: "The user_id is not the broker user of the sender whose exchange the message was published to.")
+            return await reject(delivery, properties: properties, sender: sender, rejection: rejection, at: now,
+                                remember: false)
+        }
+
+        // Dedupe: a message_id already answered gets the stored receipt, nothing else.
         if let sender, let messageID = properties.messageID, !messageID.isEmpty {
             do {
                 let key = Self.senderKey(sender)
@@ -120,16 +131,6 @@ public final class Pipeline: Sendable {
         case .success(let message):
             decoded = message
         }
-        // Authorization: the broker has checked user_id equals the connection's user; that
-        // user must be the one the directory gives the sender of the exchange.
-        let expectedUser = options.userForSender(decoded.sender)
-        guard decoded.userID == expectedUser else {
-            let rejection = Rejection(
-                code: .unauthorizedSender, property: "user_id",
-                reason: "The user_id is not the broker user of the sender whose exchange the message was published to.")
-            return await reject(delivery, properties: properties, sender: decoded.sender, rejection: rejection, at: now)
-        }
-
         switch decoded.message {
         case .municipalList(let list):
             return await process(list: list, decoded: decoded, at: now)
@@ -291,8 +292,11 @@ public final class Pipeline: Sendable {
 
     // MARK: - rejections
 
+    /// With `remember: false` (an unauthorized publisher) the message_id is not recorded: it
+    /// must neither answer nor block the real sender's message of that id, and its receipt
+    /// gets an id of its own.
     func reject(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, rejection: Rejection,
-                at now: Date) async -> Settlement {
+                at now: Date, remember: Bool = true) async -> Settlement {
         logger.notice("message rejected", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))",
             "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
@@ -314,8 +318,8 @@ public final class Pipeline: Sendable {
                                   receivedAt: Contract.Timestamp(now))
             let body = try receipt.encodedBody()
             let messageID = properties.messageID.flatMap { $0.isEmpty ? nil : $0 }
-            try store.write { tx in
-                if let messageID {
+            try await retrying { try store.write { tx in
+                if remember, let messageID {
                     if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
                         sender: Self.senderKey(sender), messageID: messageID, type: properties.type ?? "",
                         receivedAt: now, receipt: body))
@@ -323,12 +327,14 @@ public final class Pipeline: Sendable {
                         throw DuplicateInbound(receipt: stored)
                     }
                 }
-                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: messageID, at: now))
+                _ = try tx.enqueue(receiptRow(
+                    body, sender: sender, messageID: messageID, at: now,
+                    suffix: remember ? nil : "\(rejection.code.rawValue)-\(UUID().uuidString)"))
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
                     messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
                     purpose: rejection.code.rawValue))
-            }
+            } }
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: sender, messageID: properties.messageID ?? "",

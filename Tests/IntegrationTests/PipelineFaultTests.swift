@@ -133,6 +133,31 @@ extension ClientTests {
         await h.finish()
     }
 
+    @Test("pipeline: a message_id already answered, repeated by a user that is not the sender's, gets an unauthorized rejection, not the stored receipt")
+    func pipelineAuthorizesBeforeDedupe() async throws {
+        let h = try await FaultHarness("authz")
+        let inbox810 = h.names.queue(for: .municipality("810"))
+        let id = "authz-\(UUID().uuidString.prefix(8))"
+        // 810 (its directory user is municipality-810) already sent this message_id and got its receipt.
+        let stored = Data("{\"stored\":\"receipt of 810's own message\"}".utf8)
+        try h.store.write { tx in
+            _ = try tx.recordInbox(InboxEntry(
+                sender: "municipality.810", messageID: id, type: "municipal-list", receivedAt: Date(), receipt: stored))
+        }
+        // The same message_id on 810's exchange, published by another user.
+        try await h.send(try FaultHarness.list(["0103304123"], municipality: "810"), type: "municipal-list", id: id,
+                         exchange: "dd.in.municipality.810")
+        let answers = try await h.collect(inbox810, within: .seconds(15)) { !$0.isEmpty }
+        #expect(answers.count == 1)
+        #expect(!answers.contains { $0.body == stored }, "the stored receipt was resent to an unauthorized publisher")
+        #expect(answers.first?.json["status"] as? String == "fatal-error")
+        #expect(answers.first?.json["code"] as? String == "unauthorized-sender")
+        #expect(answers.first?.properties.messageID != "receipt/municipality.810/\(id)", "a receipt id of its own")
+        // The real sender's record is untouched.
+        #expect(try h.store.receipt(forSender: "municipality.810", messageID: id) == stored)
+        await h.finish()
+    }
+
     #if DEBUG
     @Test("pipeline: a message whose processing keeps failing is answered processing-deferred and dead-lettered with headers after the delivery limit; the next message is processed")
     func pipelinePoisonMessage() async throws {
