@@ -8,13 +8,9 @@ import Workflow
 extension Pipeline {
     // MARK: - municipal-list
 
-    func process(list: Contract.MunicipalList, decoded: DecodedMessage, at now: Date) async -> Settlement {
+    func process(list: Contract.MunicipalList, asOf: LocalDate, decoded: DecodedMessage, at now: Date) async -> Settlement {
         let sender = decoded.sender
         let senderKey = Self.senderKey(sender)
-        guard let asOf = LocalDate(iso: list.asOf.description) else {
-            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
-            return .requeue
-        }
         let today = Self.civilDate(of: now)
         let workflowList = Workflow.MunicipalList(
             messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),

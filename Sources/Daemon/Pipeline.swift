@@ -133,14 +133,25 @@ public final class Pipeline: Sendable {
         }
         switch decoded.message {
         case .municipalList(let list):
-            return await process(list: list, decoded: decoded, at: now)
+            // The decoder has checked the date; one it passes but the rules cannot read is
+            // still a permanent fault of this message: reject it, never requeue it.
+            guard let asOf = LocalDate(iso: list.asOf.description) else {
+                return await reject(delivery, properties: properties, sender: decoded.sender, rejection: Rejection(
+                    code: .invalidDate, pointer: JSONPointer(["asOf"]),
+                    reason: "`/asOf` is not a date the router can route by."), at: now)
+            }
+            return await process(list: list, asOf: asOf, decoded: decoded, at: now)
         case .contactStatus(let status):
             return await process(contactStatus: status, decoded: decoded, at: now)
         case .clinicList(let list):
             return await process(clinicList: list, decoded: decoded, at: now)
         case .referral, .consentUpdate, .assessment, .municipalPosition, .meetingOutcome, .transitionProposal,
             .jointPlan, .knowledgeHandover, .patientChoice, .treatmentStarted:
-            guard let request = Self.caseRequest(for: decoded, on: Self.civilDate(of: now)) else { return .requeue }
+            guard let request = Self.caseRequest(for: decoded, on: Self.civilDate(of: now)) else {
+                return await reject(delivery, properties: properties, sender: decoded.sender, rejection: Rejection(
+                    code: .unknownType, property: "type", reason: "The router has no processing for this message type."),
+                    at: now)
+            }
             return await process(caseRequest: request, decoded: decoded, at: now)
         }
     }
