@@ -310,7 +310,8 @@ public final class Pipeline: Sendable {
                 at now: Date, remember: Bool = true) async -> Settlement {
         logger.notice("message rejected", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))",
-            "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
+            "exchange": "\(Self.loggable(delivery.exchange))", "type": "\(Self.loggableType(properties.type))",
+            "code": "\(rejection.code.rawValue)",
         ])
         // 1. The unchanged copy in ddrouter.dead, confirmed before anything is committed.
         do {
@@ -448,13 +449,20 @@ public final class Pipeline: Sendable {
         return String(messageID.prefix(128))
     }
 
+    /// A sender-set AMQP `type` as logged: a contract type name, `(unknown)` for anything
+    /// else (a closed set: sender text never reaches the log), `-` when absent.
+    static func loggableType(_ type: String?) -> String {
+        guard let type, !type.isEmpty else { return "-" }
+        return MessageType(rawValue: type)?.rawValue ?? "(unknown)"
+    }
+
     /// A repeated message_id: publish the stored receipt again, identical body and id.
     func resendReceipt(_ body: Data, sender: Sender, messageID: String, type: String?) async -> Settlement {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
         do {
             try await client.publish(Self.outbound(row))
             logger.info("duplicate message_id; stored receipt resent", metadata: [
-                "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(type ?? "-")",
+                "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(Self.loggableType(type))",
             ])
             return .ack
         } catch {
