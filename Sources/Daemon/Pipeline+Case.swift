@@ -282,7 +282,9 @@ extension Pipeline {
             if let statement = request.consentStatement ?? request.consent {
                 try recordConsent(statement, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
             }
-            try answer(decoded, receipt: Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now)), in: tx, at: now)
+            var receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
+            if request.opensCase, events.contains(where: Self.isHeldNotice) { receipt.heldEntries = [0] }
+            try answer(decoded, receipt: receipt, in: tx, at: now)
             summary.accepted = 1
             return summary
         }

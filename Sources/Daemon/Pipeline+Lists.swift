@@ -60,6 +60,7 @@ extension Pipeline {
 
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()
+            var held: [Int] = []
             for outcome in outcomes {
                 // `list.entries` holds the accepted entries only; receipts use the sent index.
                 let originalIndex = decoded.acceptedEntryIndices[outcome.index]
@@ -75,6 +76,7 @@ extension Pipeline {
                     break
                 }
                 guard let citizenCase = cases[outcome.citizen] else { continue }
+                if outcome.events.contains(where: Self.isHeldNotice) { held.append(originalIndex) }
                 let caseID = Self.caseID(pseudonym)
                 // A list to all clinics keeps the clinic an earlier message named.
                 let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
@@ -102,17 +104,25 @@ extension Pipeline {
                 try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
                            pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
             }
-            try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, held: held, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count
             summary.rejected = rejected.count
             return summary
         }
     }
 
-    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent index).
+    /// Whether an event is the workflow's notice that an entry is held for consent (R4),
+    /// which the receipt carries (`heldEntries`) instead of a message of its own.
+    static func isHeldNotice(_ event: OutboundEvent) -> Bool {
+        if case .heldForConsent = event.payload { return true }
+        return false
+    }
+
+    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent
+    /// index, held entries by sent index).
     func answer(
-        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, in tx: StoreTransaction,
-        at now: Date
+        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, held: [Int] = [],
+        in tx: StoreTransaction, at now: Date
     ) throws {
         let sender = decoded.sender
         let receipt = Receipt(
@@ -120,7 +130,8 @@ extension Pipeline {
                 messageId: decoded.messageID, messageType: decoded.type.rawValue,
                 sender: SenderRef(kind: sender.kind, id: sender.id)),
             status: .ok, receivedAt: Contract.Timestamp(now),
-            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index })
+            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index },
+            heldEntries: held.isEmpty ? nil : held.sorted())
         try answer(decoded, receipt: receipt, in: tx, at: now)
     }
 
