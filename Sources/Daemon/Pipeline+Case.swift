@@ -200,7 +200,7 @@ extension Pipeline {
                 try answer(decoded, receipt: receipt, in: tx, at: now)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .rejected, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: code.rawValue))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.answerSender.recorded))
                 summary.rejected = 1
                 summary.refusal = code.rawValue
                 return summary
@@ -274,7 +274,8 @@ extension Pipeline {
                 explanation: nil))
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                purpose: AuditPurpose.received(decoded.type, from: sender).recorded))
             let data = try caseData(
                 in: tx, caseID: caseID, municipality: municipality, clinic: clinic, citizenCase: citizenCase, on: today)
             try record(events: events, timers: timers, in: tx, caseID: caseID, cpr: request.cpr,

@@ -53,7 +53,7 @@ extension Pipeline {
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[entry.citizen],
                     messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                    purpose: RejectionCode.unknownCase.rawValue))
+                    purpose: AuditPurpose.answerSender.recorded))
             }
             let outcomes = ListProcessing.apply(
                 workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: foreign)
@@ -95,7 +95,8 @@ extension Pipeline {
                     on: today)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
                 try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
                 try tx.recordListMember(ListMember(
                     side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
@@ -191,7 +192,8 @@ extension Pipeline {
                     payload: try StoreJSON.encode(facts), explanation: nil))
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
                 let data = try caseData(
                     in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
                     citizenCase: citizenCase, on: today)
@@ -250,7 +252,7 @@ extension Pipeline {
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "list-reconciliation"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
             }
             try reconcile(list, decoded: decoded, accepted: seen, in: tx, at: now, summary: &summary)
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)

@@ -245,17 +245,17 @@ public final class Pipeline: Sendable {
                     continue
                 }
                 row.audit = OutboxAudit(
-                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: event.payload.purpose.rawValue)
+                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: AuditPurpose(event.payload.purpose).recorded)
                 _ = try tx.enqueue(row)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
-                    messageType: row.type, messageID: row.messageID, purpose: event.payload.purpose.rawValue))
+                    messageType: row.type, messageID: row.messageID, purpose: AuditPurpose(event.payload.purpose).recorded))
                 summary.events += 1
             case .held:
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.partyKey(event.recipient), action: .held, pseudonym: pseudonym,
                     messageType: event.payload.wireType, messageID: event.id.rawValue,
-                    purpose: event.payload.purpose.rawValue))
+                    purpose: AuditPurpose(event.payload.purpose).recorded))
                 summary.held += 1
             case .unavailable(let why):
                 summary.unmapped.append(why)
@@ -345,7 +345,7 @@ public final class Pipeline: Sendable {
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
                     messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
-                    purpose: rejection.code.rawValue))
+                    purpose: AuditPurpose.answerSender.recorded))
             } }
             return .ack
         } catch let duplicate as DuplicateInbound {

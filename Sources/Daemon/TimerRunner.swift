@@ -117,7 +117,7 @@ public final class TimerRunner: Sendable {
                 payload: try StoreJSON.encode(["timer": kind.rawValue]), explanation: nil))
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: "ddrouter", action: "timer-fired", pseudonym: record.pseudonym, messageType: "timer",
-                messageID: timer.timerID, purpose: kind.rawValue))
+                messageID: timer.timerID, purpose: AuditPurpose.timer(kind).recorded))
             let data = try pipeline.caseData(
                 in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
                 citizenCase: citizenCase, on: today)
