@@ -99,6 +99,9 @@ public final class TimerRunner: Sendable {
                 let kind = TimerKind(rawValue: timer.kind)
             else { return .orphan }
             var citizenCase = try record.decodeState(as: CitizenCase.self)
+            // A case whose citizen key is no CPR cannot be written to: mark the timer fired
+            // and change nothing else (the guard comes before any write of the case).
+            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
             let result = citizenCase.apply(
                 .timerFired(kind), context: CaseContext(ref: InboundRef(messageID: timer.timerID), at: now, on: today),
                 configuration: pipeline.options.workflow)
@@ -121,7 +124,6 @@ public final class TimerRunner: Sendable {
             let data = try pipeline.caseData(
                 in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
                 citizenCase: citizenCase, on: today)
-            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
             let source = data.source ?? MessageSource(
                 messageId: caseID, messageType: "timer", sender: SenderRef(kind: .municipality, id: record.municipality))
             var summary = Pipeline.ListSummary()
