@@ -70,11 +70,8 @@ test: deps
 	fi; \
 	$(call heading,Building with tests: $(strip $(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS))); \
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
-	if [ -f scripts/check-schemas.py ]; then \
-	  $(call heading,Checking schemas: python3 scripts/check-schemas.py); \
-	  python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'; \
-	  python3 scripts/check-schemas.py; \
-	fi; \
+	$(call heading,Checking schemas: scripts/check-schemas.sh); \
+	scripts/check-schemas.sh; \
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
 	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \

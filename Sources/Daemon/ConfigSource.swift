@@ -34,7 +34,7 @@ public enum ConfigSchema {
     /// module adds itself here; one in another module is passed to `ConfigCheck.run`.
     public static let contributors: [any ConfigKeyContributor.Type] = [
         DaemonSettings.self, DirectorySettings.self, WorkflowSettings.self, StoreSettings.self,
-        ProvisionalConfigKeys.self,
+        ObservabilitySettings.self,
     ]
 
     public static var keys: [ConfigKeySpec] { contributors.flatMap { $0.configKeys } }
@@ -104,16 +104,6 @@ public enum ConfigSchema {
         key.split(separator: ".").map { $0.map { $0.isLetter || $0.isNumber || $0 == "-" ? String($0) : "_" }.joined() }
             .joined(separator: "-")
     }
-}
-
-/// Keys other settings types are still being written for (HTTP endpoint, logging), known
-/// provisionally so a file that sets them passes `check-config`. Remove each once its
-/// settings type contributes it.
-public enum ProvisionalConfigKeys: ConfigKeyContributor {
-    public static let configKeys: [ConfigKeySpec] = [
-        // No defaults here: the settings type that reads them owns those.
-        .init("http.enabled"), .init("http.bind"), .init("logging.format"), .init("logging.level"),
-    ]
 }
 
 /// The configuration as read once: the YAML file, `DDROUTER_*` environment overrides and
@@ -380,6 +370,7 @@ public struct ConfigCheck: Sendable {
         let r = SettingsReader(source)
         let daemon = DaemonSettings.read(r)
         _ = StoreSettings.read(r)
+        _ = ObservabilitySettings.read(r)
         let specs = contributors.flatMap { $0.configKeys }
         // Keys no reader here reads yet (other settings types): their value or default.
         for spec in specs where !spec.name.contains("*") && r.effective[spec.name] == nil {

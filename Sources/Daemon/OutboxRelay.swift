@@ -119,6 +119,7 @@ public final class OutboxRelay: Sendable {
             for await result in group { all.append(result) }
             return all
         }
+        Observe.relayed(rows, failures: Dictionary(results.compactMap { id, e in e.map { (id, $0) } }) { a, _ in a })
         let sentIDs = Set(results.filter { $0.1 == nil }.map(\.0))
         let sent = rows.filter { sentIDs.contains($0.messageID) }
         let failed = results.compactMap { id, error in error.map { (id, $0) } }

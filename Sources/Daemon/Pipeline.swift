@@ -52,8 +52,10 @@ public final class Pipeline: Sendable {
     /// `client.close()`). Each delivery is finished (recorded and acked, or requeued) before
     /// the next one is taken.
     public func run(prefetch: UInt16) async throws {
+        Observe.consumerStarted()
+        defer { Observe.consumerStopped() }
         for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
-            let outcome = await handle(delivery)
+            let outcome = await Observe.delivery(delivery) { await handle(delivery) }
             switch outcome {
             case .ack: client.ack(delivery.tag)
             case .requeue:
@@ -211,9 +213,17 @@ public final class Pipeline: Sendable {
     }
 
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
+        Observe.decided(events: summary.events, held: summary.held)
+        if let refusal = summary.refusal { Observe.refused(code: refusal) }
         for why in Set(summary.unmapped).sorted() {
             logger.error("workflow event not published: its wire message cannot be built",
                          metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
+        }
+        for line in summary.cases {
+            logger.info("case updated", metadata: [
+                "citizen.pseudonym": "\(line.pseudonym.hex)", "case.id": "\(line.caseID)",
+                "message.id": "\(Self.loggable(decoded.messageID))", "events": "\(line.events)", "held": "\(line.held)",
+            ])
         }
         logger.info("message processed", metadata: [
             "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)",
@@ -231,6 +241,11 @@ public final class Pipeline: Sendable {
         summary: inout ListSummary
     ) throws {
         let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
+        let before = (events: summary.events, held: summary.held)
+        defer {
+            summary.cases.append(.init(caseID: caseID, pseudonym: pseudonym, events: summary.events - before.events,
+                                       held: summary.held - before.held))
+        }
         for event in events {
             _ = try tx.appendHistory(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
@@ -295,6 +310,15 @@ public final class Pipeline: Sendable {
         var events = 0
         var held = 0
         var unmapped: [String] = []
+        /// The cases decided, for one log line each (pseudonym only: operators follow a citizen by it).
+        var cases: [CaseLine] = []
+
+        struct CaseLine {
+            var caseID: String
+            var pseudonym: Pseudonym
+            var events: Int
+            var held: Int
+        }
     }
 
     struct DuplicateInbound: Error {
@@ -308,6 +332,7 @@ public final class Pipeline: Sendable {
     /// gets an id of its own.
     func reject(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, rejection: Rejection,
                 at now: Date, remember: Bool = true) async -> Settlement {
+        Observe.rejected(code: rejection.code)
         logger.notice("message rejected", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))",
             "exchange": "\(Self.loggable(delivery.exchange))", "type": "\(Self.loggableType(properties.type))",
@@ -398,6 +423,7 @@ public final class Pipeline: Sendable {
         let rejection = Rejection(
             code: .processingDeferred,
             reason: "Processing failed on \(deliveries) deliveries; nothing was committed. Requeue the message once the cause is fixed.")
+        Observe.rejected(code: rejection.code)
         logger.error("processing failed on every allowed delivery; dead-lettered with processing-deferred", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))", "deliveries": "\(deliveries)",
             "sender": "\(sender.map(Self.senderKey) ?? "-")",
@@ -461,6 +487,7 @@ public final class Pipeline: Sendable {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
         do {
             try await client.publish(Self.outbound(row))
+            Observe.duplicate(receipt: body)
             logger.info("duplicate message_id; stored receipt resent", metadata: [
                 "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(Self.loggableType(type))",
             ])

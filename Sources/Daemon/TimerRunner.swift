@@ -93,6 +93,7 @@ public final class TimerRunner: Sendable {
     func fire(_ timer: TimerRecord) throws -> Outcome {
         let now = pipeline.options.clock()
         let today = Pipeline.civilDate(of: now)
+        var decided = (events: 0, held: 0)
         let outcome = try store.write { tx -> Outcome in
             guard try tx.markFired(timerID: timer.timerID, at: now) else { return .alreadyFired }
             guard let caseID = timer.caseID, var record = try tx.case(id: caseID),
@@ -133,13 +134,18 @@ public final class TimerRunner: Sendable {
             for why in summary.unmapped {
                 logger.error("timer event not published: its wire message cannot be built", metadata: ["event": "\(why)"])
             }
+            decided = (summary.events, summary.held)
             return .fired
         }
         switch outcome {
         case .fired:
-            logger.info("timer fired", metadata: ["timer.kind": "\(timer.kind)"])
+            Observe.decided(events: decided.events, held: decided.held)
+            logger.info("timer fired", metadata: [
+                "timer.kind": "\(timer.kind)", "case.id": "\(timer.caseID ?? "-")", "events": "\(decided.events)",
+                "held": "\(decided.held)",
+            ])
         case .stale:
-            logger.info("stale timer marked fired", metadata: ["timer.kind": "\(timer.kind)"])
+            logger.info("stale timer marked fired", metadata: ["timer.kind": "\(timer.kind)", "case.id": "\(timer.caseID ?? "-")"])
         case .orphan:
             logger.warning("timer without a case or of an unknown kind marked fired", metadata: ["timer.kind": "\(timer.kind)"])
         case .alreadyFired:

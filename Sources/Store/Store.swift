@@ -76,7 +76,7 @@ public final class Store: Sendable {
 
     /// The database file.
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool  // internal: StoreGauges.swift reads it
     private let key: KeyBytes
 
     /// Opens (creating when missing) and migrates the store.

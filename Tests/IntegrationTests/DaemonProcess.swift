@@ -12,6 +12,9 @@ import Glibc
 ///
 /// - Readiness: the test creates a datagram socket and passes it as `NOTIFY_SOCKET`; the
 ///   daemon sends `READY=1` once it is connected and consuming (SystemdNotifier).
+/// - Notifications: every datagram on that socket is kept with its arrival time
+///   (`notifications()`), for tests of the notify protocol (STATUS=, WATCHDOG=1, STOPPING=1).
+/// - HTTP: `/metrics`, `/livez`, `/readyz` on 127.0.0.1 with a free port (logged as `http.port`).
 /// - Output: stdout and stderr are appended to `directory/daemon.log` (restarts append).
 /// - Ending: `terminate()` (SIGTERM, waits for the exit status), `kill()` (SIGKILL). A
 ///   process still running when the object goes away is killed and reaped in `deinit`.
@@ -26,6 +29,7 @@ final class DaemonProcess: @unchecked Sendable {
     private var pid: pid_t = 0
     private var exited = true
     private var notifyFD: Int32 = -1
+    private var received: [(at: ContinuousClock.Instant, text: String)] = []
 
     /// The store's development master key (the daemon reads it from `store.dev_key`).
     static let storeKey = "ddrouter-scale-tests-store-key-not-a-secret-0123456789"
@@ -68,6 +72,8 @@ final class DaemonProcess: @unchecked Sendable {
             store:
               path: \(storePath)
               dev_key: "\(Self.storeKey)"
+            http:
+              bind: 127.0.0.1:0
             \(extraConfig)
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -83,8 +89,10 @@ final class DaemonProcess: @unchecked Sendable {
     var isRunning: Bool { lock.withLock { !exited } }
 
     /// Starts the daemon and waits for `READY=1`. Throws (with the log's tail) if it exits
-    /// first or does not get ready within `timeout`.
-    func start(timeout: Duration = .seconds(60)) async throws {
+    /// first or does not get ready within `timeout`. `environment` is added to the child's
+    /// (e.g. `WATCHDOG_USEC`); with `waitForReady: false` it returns once the process runs.
+    func start(timeout: Duration = .seconds(60), environment extra: [String: String] = [:],
+               waitForReady: Bool = true) async throws {
         precondition(!isRunning, "daemon already running")
         try openNotifySocket()
         var actions = posix_spawn_file_actions_t()
@@ -96,6 +104,7 @@ final class DaemonProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         environment["NOTIFY_SOCKET"] = notifyPath
         environment.removeValue(forKey: "WATCHDOG_USEC")
+        for (key, value) in extra { environment[key] = value }
         let argv = [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -109,10 +118,12 @@ final class DaemonProcess: @unchecked Sendable {
         lock.withLock {
             pid = child
             exited = false
+            received = []
         }
+        guard waitForReady else { return }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if receiveNotifications().contains(where: { $0.split(separator: "\n").contains("READY=1") }) { return }
+            if notifications().contains(where: { $0.text.split(separator: "\n").contains("READY=1") }) { return }
             if let status = reap(block: false) {
                 throw BrokerError(message: "ddrouter exited (status \(status)) before READY=1:\n\(logTail())")
             }
@@ -210,16 +221,18 @@ final class DaemonProcess: @unchecked Sendable {
         notifyFD = fd
     }
 
-    /// Every datagram waiting on the socket.
-    private func receiveNotifications() -> [String] {
-        var out: [String] = []
+    /// Every datagram received since the last start, with the time it was read (poll often
+    /// when the timing matters): the ones kept so far and those waiting on the socket.
+    func notifications() -> [(at: ContinuousClock.Instant, text: String)] {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while notifyFD >= 0 {
-            let n = recv(notifyFD, &buffer, buffer.count, 0)
-            guard n > 0 else { break }
-            out.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        return lock.withLock {
+            while notifyFD >= 0 {
+                let n = recv(notifyFD, &buffer, buffer.count, 0)
+                guard n > 0 else { break }
+                received.append((ContinuousClock.now, String(decoding: buffer[0..<n], as: UTF8.self)))
+            }
+            return received
         }
-        return out
     }
 }
 

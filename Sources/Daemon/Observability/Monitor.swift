@@ -1,0 +1,173 @@
+public import AMQP
+public import Contract
+import Dispatch
+import Foundation
+public import Logging
+import Metrics
+public import Store
+import Synchronization
+
+/// Keeps the sampled metrics and the readiness state current while the daemon runs:
+/// - follows the broker client's connection events (connected, lost, blocked);
+/// - every `interval`: store gauges (outbox depth, oldest pending, open and overdue timers),
+///   a store write probe, the depths of `ddrouter.inbound` and `ddrouter.dead`, `ddrouter_ready`,
+///   and the systemd `STATUS=` line (counts only, never personal data).
+///
+/// It is the only reader of `AMQPClient.events` (an `AsyncStream` has one consumer).
+/// Store calls block, so they run on a private dispatch queue, not on the cooperative pool.
+public final class DaemonMonitor: Sendable {
+    let client: AMQPClient
+    let store: Store
+    let health: DaemonHealth
+    let names: Contract.Topology
+    let logger: Logger
+    let interval: Duration
+    let status: @Sendable (String) -> Void
+    let queue = DispatchQueue(label: "ddrouter.monitor.store")
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let lastStatus = Mutex<String>("")
+
+    /// - Parameter status: receives a short status line when it changes (systemd `STATUS=`).
+    public init(
+        client: AMQPClient, store: Store, health: DaemonHealth, names: Contract.Topology = Contract.Topology(),
+        logger: Logger, interval: Duration, status: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.client = client
+        self.store = store
+        self.health = health
+        self.names = names
+        self.logger = logger
+        self.interval = interval
+        self.status = status
+    }
+
+    public func start() {
+        Gauge(label: DaemonMetric.brokerConnected.name).record(client.isConnected ? 1 : 0)
+        Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
+        Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
+        let events = Task { [client, logger] in
+            var connected = false
+            for await event in client.events {
+                Self.record(event, wasConnected: &connected, logger: logger)
+            }
+        }
+        let sampler = Task {
+            while !Task.isCancelled {
+                await sample()
+                try? await Task.sleep(for: interval)
+            }
+        }
+        tasks.withLock { $0 = [events, sampler] }
+    }
+
+    /// Stops sampling (before the store is closed). The event task ends when the client closes.
+    public func stop() async {
+        let running = tasks.withLock { t -> [Task<Void, Never>] in
+            defer { t.removeAll() }
+            return t
+        }
+        for task in running { task.cancel() }
+        if running.count > 1 { await running[1].value }
+    }
+
+    /// Records one connection event. `wasConnected` tells a lost connection from a failed
+    /// attempt (both arrive as `.disconnected`): only the first counts as a disconnection.
+    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, logger: Logger) {
+        switch event {
+        case .connected:
+            wasConnected = true
+            Gauge(label: DaemonMetric.brokerConnected.name).record(1)
+            Counter(label: DaemonMetric.brokerConnections.name).increment()
+        case .disconnected:
+            Gauge(label: DaemonMetric.brokerConnected.name).record(0)
+            if wasConnected { Counter(label: DaemonMetric.brokerDisconnections.name).increment() }
+            wasConnected = false
+        case .blocked:
+            Gauge(label: DaemonMetric.brokerBlocked.name).record(1)
+        case .unblocked:
+            Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
+        case .consumerCancelled(let queue):
+            logger.warning("the broker cancelled a consumer; subscribing again", metadata: ["amqp.queue": "\(queue)"])
+        case .resubscribed, .staleAcksDropped:
+            break
+        }
+    }
+
+    /// One sampling round (also called by tests).
+    public func sample() async {
+        let connected = client.isConnected
+        Gauge(label: DaemonMetric.brokerConnected.name).record(connected ? 1 : 0)
+        Gauge(label: DaemonMetric.brokerBlocked.name).record(client.blockedReason == nil ? 0 : 1)
+        Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
+        let inbound = connected ? await queueDepth(names.inboundQueue) : nil
+        let dead = connected ? await queueDepth(names.deadLetterQueue) : nil
+        Gauge(label: DaemonMetric.inboundQueueMessages.name).record(inbound.map(Double.init) ?? -1)
+        Gauge(label: DaemonMetric.deadLetterQueueMessages.name).record(dead.map(Double.init) ?? -1)
+
+        let (gauges, problem) = await onStoreQueue { [store] () -> (StoreGauges?, String?) in
+            let now = Date()
+            let problem = store.writeProbe()
+            return ((try? store.gauges(at: now)), problem)
+        }
+        let previous = health.storeProblem
+        health.storeProbed(problem: problem)
+        Gauge(label: DaemonMetric.storeWritable.name).record(problem == nil ? 1 : 0)
+        if let problem, previous != problem {
+            logger.error("store not writable", metadata: ["store.problem": "\(problem)"])
+        } else if problem == nil, previous != nil {
+            logger.notice("store writable again")
+        }
+        if let gauges {
+            Gauge(label: DaemonMetric.outboxDepth.name).record(gauges.outboxPending)
+            let oldest = gauges.oldestPendingAt.map { max(0, Date().timeIntervalSince($0)) } ?? 0
+            Gauge(label: DaemonMetric.outboxOldestAge.name).record(oldest)
+            Gauge(label: DaemonMetric.timersOpen.name).record(gauges.timersPending)
+            Gauge(label: DaemonMetric.timersOverdue.name).record(gauges.timersOverdue)
+        }
+        let readiness = health.readiness()
+        Gauge(label: DaemonMetric.ready.name).record(readiness.ready ? 1 : 0)
+
+        // systemd STATUS=: state and counts only.
+        var line = readiness.ready ? "consuming" : "not ready: \(readiness.reason)"
+        line += "; \(Observe.processedCount) messages settled since start"
+        if let gauges { line += "; outbox \(gauges.outboxPending) pending; \(gauges.timersPending) timers open" }
+        let changed = lastStatus.withLock { last -> Bool in
+            defer { last = line }
+            return last != line
+        }
+        if changed { status(line) }
+    }
+
+    /// The ready-message count of a queue, or nil when the broker does not answer within 2 s.
+    /// (An unstructured task, so a call the broker never answers cannot hold the sampler up.)
+    func queueDepth(_ queue: String) async -> Int? {
+        let once = Mutex<CheckedContinuation<Int?, Never>?>(nil)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+            once.withLock { $0 = continuation }
+            let finish: @Sendable (Int?) -> Void = { value in
+                once.withLock { c in
+                    c?.resume(returning: value)
+                    c = nil
+                }
+            }
+            let admin = Task { [client] in
+                if case .queue(let messages, _) = try? await client.admin(.inspectQueue(queue)) {
+                    finish(Int(messages))
+                } else {
+                    finish(nil)
+                }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(2))
+                admin.cancel()
+                finish(nil)
+            }
+        }
+    }
+
+    private func onStoreQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: body()) }
+        }
+    }
+}
