@@ -1968,6 +1968,15 @@ enum EmbeddedSchemas {
               "minimum": 0,
               "description": "For list messages: how many entries were accepted."
             },
+            "heldEntries": {
+              "type": "array",
+              "description": "Accepted but held for lack of consent (R4): for list messages the zero-based indices of the held entries; for a referral or transition-proposal [0] when its data is held. Nothing about a held entry reaches the other sector until consent is recorded. Absent when nothing is held.",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "uniqueItems": true
+            },
             "rejectedEntries": {
               "type": "array",
               "description": "For list messages: every rejected entry.",

@@ -69,12 +69,15 @@ public struct Receipt: ContractMessage {
     public var pointer: String?
     public var property: String?
     public var acceptedEntries: Int?
+    /// Accepted entries held for lack of consent (R4): list indices; `[0]` for a held
+    /// single-citizen message. `nil` when nothing is held.
+    public var heldEntries: [Int]?
     public var rejectedEntries: [RejectedEntry]?
 
     public init(
         schemaVersion: String = contractSchemaVersion, receiptFor: For, status: Status, receivedAt: Timestamp,
         code: String? = nil, reason: String? = nil, pointer: String? = nil, property: String? = nil,
-        acceptedEntries: Int? = nil, rejectedEntries: [RejectedEntry]? = nil
+        acceptedEntries: Int? = nil, rejectedEntries: [RejectedEntry]? = nil, heldEntries: [Int]? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.receiptFor = receiptFor
@@ -86,6 +89,7 @@ public struct Receipt: ContractMessage {
         self.property = property
         self.acceptedEntries = acceptedEntries
         self.rejectedEntries = rejectedEntries
+        self.heldEntries = heldEntries
     }
 
     /// The receipt for an accepted message; for lists, with its rejected entries.

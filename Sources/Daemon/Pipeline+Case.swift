@@ -200,7 +200,7 @@ extension Pipeline {
                 try answer(decoded, receipt: receipt, in: tx, at: now)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .rejected, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: code.rawValue))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.answerSender.recorded))
                 summary.rejected = 1
                 summary.refusal = code.rawValue
                 return summary
@@ -224,6 +224,20 @@ extension Pipeline {
             }
             var citizenCase = try existing?.decodeState(as: CitizenCase.self)
                 ?? CitizenCase(citizen: CitizenKey(request.cpr.digits))
+            // A message that may open a case must not take over another municipality's open
+            // case (R4): its consent, listing data and the case's later messages would go to
+            // that municipality. A municipality gets the same answer as for a citizen without
+            // a case; a regional sender (which may know the case) is told what is wrong.
+            if request.opensCase, let owner = citizenCase.owningMunicipality,
+                let named = request.municipality, named != owner.rawValue
+            {
+                if case .municipality(let code) = sender {
+                    return try refuse(.unknownCase, "The citizen has no case with municipality \(code).")
+                }
+                return try refuse(
+                    .outOfOrder, pointer: "/municipality",
+                    "The citizen's open case belongs to another municipality than `/municipality` names; it changes only once that case is closed (R4).")
+            }
             var events: [OutboundEvent] = []
             var timers: [TimerAction] = []
             // A consent carried by the message; `absent` states nothing and leaves a
@@ -260,7 +274,8 @@ extension Pipeline {
                 explanation: nil))
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                purpose: AuditPurpose.received(decoded.type, from: sender).recorded))
             let data = try caseData(
                 in: tx, caseID: caseID, municipality: municipality, clinic: clinic, citizenCase: citizenCase, on: today)
             try record(events: events, timers: timers, in: tx, caseID: caseID, cpr: request.cpr,
@@ -268,7 +283,9 @@ extension Pipeline {
             if let statement = request.consentStatement ?? request.consent {
                 try recordConsent(statement, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
             }
-            try answer(decoded, receipt: Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now)), in: tx, at: now)
+            var receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
+            if request.opensCase, events.contains(where: Self.isHeldNotice) { receipt.heldEntries = [0] }
+            try answer(decoded, receipt: receipt, in: tx, at: now)
             summary.accepted = 1
             return summary
         }

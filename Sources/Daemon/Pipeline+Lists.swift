@@ -8,13 +8,9 @@ import Workflow
 extension Pipeline {
     // MARK: - municipal-list
 
-    func process(list: Contract.MunicipalList, decoded: DecodedMessage, at now: Date) async -> Settlement {
+    func process(list: Contract.MunicipalList, asOf: LocalDate, decoded: DecodedMessage, at now: Date) async -> Settlement {
         let sender = decoded.sender
         let senderKey = Self.senderKey(sender)
-        guard let asOf = LocalDate(iso: list.asOf.description) else {
-            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
-            return .requeue
-        }
         let today = Self.civilDate(of: now)
         let workflowList = Workflow.MunicipalList(
             messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
@@ -40,12 +36,31 @@ extension Pipeline {
                     knownClinics[entry.citizen] = record.clinic
                 }
             }
-            let outcomes = ListProcessing.apply(
-                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow)
-
             var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            // R4: an entry for a citizen whose open case belongs to another municipality
+            // changes nothing (no consent, no listing, no takeover of the case) and is answered
+            // like an entry about a citizen this municipality has no case for.
+            var foreign: Set<Int> = []  // positions in `list.entries`
+            for (position, entry) in workflowList.entries.enumerated() {
+                guard let owner = cases[entry.citizen]?.owningMunicipality, owner != workflowList.municipality else {
+                    continue
+                }
+                foreign.insert(position)
+                let index = decoded.acceptedEntryIndices[position]
+                rejected.append(.init(
+                    index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)",
+                    reason: "The citizen has no case with municipality \(list.municipality) that this entry may change."))
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[entry.citizen],
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: AuditPurpose.answerSender.recorded))
+            }
+            let outcomes = ListProcessing.apply(
+                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: foreign)
+
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()
+            var held: [Int] = []
             for outcome in outcomes {
                 // `list.entries` holds the accepted entries only; receipts use the sent index.
                 let originalIndex = decoded.acceptedEntryIndices[outcome.index]
@@ -61,6 +76,7 @@ extension Pipeline {
                     break
                 }
                 guard let citizenCase = cases[outcome.citizen] else { continue }
+                if outcome.events.contains(where: Self.isHeldNotice) { held.append(originalIndex) }
                 let caseID = Self.caseID(pseudonym)
                 // A list to all clinics keeps the clinic an earlier message named.
                 let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
@@ -79,7 +95,8 @@ extension Pipeline {
                     on: today)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
                 try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
                 try tx.recordListMember(ListMember(
                     side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
@@ -88,17 +105,25 @@ extension Pipeline {
                 try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
                            pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
             }
-            try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, held: held, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count
             summary.rejected = rejected.count
             return summary
         }
     }
 
-    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent index).
+    /// Whether an event is the workflow's notice that an entry is held for consent (R4),
+    /// which the receipt carries (`heldEntries`) instead of a message of its own.
+    static func isHeldNotice(_ event: OutboundEvent) -> Bool {
+        if case .heldForConsent = event.payload { return true }
+        return false
+    }
+
+    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent
+    /// index, held entries by sent index).
     func answer(
-        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, in tx: StoreTransaction,
-        at now: Date
+        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, held: [Int] = [],
+        in tx: StoreTransaction, at now: Date
     ) throws {
         let sender = decoded.sender
         let receipt = Receipt(
@@ -106,7 +131,8 @@ extension Pipeline {
                 messageId: decoded.messageID, messageType: decoded.type.rawValue,
                 sender: SenderRef(kind: sender.kind, id: sender.id)),
             status: .ok, receivedAt: Contract.Timestamp(now),
-            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index })
+            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index },
+            heldEntries: held.isEmpty ? nil : held.sorted())
         try answer(decoded, receipt: receipt, in: tx, at: now)
     }
 
@@ -166,7 +192,8 @@ extension Pipeline {
                     payload: try StoreJSON.encode(facts), explanation: nil))
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                    purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
                 let data = try caseData(
                     in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
                     citizenCase: citizenCase, on: today)
@@ -225,7 +252,7 @@ extension Pipeline {
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "list-reconciliation"))
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
             }
             try reconcile(list, decoded: decoded, accepted: seen, in: tx, at: now, summary: &summary)
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)

@@ -96,11 +96,11 @@ extension Pipeline {
                 routingKey: options.names.routingKey(for: .reconciliationReport, to: audience),
                 type: MessageType.reconciliationReport.rawValue, correlationID: decoded.messageID,
                 headers: mapper.headers(explanation), body: try message.encodedBody(), createdAt: now,
-                audit: OutboxAudit(actor: actor, pseudonym: nil, purpose: Workflow.ConsentPurpose.courseOverview.rawValue))
+                audit: OutboxAudit(actor: actor, pseudonym: nil, purpose: AuditPurpose.courseOverview.recorded))
             _ = try tx.enqueue(row)
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: actor, action: "queued", pseudonym: nil, messageType: row.type,
-                messageID: row.messageID, purpose: Workflow.ConsentPurpose.courseOverview.rawValue))
+                messageID: row.messageID, purpose: AuditPurpose.courseOverview.recorded))
             summary.events += 1
         }
     }

@@ -8,11 +8,11 @@ public import Workflow
 /// The consume → decide → record → ack pipeline of `ddrouter run` (issue 4).
 ///
 /// For each delivery from `ddrouter.inbound`:
-/// 1. **decode** with `MessageDecoder` (contract checks, entry-by-entry for lists);
-/// 2. **authorize**: the broker-validated `user_id` must be the broker user of the sender the
-///    exchange belongs to (`PipelineOptions.userForSender`);
-/// 3. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
+/// 1. **authorize**: the broker-validated `user_id` must be the broker user of the sender the
+///    exchange belongs to (`PipelineOptions.userForSender`), before anything is looked up;
+/// 2. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
 ///    again, byte for byte, and nothing else happens;
+/// 3. **decode** with `MessageDecoder` (contract checks, entry-by-entry for lists);
 /// 4. **workflow**: `municipal-list` goes through `ListProcessing`, `contact-status` through
 ///    the listed citizens' cases (`Pipeline+Lists.swift`), `clinic-list` is compared with the
 ///    municipal list (R3); every single-citizen type takes one generic path
@@ -26,9 +26,11 @@ public import Workflow
 ///
 /// Rejections (decode or authorization) get a `fatal-error` receipt (stored, so a resend
 /// gets the identical one) and an unchanged copy in `ddrouter.dead` with the
-/// `x-ddrouter-*` headers; the original is acked. Transient trouble (store busy, a publish
-/// refused) requeues the delivery; the quorum queue's delivery limit dead-letters a message
-/// that keeps failing.
+/// `x-ddrouter-*` headers; the original is acked. A transient store failure (busy, disk
+/// full) is retried in-process with bounded backoff while the delivery is held; what still
+/// fails (or a publish refused) requeues the delivery. On the last delivery the quorum
+/// queue allows (`x-delivery-count` = `deliveryLimit`) the message is not processed again:
+/// it gets a `processing-deferred` receipt and a headered copy in `ddrouter.dead` (`giveUp`).
 ///
 /// Logs carry message ids, types, codes and counts: never a CPR, a name or free text.
 public final class Pipeline: Sendable {
@@ -65,7 +67,7 @@ public final class Pipeline: Sendable {
             case .ack: client.ack(delivery.tag)
             case .requeue:
                 client.nack(delivery.tag, requeue: true)
-                try? await Task.sleep(for: .milliseconds(200))
+                try? await Task.sleep(for: options.requeuePause)
             case .deadLetter: client.nack(delivery.tag, requeue: false)
             }
             if stopping.isSet { break }
@@ -83,10 +85,19 @@ public final class Pipeline: Sendable {
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {
         case ack
-        /// Transient trouble: nothing was committed; the broker delivers it again.
+        /// Trouble that in-process retries did not overcome: nothing was committed; the
+        /// broker delivers it again (counted against the queue's delivery limit).
         case requeue
-        /// Not processable now: into the queue's dead-letter exchange (`dd.dead`).
+        /// Not processable, and not even its dead-letter copy could be published: into the
+        /// queue's dead-letter exchange (`dd.dead`) by the broker.
         case deadLetter
+    }
+
+    /// How many times the broker delivered this message before (`x-delivery-count`, set by
+    /// quorum queues on redelivery; 0 on the first delivery).
+    static func previousDeliveries(_ delivery: Delivery) -> Int {
+        guard let count = delivery.properties.headers["x-delivery-count"]?.intValue else { return 0 }
+        return Int(clamping: max(0, count))
     }
 
     /// Handles one delivery; the caller settles it as answered.
@@ -102,16 +113,33 @@ public final class Pipeline: Sendable {
         // The sender named by the exchange (known to the code book), for receipts and dedupe.
         let sender = decoder.sender(forExchange: delivery.exchange)
 
-        // Dedupe first: a message_id already answered gets the stored receipt, nothing else.
+        // Authorization before anything is looked up or resent: the broker has checked that
+        // user_id is the connection's user; that user must be the one the directory gives
+        // the sender of the exchange. A missing user_id is the decoder's `missing-user-id`.
+        if let sender, let user = properties.userID, !user.isEmpty, user != options.userForSender(sender) {
+            let rejection = Rejection(
+                code: .unauthorizedSender, property: "user_id",
+                reason: "The user_id is not the broker user of the sender whose exchange the message was published to.")
+            return await reject(delivery, properties: properties, sender: sender, rejection: rejection, at: now,
+                                remember: false)
+        }
+
+        // Dedupe: a message_id already answered gets the stored receipt, nothing else.
         if let sender, let messageID = properties.messageID, !messageID.isEmpty {
             do {
-                if let stored = try store.receipt(forSender: Self.senderKey(sender), messageID: messageID) {
+                let key = Self.senderKey(sender)
+                if let stored = try await retrying({ try store.receipt(forSender: key, messageID: messageID) }) {
                     return await resendReceipt(stored, sender: sender, messageID: messageID, type: properties.type)
                 }
             } catch {
-                logger.warning("inbox lookup failed; requeueing", metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
-                return .requeue
+                logger.warning("inbox lookup failed", metadata: ["message_id": "\(Self.loggable(messageID))", "error": "\(error)"])
+                return await requeueOrGiveUp(delivery, properties: properties, sender: sender, at: now)
             }
+        }
+        // The last delivery the broker allows: processing failed on every earlier one (or
+        // crashed the daemon). Answer and dead-letter it ourselves instead of trying again.
+        if Self.previousDeliveries(delivery) >= options.deliveryLimit {
+            return await giveUp(delivery, properties: properties, sender: sender, at: now)
         }
 
         let decoded: DecodedMessage
@@ -121,26 +149,27 @@ public final class Pipeline: Sendable {
         case .success(let message):
             decoded = message
         }
-        // Authorization: the broker has checked user_id equals the connection's user; that
-        // user must be the one the directory gives the sender of the exchange.
-        let expectedUser = options.userForSender(decoded.sender)
-        guard decoded.userID == expectedUser else {
-            let rejection = Rejection(
-                code: .unauthorizedSender, property: "user_id",
-                reason: "The user_id is not the broker user of the sender whose exchange the message was published to.")
-            return await reject(delivery, properties: properties, sender: decoded.sender, rejection: rejection, at: now)
-        }
-
         switch decoded.message {
         case .municipalList(let list):
-            return await process(list: list, decoded: decoded, at: now)
+            // The decoder has checked the date; one it passes but the rules cannot read is
+            // still a permanent fault of this message: reject it, never requeue it.
+            guard let asOf = LocalDate(iso: list.asOf.description) else {
+                return await reject(delivery, properties: properties, sender: decoded.sender, rejection: Rejection(
+                    code: .invalidDate, pointer: JSONPointer(["asOf"]),
+                    reason: "`/asOf` is not a date the router can route by."), at: now)
+            }
+            return await process(list: list, asOf: asOf, decoded: decoded, at: now)
         case .contactStatus(let status):
             return await process(contactStatus: status, decoded: decoded, at: now)
         case .clinicList(let list):
             return await process(clinicList: list, decoded: decoded, at: now)
         case .referral, .consentUpdate, .assessment, .municipalPosition, .meetingOutcome, .transitionProposal,
             .jointPlan, .knowledgeHandover, .patientChoice, .treatmentStarted:
-            guard let request = Self.caseRequest(for: decoded, on: Self.civilDate(of: now)) else { return .requeue }
+            guard let request = Self.caseRequest(for: decoded, on: Self.civilDate(of: now)) else {
+                return await reject(delivery, properties: properties, sender: decoded.sender, rejection: Rejection(
+                    code: .unknownType, property: "type", reason: "The router has no processing for this message type."),
+                    at: now)
+            }
             return await process(caseRequest: request, decoded: decoded, at: now)
         }
     }
@@ -150,7 +179,14 @@ public final class Pipeline: Sendable {
     /// anything else rolls back and requeues (transient: store busy, disk full).
     func commit(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async -> Settlement {
         do {
-            let summary = try store.write(body)
+            let summary = try await retrying {
+                try store.write { tx in
+                    #if DEBUG
+                    try options.faultInjection?(decoded.messageID)
+                    #endif
+                    return try body(tx)
+                }
+            }
             log(summary, decoded)
             return .ack
         } catch let duplicate as DuplicateInbound {
@@ -160,6 +196,22 @@ public final class Pipeline: Sendable {
             logger.warning("processing failed; nothing committed, requeueing",
                            metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
+        }
+    }
+
+    /// Runs `operation`, retrying it in-process while it fails for a transient store reason
+    /// (busy, disk full) with the backoff of `options.retryDelays`, holding the delivery.
+    /// Retrying a whole store transaction is safe: it committed nothing when it threw.
+    func retrying<T>(_ operation: () throws -> T) async throws -> T {
+        var delays = options.retryDelays[...]
+        while true {
+            do {
+                return try operation()
+            } catch let error as StoreError where error.isTransient {
+                guard let delay = delays.popFirst() else { throw error }
+                logger.notice("store busy; retrying", metadata: ["error": "\(error.code.rawValue)", "in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
         }
     }
 
@@ -224,17 +276,17 @@ public final class Pipeline: Sendable {
                     continue
                 }
                 row.audit = OutboxAudit(
-                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: event.payload.purpose.rawValue)
+                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: AuditPurpose(event.payload.purpose).recorded)
                 _ = try tx.enqueue(row)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
-                    messageType: row.type, messageID: row.messageID, purpose: event.payload.purpose.rawValue))
+                    messageType: row.type, messageID: row.messageID, purpose: AuditPurpose(event.payload.purpose).recorded))
                 summary.events += 1
             case .held:
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.partyKey(event.recipient), action: .held, pseudonym: pseudonym,
                     messageType: event.payload.wireType, messageID: event.id.rawValue,
-                    purpose: event.payload.purpose.rawValue))
+                    purpose: AuditPurpose(event.payload.purpose).recorded))
                 summary.held += 1
             case .unavailable(let why):
                 summary.unmapped.append(why)
@@ -291,29 +343,20 @@ public final class Pipeline: Sendable {
 
     // MARK: - rejections
 
+    /// With `remember: false` (an unauthorized publisher) the message_id is not recorded: it
+    /// must neither answer nor block the real sender's message of that id, and its receipt
+    /// gets an id of its own.
     func reject(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, rejection: Rejection,
-                at now: Date) async -> Settlement {
+                at now: Date, remember: Bool = true) async -> Settlement {
         Observe.rejected(code: rejection.code)
         logger.notice("message rejected", metadata: [
             "message_id": "\(Self.loggable(properties.messageID))",
-            "exchange": "\(delivery.exchange)", "code": "\(rejection.code.rawValue)",
+            "exchange": "\(Self.loggable(delivery.exchange))", "type": "\(Self.loggableType(properties.type))",
+            "code": "\(rejection.code.rawValue)",
         ])
         // 1. The unchanged copy in ddrouter.dead, confirmed before anything is committed.
-        var deadProperties = delivery.properties
-        // The copy is published by the router's own user; the broker refuses a user_id that
-        // is not the connection's, so the original one travels in a header instead.
-        if let user = deadProperties.userID {
-            deadProperties.headers["x-ddrouter-user-id"] = .string(user)
-        }
-        deadProperties.userID = nil
-        for (key, value) in DeadLetterHeaders.headers(for: rejection, exchange: delivery.exchange,
-                                                      rejectedAt: Contract.Timestamp(now)) {
-            deadProperties.headers[key] = .string(value)
-        }
         do {
-            try await client.publish(OutboundMessage(
-                exchange: options.deadLetterExchange, routingKey: delivery.routingKey, body: delivery.body,
-                properties: deadProperties))
+            try await publishDeadLetter(delivery, rejection: rejection, at: now)
         } catch {
             logger.warning("dead-letter copy not confirmed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
@@ -328,8 +371,8 @@ public final class Pipeline: Sendable {
                                   receivedAt: Contract.Timestamp(now))
             let body = try receipt.encodedBody()
             let messageID = properties.messageID.flatMap { $0.isEmpty ? nil : $0 }
-            try store.write { tx in
-                if let messageID {
+            try await retrying { try store.write { tx in
+                if remember, let messageID {
                     if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
                         sender: Self.senderKey(sender), messageID: messageID, type: properties.type ?? "",
                         receivedAt: now, receipt: body))
@@ -337,12 +380,14 @@ public final class Pipeline: Sendable {
                         throw DuplicateInbound(receipt: stored)
                     }
                 }
-                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: messageID, at: now))
+                _ = try tx.enqueue(receiptRow(
+                    body, sender: sender, messageID: messageID, at: now,
+                    suffix: remember ? nil : "\(rejection.code.rawValue)-\(UUID().uuidString)"))
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
                     messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
-                    purpose: rejection.code.rawValue))
-            }
+                    purpose: AuditPurpose.answerSender.recorded))
+            } }
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: sender, messageID: properties.messageID ?? "",
@@ -351,6 +396,72 @@ public final class Pipeline: Sendable {
             logger.warning("recording the rejection failed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
         }
+    }
+
+    /// Publishes the unchanged copy of `delivery` to the dead-letter exchange with the
+    /// `x-ddrouter-*` headers of `rejection`, and waits for the broker's confirm.
+    func publishDeadLetter(_ delivery: Delivery, rejection: Rejection, at now: Date) async throws {
+        var deadProperties = delivery.properties
+        // The copy is published by the router's own user; the broker refuses a user_id that
+        // is not the connection's, so the original one travels in a header instead.
+        if let user = deadProperties.userID {
+            deadProperties.headers["x-ddrouter-user-id"] = .string(user)
+        }
+        deadProperties.userID = nil
+        deadProperties.headers["x-delivery-count"] = nil
+        for (key, value) in DeadLetterHeaders.headers(for: rejection, exchange: delivery.exchange,
+                                                      rejectedAt: Contract.Timestamp(now)) {
+            deadProperties.headers[key] = .string(value)
+        }
+        try await client.publish(OutboundMessage(
+            exchange: options.deadLetterExchange, routingKey: delivery.routingKey, body: delivery.body,
+            properties: deadProperties))
+    }
+
+    /// Requeues a delivery that failed, or gives up on it if this was the last delivery the
+    /// broker allows.
+    func requeueOrGiveUp(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, at now: Date) async
+        -> Settlement
+    {
+        guard Self.previousDeliveries(delivery) >= options.deliveryLimit else { return .requeue }
+        return await giveUp(delivery, properties: properties, sender: sender, at: now)
+    }
+
+    /// A message processing failed on for `deliveryLimit` deliveries (or that crashed the
+    /// daemon as often): its copy goes to `ddrouter.dead` with `x-ddrouter-code:
+    /// processing-deferred`, the sender gets a `transient-error` receipt
+    /// (`processing-deferred`: resend the same message later), nothing is committed, and the
+    /// delivery is acked. Nothing is stored for its message_id, so a resend, or
+    /// `ddrouter dlq requeue --code processing-deferred` once the cause is fixed, processes
+    /// it. If even the copy cannot be published, the broker dead-letters it (`.deadLetter`).
+    func giveUp(_ delivery: Delivery, properties: InboundProperties, sender: Sender?, at now: Date) async -> Settlement {
+        let deliveries = Self.previousDeliveries(delivery) + 1
+        let rejection = Rejection(
+            code: .processingDeferred,
+            reason: "Processing failed on \(deliveries) deliveries; nothing was committed. Requeue the message once the cause is fixed.")
+        Observe.rejected(code: rejection.code)
+        logger.error("processing failed on every allowed delivery; dead-lettered with processing-deferred", metadata: [
+            "message_id": "\(Self.loggable(properties.messageID))", "deliveries": "\(deliveries)",
+            "sender": "\(sender.map(Self.senderKey) ?? "-")",
+        ])
+        do {
+            try await publishDeadLetter(delivery, rejection: rejection, at: now)
+        } catch {
+            logger.warning("dead-letter copy not confirmed; leaving it to the broker's dead-letter exchange",
+                           metadata: ["error": "\(error)"])
+            return .deadLetter
+        }
+        guard let sender else { return .ack }
+        do {
+            let body = try Receipt(deferring: properties, sender: sender, receivedAt: Contract.Timestamp(now)).encodedBody()
+            let row = receiptRow(body, sender: sender, messageID: properties.messageID.flatMap { $0.isEmpty ? nil : $0 },
+                                 at: now, suffix: "deferred")
+            try await client.publish(Self.outbound(row))
+        } catch {
+            logger.error("the processing-deferred receipt was not confirmed; the dead letter is the record",
+                         metadata: ["message_id": "\(Self.loggable(properties.messageID))", "error": "\(error)"])
+        }
+        return .ack
     }
 
     // MARK: - receipts
@@ -380,6 +491,13 @@ public final class Pipeline: Sendable {
         return String(messageID.prefix(128))
     }
 
+    /// A sender-set AMQP `type` as logged: a contract type name, `(unknown)` for anything
+    /// else (a closed set: sender text never reaches the log), `-` when absent.
+    static func loggableType(_ type: String?) -> String {
+        guard let type, !type.isEmpty else { return "-" }
+        return MessageType(rawValue: type)?.rawValue ?? "(unknown)"
+    }
+
     /// A repeated message_id: publish the stored receipt again, identical body and id.
     func resendReceipt(_ body: Data, sender: Sender, messageID: String, type: String?) async -> Settlement {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
@@ -387,7 +505,7 @@ public final class Pipeline: Sendable {
             try await client.publish(Self.outbound(row))
             Observe.duplicate(receipt: body)
             logger.info("duplicate message_id; stored receipt resent", metadata: [
-                "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(type ?? "-")",
+                "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(Self.loggableType(type))",
             ])
             return .ack
         } catch {
@@ -478,13 +596,26 @@ public struct PipelineOptions: Sendable {
     /// equals the connection's user, so the pair (exchange, user_id) authenticates the sender.
     public var userForSender: @Sendable (Sender) -> String
     public var clock: @Sendable () -> Date
+    /// The inbound queue's `x-delivery-limit` (`inbound.delivery_limit`): on the delivery
+    /// after this many failed ones the pipeline answers and dead-letters the message itself.
+    public var deliveryLimit: Int
+    /// In-process retries of a transient store failure (busy, disk full), holding the
+    /// delivery: one attempt more than delays. Requeueing counts against the delivery limit.
+    public var retryDelays: [Duration] = [50, 100, 200, 400, 800, 1600].map { .milliseconds($0) }
+    /// Pause after a requeue before the next delivery is taken.
+    public var requeuePause: Duration = .milliseconds(200)
+    #if DEBUG
+    /// Test-only fault injection (DEBUG builds only): called inside every processing
+    /// transaction with the message_id; a thrown error fails (rolls back) the transaction.
+    public var faultInjection: (@Sendable (String) throws -> Void)?
+    #endif
 
     public init(
         codeBook: CodeBook, names: Contract.Topology = Contract.Topology(),
         workflow: WorkflowConfiguration = WorkflowConfiguration(), pseudonymizer: Pseudonymizer,
         deadLetterExchange: String = "dd.dead",
         userForSender: @escaping @Sendable (Sender) -> String = PipelineOptions.defaultUser,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, deliveryLimit: Int = 5
     ) {
         self.codeBook = codeBook
         self.names = names
@@ -493,6 +624,7 @@ public struct PipelineOptions: Sendable {
         self.deadLetterExchange = deadLetterExchange
         self.userForSender = userForSender
         self.clock = clock
+        self.deliveryLimit = max(1, deliveryLimit)
     }
 
     /// `<kind>-<id>`: see `userForSender`.

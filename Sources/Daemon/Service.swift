@@ -47,7 +47,8 @@ public final class Service: Sendable {
         let store = try Store(path: storeSettings.path, auditKey: keys.auditKey)
         let options = PipelineOptions(
             codeBook: settings.codeBook, names: settings.names, workflow: workflow,
-            pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: userForSender, clock: clock)
+            pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: userForSender, clock: clock,
+            deliveryLimit: settings.deliveryLimit)
         self.store = store
         let pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
         self.pipeline = pipeline

@@ -100,6 +100,9 @@ public final class TimerRunner: Sendable {
                 let kind = TimerKind(rawValue: timer.kind)
             else { return .orphan }
             var citizenCase = try record.decodeState(as: CitizenCase.self)
+            // A case whose citizen key is no CPR cannot be written to: mark the timer fired
+            // and change nothing else (the guard comes before any write of the case).
+            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
             let result = citizenCase.apply(
                 .timerFired(kind), context: CaseContext(ref: InboundRef(messageID: timer.timerID), at: now, on: today),
                 configuration: pipeline.options.workflow)
@@ -118,11 +121,10 @@ public final class TimerRunner: Sendable {
                 payload: try StoreJSON.encode(["timer": kind.rawValue]), explanation: nil))
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: "ddrouter", action: "timer-fired", pseudonym: record.pseudonym, messageType: "timer",
-                messageID: timer.timerID, purpose: kind.rawValue))
+                messageID: timer.timerID, purpose: AuditPurpose.timer(kind).recorded))
             let data = try pipeline.caseData(
                 in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
                 citizenCase: citizenCase, on: today)
-            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
             let source = data.source ?? MessageSource(
                 messageId: caseID, messageType: "timer", sender: SenderRef(kind: .municipality, id: record.municipality))
             var summary = Pipeline.ListSummary()

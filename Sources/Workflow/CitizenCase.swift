@@ -260,6 +260,24 @@ public struct CitizenCase: Sendable, Hashable, Codable {
     /// Whether this inbound reference has been applied already.
     public func hasApplied(_ ref: InboundRef) -> Bool { applied[ref.key] != nil }
 
+    /// The municipality whose case this is while it is open (R4): the municipality of a
+    /// running workflow A or B, of a recorded coordinated course (list 2), or of a workflow B
+    /// that ended with the patient staying integrated. `nil` when nothing is open: no track,
+    /// or a closed workflow A or B that a new listing or referral may replace.
+    ///
+    /// Only this municipality may list, refer or (via the region) propose the citizen while
+    /// the case is open: another municipality's list entry or referral must not take the case
+    /// over (its data and the case's later messages would go to it). The domain has no
+    /// "citizen moved" step; a new municipality takes over once the case is closed.
+    public var owningMunicipality: MunicipalityCode? {
+        switch track {
+        case .none: return nil
+        case .coordinatedCourse(let course): return course.municipality
+        case .workflowA(let a): return a.isClosed ? nil : a.listing.municipality
+        case .workflowB(let b): return b.isClosed && !b.staysIntegrated ? nil : b.municipality
+        }
+    }
+
     private var municipalityParty: Party? {
         switch track {
         case .none: return nil

@@ -60,14 +60,15 @@ public enum ListProcessing {
     /// Applies every entry to its citizen's case (created if new) and returns one outcome
     /// per entry, in list order. An entry naming a citizen already named earlier in the same
     /// list is rejected with a reason; nothing is dropped silently. Entry `i` uses inbound
-    /// reference `messageID#i`, so replaying the list changes nothing.
+    /// reference `messageID#i`, so replaying the list changes nothing. Entries whose index is
+    /// in `skipping` (answered by the caller) are left out: no outcome, no case change.
     public static func apply(
         _ list: MunicipalList, at: Date, on: LocalDate, cases: inout [CitizenKey: CitizenCase],
-        configuration: WorkflowConfiguration
+        configuration: WorkflowConfiguration, skipping: Set<Int> = []
     ) -> [ListEntryOutcome] {
         var seen: [CitizenKey: Int] = [:]
         var outcomes: [ListEntryOutcome] = []
-        for (index, entry) in list.entries.enumerated() {
+        for (index, entry) in list.entries.enumerated() where !skipping.contains(index) {
             if let first = seen[entry.citizen] {
                 outcomes.append(
                     ListEntryOutcome(

@@ -27,6 +27,7 @@ extension ClientTests {
             let listReceipt = try #require(all[inbox]?.first { $0.properties.correlationID == "c-list" })
             #expect(listReceipt.json["status"] as? String == "ok")
             #expect(listReceipt.json["acceptedEntries"] as? Int == 2, "a held entry is accepted")
+            #expect(listReceipt.json["heldEntries"] as? [Int] == [1], "the sender is told which entry is held (R4)")
             // Nothing about the held citizen reached any regional queue (R4) ...
             for queue in regionQueues {
                 #expect(!(all[queue] ?? []).contains { mentions($0, held) }, "held citizen's data in \(queue)")
@@ -44,6 +45,7 @@ extension ClientTests {
             all = try await h.drainAll()
             #expect(types(all[inbox]) == ["receipt"])
             #expect(all[inbox]?.first?.json["status"] as? String == "ok")
+            #expect(all[inbox]?.first?.json["heldEntries"] == nil, "nothing held any more")
             let released = try #require(all[clinic]?.first)
             #expect(types(all[clinic]) == ["assessment-request"])
             #expect(released.properties.correlationID == "c-given")

@@ -54,8 +54,8 @@ extension ClientTests {
             with: Data(contentsOf: Self.fixtures.appendingPathComponent("index.json"))) as? [String: Any])
         let fixtures = try #require(index["fixtures"] as? [[String: Any]])
             .filter { $0["viaBroker"] as? Bool != false }
-        #expect(fixtures.count >= 25)
         let fatal = fixtures.filter { ($0["expect"] as? [String: Any])?["status"] as? String == "fatal-error" }
+        #expect(fatal.count >= 25, "at least 25 kinds of bad input rejected as a whole (ok/partial lists not counted)")
         #expect(Set(fatal.compactMap { ($0["expect"] as? [String: Any])?["code"] as? String }).count >= 20,
                 "distinct rejection codes")
 

@@ -612,3 +612,34 @@ struct R1ReferralTests {
         #expect(r.recipients("held-for-consent") == [.clinic("A")])
     }
 }
+
+@Suite("R4 case ownership: only the owning municipality lists or refers a citizen with an open case")
+struct OwnershipTests {
+    @Test("an open workflow A, a coordinated course and a running workflow B have an owner; a closed case has none")
+    func owner() {
+        var d = Driver()
+        #expect(d.citizenCase.owningMunicipality == nil, "no case yet")
+        d.send(Fixtures.entry(), on: day0)
+        #expect(d.citizenCase.owningMunicipality == "851")
+        d.send(.patientChoice, on: T.shift(day0, 1))
+        #expect(d.citizenCase.workflowA?.isClosed == true)
+        #expect(d.citizenCase.owningMunicipality == nil, "a closed case may be listed afresh")
+
+        var listed2 = Driver()
+        listed2.send(Fixtures.entry(.list2, clinic: "C"), on: day0)
+        #expect(listed2.citizenCase.owningMunicipality == "851")
+    }
+
+    @Test("a list entry the caller answers itself is skipped: no outcome, no case change")
+    func skipping() {
+        let list = MunicipalList(
+            messageID: "m", municipality: "810", clinic: "A", list: .list1, asOf: day0,
+            entries: [.init(citizen: CitizenKey("c-0"), consent: Fixtures.given), .init(citizen: CitizenKey("c-1"), consent: Fixtures.given)])
+        var cases: [CitizenKey: CitizenCase] = [:]
+        let outcomes = ListProcessing.apply(
+            list, at: Driver.instant(day0), on: day0, cases: &cases, configuration: T.config, skipping: [0])
+        #expect(outcomes.map(\.index) == [1])
+        #expect(cases[CitizenKey("c-0")] == nil)
+        #expect(cases[CitizenKey("c-1")]?.owningMunicipality == "810")
+    }
+}
