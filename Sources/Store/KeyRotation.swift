@@ -1,0 +1,199 @@
+public import Foundation
+import GRDB
+
+extension AuditAction {
+    /// The store's master key was rotated by an operator (`actor`): every pseudonym was
+    /// re-keyed and the trail re-chained with the new audit key. The entry's message id
+    /// holds the old chain's head, its purpose the operator's purpose and the counts.
+    public static let keyRotated: AuditAction = "key-rotated"
+}
+
+/// What `Store.rotateKey` did.
+public struct KeyRotationReport: Sendable, Hashable {
+    /// The head of the old chain (verified with the old key before anything changed).
+    public var oldHead: AuditAnchor?
+    /// The head of the new chain: the `key-rotated` entry.
+    public var newHead: AuditAnchor
+    /// Citizens whose pseudonym was re-keyed (one per distinct CPR found in cases).
+    public var citizens: Int
+    /// Rows whose pseudonym (or case id) was rewritten, over all tables, audit included.
+    public var rowsRekeyed: Int
+    /// Audit entries re-chained with the new key (before the `key-rotated` entry).
+    public var auditEntries: Int
+    /// Distinct pseudonyms (in audit, consents, list members, outbox) with no case to map
+    /// them from: kept as they are (they can no longer be linked to a CPR with the new key).
+    public var unmappedPseudonyms: Int
+}
+
+extension Store {
+    /// Re-keys the whole store to `newMasterKey` in ONE transaction (offline: stop the
+    /// daemon first). Nothing changes when any step fails.
+    ///
+    /// 1. The audit trail must verify with the current key (else `.conflict`).
+    /// 2. No outbox row may be pending (its body and audit fields would carry the old
+    ///    case id): let the daemon drain the outbox first (else `.conflict`).
+    /// 3. Every case's CPR (`citizen(record)`, from the case state) gives its old and new
+    ///    pseudonym; pseudonym columns of cases, consents, list members, outbox and audit
+    ///    are rewritten. A case id equal to `caseID(old pseudonym)` becomes
+    ///    `caseID(new pseudonym)` in cases, case history, timers (id and case) and in the
+    ///    audit message ids that named it, so the daemon finds the case again by CPR.
+    /// 4. The audit trail is re-chained with the new audit key and a `key-rotated` entry
+    ///    (actor, purpose; message id = the old head) is appended.
+    ///
+    /// - Parameters:
+    ///   - oldPseudonymizer: the current key's pseudonymizer (to check the mapping).
+    ///   - citizen: the CPR of a case (from its state), nil when it has none.
+    ///   - caseID: how the daemon derives a case id from a pseudonym.
+    public func rotateKey(
+        newMasterKey: Data, oldPseudonymizer: Pseudonymizer, actor: String, purpose: String, at date: Date,
+        citizen: (CaseRecord) throws -> String?, caseID: (Pseudonym) -> String
+    ) throws -> KeyRotationReport {
+        let newKeys = try StoreKeys(master: newMasterKey)
+        let newPseudonymizer = try Pseudonymizer(key: newKeys.pseudonymKey)
+        let newAuditKey = KeyBytes(newKeys.auditKey)
+        return try write { tx in
+            let db = tx.db
+            // 1. The old chain must hold, or the rotation would launder a tampered trail.
+            let verification = try AuditChain.verify(db: db, key: tx.key, anchor: nil)
+            guard case .ok(_, let oldHead) = verification else {
+                throw StoreError(
+                    .conflict, "refusing to rotate: \(verification) (with the current key); nothing was changed",
+                    path: path)
+            }
+            // 2. Pending outbox rows carry the old case ids in their bodies.
+            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0
+            if pending > 0 {
+                throw StoreError(
+                    .conflict,
+                    "refusing to rotate: \(pending) outbox event(s) are not yet sent; start the daemon until the outbox is empty (ddrouter report), then stop it and rotate; nothing was changed",
+                    path: path)
+            }
+            // 3. The mapping, from the CPRs in the case states.
+            var pseudonyms: [String: String] = [:]  // old hex → new hex
+            var caseIDs: [String: String] = [:]  // old case id → new case id
+            for record in try Row.fetchAll(db, sql: "SELECT \(Queries.caseColumns) FROM cases").map(Queries.caseRecord) {
+                guard let cpr = try citizen(record) else { continue }
+                let old = try oldPseudonymizer.pseudonym(forCPR: cpr)
+                guard old == record.pseudonym else {
+                    throw StoreError(
+                        .conflict,
+                        "refusing to rotate: case \(record.caseID) holds a citizen whose pseudonym under the current key is not the stored one (wrong key configured?); nothing was changed",
+                        path: path)
+                }
+                let new = try newPseudonymizer.pseudonym(forCPR: cpr)
+                pseudonyms[old.hex] = new.hex
+                if record.caseID == caseID(old) { caseIDs[record.caseID] = caseID(new) }
+            }
+            var rows = 0
+            var unmapped = Set<String>()
+            func remap(table: String, column: String, key: String) throws {
+                let select = "SELECT \(key), \(column) FROM \(table) WHERE \(column) IS NOT NULL"
+                let update = try db.makeStatement(sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ?")
+                for row in try Row.fetchAll(db, sql: select) {
+                    let old: String = row[1]
+                    guard let new = pseudonyms[old] else {
+                        unmapped.insert(old)
+                        continue
+                    }
+                    try update.execute(arguments: [new, row[0] as DatabaseValue])
+                    rows += db.changesCount
+                }
+            }
+            try remap(table: "cases", column: "pseudonym", key: "case_id")
+            try remap(table: "consents", column: "pseudonym", key: "id")
+            try remap(table: "outbox", column: "audit_pseudonym", key: "seq")
+            // list_members has the pseudonym in its primary key: rewrite row by row.
+            try remapListMembers(db, pseudonyms: pseudonyms, rows: &rows, unmapped: &unmapped)
+            for (old, new) in caseIDs {
+                try db.execute(sql: "UPDATE cases SET case_id = ? WHERE case_id = ?", arguments: [new, old])
+                try db.execute(sql: "UPDATE case_history SET case_id = ? WHERE case_id = ?", arguments: [new, old])
+                rows += db.changesCount
+                // Timer ids embed the case id (`timer/<case>/<kind>/<day>`).
+                try db.execute(
+                    sql: """
+                        UPDATE timers SET timer_id = 'timer/' || ?1 || substr(timer_id, length(?2) + 7)
+                        WHERE case_id = ?2 AND substr(timer_id, 1, length(?2) + 7) = 'timer/' || ?2 || '/'
+                        """,
+                    arguments: [new, old])
+                try db.execute(sql: "UPDATE timers SET case_id = ? WHERE case_id = ?", arguments: [new, old])
+                rows += db.changesCount
+            }
+            // 4. Re-chain the trail with the new key; the triggers forbid UPDATE, so they
+            // are dropped and re-created (exactly as stored) inside this transaction.
+            let triggers = try Row.fetchAll(
+                db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'")
+            for trigger in triggers {
+                try db.execute(sql: "DROP TRIGGER \(String.fromDatabaseValue(trigger["name"])!)")
+            }
+            let update = try db.makeStatement(
+                sql: "UPDATE audit SET pseudonym = ?, message_id = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+            var prev = AuditChain.genesis
+            var head: AuditChain.Head = (0, AuditChain.genesis)
+            var entries = 0
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose FROM audit ORDER BY seq")
+            {
+                let seq: Int64 = row[0]
+                var pseudonym: String? = row[4]
+                var messageID: String? = row[6]
+                var changed = false
+                if let old = pseudonym {
+                    if let new = pseudonyms[old] {
+                        pseudonym = new
+                        changed = true
+                    } else {
+                        unmapped.insert(old)
+                    }
+                }
+                if let old = messageID, let new = caseIDs[old] {
+                    messageID = new
+                    changed = true
+                }
+                if changed { rows += 1 }
+                let canonical = AuditChain.canonical(
+                    seq: seq, at: row[1], actor: row[2], action: row[3], pseudonym: pseudonym,
+                    messageType: row[5], messageID: messageID, purpose: row[7])
+                let hash = AuditChain.hash(key: newAuditKey, prevHash: prev, canonical: canonical)
+                try update.execute(arguments: [pseudonym, messageID, prev, hash, seq])
+                prev = hash
+                head = (seq, hash)
+                entries += 1
+            }
+            for trigger in triggers {
+                try db.execute(sql: String.fromDatabaseValue(trigger["sql"])!)
+            }
+            let note = "\(purpose); re-keyed \(pseudonyms.count) citizen(s), \(rows) row(s); \(unmapped.count) pseudonym(s) without a case kept"
+            let (anchor, _) = try AuditChain.append(
+                AuditRecord(
+                    at: date, actor: actor, action: .keyRotated, pseudonym: nil, messageType: "key-rotation",
+                    messageID: oldHead.map { "old-head \($0)" } ?? "old-head none", purpose: note),
+                db: db, key: newAuditKey, cached: head)
+            return KeyRotationReport(
+                oldHead: oldHead, newHead: anchor, citizens: pseudonyms.count, rowsRekeyed: rows,
+                auditEntries: entries, unmappedPseudonyms: unmapped.count)
+        }
+    }
+
+    private func remapListMembers(
+        _ db: Database, pseudonyms: [String: String], rows: inout Int, unmapped: inout Set<String>
+    ) throws {
+        let update = try db.makeStatement(
+            sql: """
+                UPDATE list_members SET pseudonym = ?
+                WHERE side = ? AND municipality = ? AND clinic = ? AND list_kind = ? AND pseudonym = ?
+                """)
+        for row in try Row.fetchAll(
+            db, sql: "SELECT side, municipality, clinic, list_kind, pseudonym FROM list_members")
+        {
+            let old: String = row[4]
+            guard let new = pseudonyms[old] else {
+                unmapped.insert(old)
+                continue
+            }
+            try update.execute(arguments: [new, row[0] as DatabaseValue, row[1] as DatabaseValue,
+                                           row[2] as DatabaseValue, row[3] as DatabaseValue, old])
+            rows += db.changesCount
+        }
+    }
+}
