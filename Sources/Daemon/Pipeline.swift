@@ -546,7 +546,7 @@ public final class Pipeline: Sendable {
     }
 
     /// A citizen's case id: derived from the pseudonym, so it is stable and carries no CPR.
-    static func caseID(_ pseudonym: Pseudonym) -> String { "case-\(pseudonym.hex.prefix(24))" }
+    public static func caseID(_ pseudonym: Pseudonym) -> String { "case-\(pseudonym.hex.prefix(24))" }
 
     static func consent(_ consent: Contract.Consent) -> Workflow.ConsentStatus {
         let day = consent.date.flatMap { LocalDate(iso: $0.description) }

@@ -69,7 +69,7 @@ public struct StoreSettings: Sendable {
 
     /// The key bytes of a key file: 64 hex digits (optionally with a trailing newline) are
     /// decoded; anything else is taken as raw bytes.
-    static func key(from raw: Data) -> Data {
+    public static func key(from raw: Data) -> Data {
         let text = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text.count >= 64, text.count % 2 == 0, text.allSatisfy(\.isHexDigit) {
             var bytes: [UInt8] = []

@@ -65,7 +65,7 @@ extension Store {
             if pending > 0 {
                 throw StoreError(
                     .conflict,
-                    "refusing to rotate: \(pending) outbox event(s) are not yet sent; start the daemon until the outbox is empty (ddrouter report), then stop it and rotate; nothing was changed",
+                    "refusing to rotate: \(pending) outbox event(s) are not yet sent; start the daemon with the broker up until they are sent, then stop it and rotate; nothing was changed",
                     path: path)
             }
             // 3. The mapping, from the CPRs in the case states.
