@@ -39,6 +39,8 @@ struct RotateKeyCommand: AsyncParsableCommand {
             // Short busy timeout: a store in use (daemon running) is refused, not waited for.
             store = try Store(options: Store.Options(path: storeSettings.path, auditKey: keys.auditKey, busyTimeout: 1))
             pseudonymizer = try Pseudonymizer(key: keys.pseudonymKey)
+        } catch let error as StoreError where error.code == .busy {
+            Self.refuseBusy(storeSettings.path)
         } catch {
             fail("store \(storeSettings.path): \(error)", code: 74)
         }
@@ -50,7 +52,7 @@ struct RotateKeyCommand: AsyncParsableCommand {
                 at: Date(), citizen: { try $0.decodeState(as: CitizenCase.self).citizen.rawValue },
                 caseID: Pipeline.caseID)
         } catch let error as StoreError where error.code == .busy {
-            fail("the store \(storeSettings.path) is in use (is the daemon running?): stop the daemon and run rotate-key again; nothing was changed", code: 75)
+            Self.refuseBusy(storeSettings.path)
         } catch {
             fail("key rotation refused: \(error)", code: 1)
         }
@@ -64,5 +66,9 @@ struct RotateKeyCommand: AsyncParsableCommand {
               3. ddrouter audit verify  (must succeed with the new key)
               4. destroy the old key and every copy of it; backups made before now need the old key
             """)
+    }
+
+    static func refuseBusy(_ path: String) -> Never {
+        fail("the store \(path) is in use (is the daemon running?): stop the daemon and run rotate-key again; nothing was changed", code: 75)
     }
 }
