@@ -17,13 +17,16 @@ import SystemPackage
 ///   client certificate instead of PLAIN)
 /// - `directory.municipalities` (the 11 Nordjylland codes), `directory.clinics`,
 ///   `directory.journals` (lists of ids)
-/// - `inbound.prefetch` (200), `inbound.delivery_limit` (5)
+/// - `inbound.prefetch` (200), `inbound.delivery_limit` (5), `inbound.queue_type` (quorum;
+///   `classic` for benchmarks and small single-node setups: no delivery limit then)
 public struct DaemonSettings: Sendable {
     public var amqp: AMQPConfiguration
     public var codeBook: CodeBook
     public var names: Contract.Topology
     public var prefetch: UInt16
     public var deliveryLimit: Int
+    /// The type of `ddrouter.inbound`; only `.quorum` enforces `deliveryLimit`.
+    public var inboundQueueType: AMQP.Topology.Queue.Kind = .quorum
 
     public struct Problem: Error, CustomStringConvertible, Sendable {
         public var message: String
@@ -82,8 +85,13 @@ public struct DaemonSettings: Sendable {
                                 journals: Set(r.stringArray(forKey: "directory.journals", default: [])))
         let prefetch = r.int(forKey: "inbound.prefetch", default: 200)
         guard (1...65535).contains(prefetch) else { throw Problem(message: "inbound.prefetch must be 1-65535, got \(prefetch)") }
+        let queueType = r.string(forKey: "inbound.queue_type", default: "quorum")
+        guard let inboundQueueType = AMQP.Topology.Queue.Kind(rawValue: queueType) else {
+            throw Problem(message: "inbound.queue_type must be quorum or classic, got \(queueType)")
+        }
         return DaemonSettings(amqp: amqp, codeBook: codeBook, names: Contract.Topology(), prefetch: UInt16(prefetch),
-                              deliveryLimit: r.int(forKey: "inbound.delivery_limit", default: 5))
+                              deliveryLimit: r.int(forKey: "inbound.delivery_limit", default: 5),
+                              inboundQueueType: inboundQueueType)
     }
 
     /// The broker topology of docs/messages.md for this directory: one inbound topic
@@ -96,10 +104,9 @@ public struct DaemonSettings: Sendable {
         t.exchanges.append(.init(name: "dd.dead", kind: .fanout))
         t.queues.append(.init(name: n.deadLetterQueue, kind: .quorum))
         t.bindings.append(.init(queue: n.deadLetterQueue, exchange: "dd.dead", routingKey: ""))
-        t.queues.append(.init(name: n.inboundQueue, kind: .quorum, arguments: [
-            "x-delivery-limit": .int(Int64(deliveryLimit)),
-            "x-dead-letter-exchange": .string("dd.dead"),
-        ]))
+        var inboundArguments: [String: AMQPValue] = ["x-dead-letter-exchange": .string("dd.dead")]
+        if inboundQueueType == .quorum { inboundArguments["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
+        t.queues.append(.init(name: n.inboundQueue, kind: inboundQueueType, arguments: inboundArguments))
         t.exchanges.append(.init(name: n.outboundExchange, kind: .topic))
         func inbound(_ prefix: String, _ id: String) {
             t.exchanges.append(.init(name: prefix + id, kind: .topic))
@@ -154,6 +161,7 @@ public struct DaemonSettings: Sendable {
         lines.append("directory.journals: \(codeBook.journals.sorted().joined(separator: ", "))")
         lines.append("inbound.prefetch: \(prefetch)")
         lines.append("inbound.delivery_limit: \(deliveryLimit)")
+        lines.append("inbound.queue_type: \(inboundQueueType.rawValue)")
         return lines.joined(separator: "\n")
     }
 }
