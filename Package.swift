@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // Already in the graph through swift-configuration's YAML trait; named here because
+        // check-config walks the file's tree to find unknown keys.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -62,13 +65,14 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "ddrouter",
             dependencies: [
-                "AMQP", "Workflow", "Contract", "Daemon",
+                "AMQP", "Workflow", "Contract", "Daemon", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -90,7 +94,7 @@ let package = Package(
             resources: [], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AMQP", "Daemon", "Contract", "Store", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQP", "Daemon", "Contract", "Store", "Workflow", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ],

@@ -10,8 +10,9 @@ public import Foundation
 /// certificate (EXTERNAL). The broker validates `user_id` against the connected user, and
 /// ddrouter relies on that to know who sent a message.
 ///
-/// User names: `municipality-<code>`, `clinic-<id>`, `journal-<id>`, `central-visitation`,
-/// and the service's own `broker.user`.
+/// User names: each sender's `broker_user` from the directory (defaults
+/// `municipality-<code>`, `clinic-<id>`, `journal-<id>`, `central-visitation`), and the
+/// service's own `broker.user`.
 ///
 /// Permissions (regular expressions over exchange and queue names):
 /// - a municipality writes only to `dd.in.municipality.<code>` and reads only
@@ -19,7 +20,9 @@ public import Foundation
 ///   Central Visitation reads only `dd.cv.referrals`; none may configure anything, and none
 ///   may write to the default exchange (so nobody reaches `ddrouter.inbound` around the
 ///   sender exchanges);
-/// - the service user may configure, write and read `dd.*` and `ddrouter.*` only.
+/// - the service user may configure, write and read `dd.*` and `ddrouter.*` only; it has
+///   the `impersonator` tag so `ddrouter dlq requeue` can republish a dead message with the
+///   sender's original `user_id` (no sender has it: a sender cannot forge one).
 public enum BrokerDefinitions {
     public static func make(settings: DaemonSettings) -> [String: Any] {
         let vhost = settings.amqp.vhost
@@ -36,31 +39,29 @@ public enum BrokerDefinitions {
         func exact(_ s: String) -> String { "^" + NSRegularExpression.escapedPattern(for: s) + "$" }
         func template(_ t: String, _ id: String) -> String { t.replacingOccurrences(of: "{id}", with: id) }
 
-        let service: String = {
-            switch settings.amqp.authentication {
-            case .plain(let user, _): return user
-            case .external(let identity): return identity
-            }
-        }()
-        user(service)
+        let service = settings.serviceUser
+        let directory = settings.directory
+        // impersonator: `ddrouter dlq requeue` republishes a dead message with its original
+        // user_id. The service user can already write every dd.* exchange; senders cannot.
+        user(service, tags: ["impersonator"])
         permit(service, configure: "^(dd|ddrouter)\\..*", write: "^(dd|ddrouter)\\..*", read: "^(dd|ddrouter)\\..*")
-        for code in settings.codeBook.municipalities.sorted() {
-            user("municipality-\(code)")
-            permit("municipality-\(code)", write: exact(names.inboundMunicipalityExchangePrefix + code),
-                   read: exact(template(names.municipalityQueueTemplate, code)))
+        for m in directory.municipalities.sorted(by: { $0.code < $1.code }) {
+            user(m.brokerUser)
+            permit(m.brokerUser, write: exact(names.inboundMunicipalityExchangePrefix + m.code),
+                   read: exact(template(names.municipalityQueueTemplate, m.code)))
         }
-        for id in settings.codeBook.clinics.sorted() {
-            user("clinic-\(id)")
-            permit("clinic-\(id)", write: exact(names.inboundClinicExchangePrefix + id),
-                   read: exact(template(names.clinicQueueTemplate, id)))
+        for c in directory.clinics.sorted(by: { $0.id < $1.id }) {
+            user(c.brokerUser)
+            permit(c.brokerUser, write: exact(names.inboundClinicExchangePrefix + c.id),
+                   read: exact(template(names.clinicQueueTemplate, c.id)))
         }
-        for id in settings.codeBook.journals.sorted() {
-            user("journal-\(id)")
-            permit("journal-\(id)", write: exact(names.inboundJournalExchangePrefix + id),
-                   read: exact(template(names.journalQueueTemplate, id)))
+        for j in directory.journals.sorted(by: { $0.id < $1.id }) {
+            user(j.brokerUser)
+            permit(j.brokerUser, write: exact(names.inboundJournalExchangePrefix + j.id),
+                   read: exact(template(names.journalQueueTemplate, j.id)))
         }
-        user("central-visitation")
-        permit("central-visitation", write: "^$", read: exact(names.centralVisitationQueue))
+        user(directory.centralVisitationUser)
+        permit(directory.centralVisitationUser, write: "^$", read: exact(names.centralVisitationQueue))
 
         let topology = settings.topology
         let exchanges: [[String: Any]] = topology.exchanges.map {

@@ -1,27 +1,33 @@
 public import AMQP
 import Configuration
 public import Contract
+public import Workflow
 import Foundation
 import SystemPackage
 
 /// What `ddrouter run` needs from its configuration file, with every key's default.
 ///
 /// Keys (YAML; each can be overridden by an environment variable `DDROUTER_` + the key in
-/// upper case with `.` as `_`, e.g. `DDROUTER_BROKER_PORT`):
-/// - `broker.host` (127.0.0.1), `broker.port` (5672), `broker.vhost` (ddrouter),
-///   `broker.user` (ddrouter), `broker.password` (empty), `broker.password_file` (read if set;
-///   wins over `broker.password`), `broker.heartbeat_seconds` (30),
-///   `broker.connect_timeout_seconds` (5), `broker.publish_timeout_seconds` (30),
-///   `broker.tls.ca_file` (TLS on when set), `broker.tls.cert_file`, `broker.tls.key_file`,
-///   `broker.tls.verify_hostname` (true), `broker.external_login` (false: EXTERNAL with the
-///   client certificate instead of PLAIN)
-/// - `directory.municipalities` (the 11 Nordjylland codes), `directory.clinics`,
-///   `directory.journals` (lists of ids)
+/// upper case with `.` as `_`, e.g. `DDROUTER_BROKER_PORT`; secrets also come from files in
+/// `$CREDENTIALS_DIRECTORY`, see `ConfigSource`):
+/// - `broker.host` (127.0.0.1), `broker.port` (5672), `broker.endpoints` (empty: several
+///   `host:port` of a cluster, tried in order, instead of host and port), `broker.vhost` (ddrouter),
+///   `broker.user` (ddrouter), `broker.password` (secret; credential `broker-password`),
+///   `broker.password_file` (read if set; wins over `broker.password`),
+///   `broker.heartbeat_seconds` (30), `broker.connect_timeout_seconds` (5),
+///   `broker.publish_timeout_seconds` (30), `broker.tls.ca_file` (TLS on when set),
+///   `broker.tls.cert_file`, `broker.tls.key_file` (default: the credential
+///   `broker-tls-key` when present), `broker.tls.verify_hostname` (true),
+///   `broker.external_login` (false: EXTERNAL with the client certificate instead of PLAIN)
+/// - `directory.*`: see `Directory`
+/// - `workflow.*`: see `WorkflowSettings`
 /// - `inbound.prefetch` (200), `inbound.delivery_limit` (5), `inbound.queue_type` (quorum;
 ///   `classic` for benchmarks and small single-node setups: no delivery limit then)
 public struct DaemonSettings: Sendable {
     public var amqp: AMQPConfiguration
+    public var directory: Directory
     public var codeBook: CodeBook
+    public var workflow: WorkflowConfiguration
     public var names: Contract.Topology
     public var prefetch: UInt16
     public var deliveryLimit: Int
@@ -31,67 +37,96 @@ public struct DaemonSettings: Sendable {
     public struct Problem: Error, CustomStringConvertible, Sendable {
         public var message: String
         public var description: String { message }
+        public init(message: String) { self.message = message }
     }
+
+    /// The credential file (in `$CREDENTIALS_DIRECTORY`) used as the TLS client key when
+    /// `broker.tls.key_file` is not set.
+    public static let tlsKeyCredential = "broker-tls-key"
 
     /// Loads the YAML file at `path`, with `DDROUTER_*` variables from `environment` on top.
+    /// Throws `ConfigSource.Failure` listing every problem.
     public static func load(path: String, environment: [String: String]) async throws -> DaemonSettings {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw Problem(message: "configuration file \(path) does not exist or is not readable")
-        }
-        let file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
-        var overrides: [String: String] = [:]
-        for (key, value) in environment where key.hasPrefix("DDROUTER_") {
-            overrides[String(key.dropFirst("DDROUTER_".count))] = value
-        }
-        let reader = ConfigReader(providers: [EnvironmentVariablesProvider(environmentVariables: overrides), file])
-        return try settings(from: reader)
+        let reader = SettingsReader(try await ConfigSource.load(path: path, environment: environment))
+        let settings = read(reader)
+        if !reader.problems.isEmpty { throw ConfigSource.Failure(reader.problems) }
+        return settings
     }
 
-    static func settings(from r: ConfigReader) throws -> DaemonSettings {
-        let host = r.string(forKey: "broker.host", default: "127.0.0.1")
-        let port = r.int(forKey: "broker.port", default: 5672)
-        guard (1...65535).contains(port) else { throw Problem(message: "broker.port must be 1-65535, got \(port)") }
-        let user = r.string(forKey: "broker.user", default: "ddrouter")
-        var password = r.string(forKey: "broker.password", isSecret: true, default: "")
-        if let file = r.string(forKey: "broker.password_file") {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw Problem(message: "broker.password_file \(file) cannot be read")
+    /// Reads every key; problems are collected in `r`.
+    public static func read(_ r: SettingsReader) -> DaemonSettings {
+        let host = r.string("broker.host", default: "127.0.0.1") ?? "127.0.0.1"
+        let port = r.int("broker.port", default: 5672, range: 1...65535)
+        let user = r.string("broker.user", default: "ddrouter") ?? "ddrouter"
+        var password = r.string("broker.password", default: "", secret: true) ?? ""
+        if let file = r.string("broker.password_file") {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                password = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                r.problem("broker.password_file \(file) cannot be read")
             }
-            password = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         var tls: AMQPConfiguration.TLS?
-        if let ca = r.string(forKey: "broker.tls.ca_file") {
-            tls = .init(caCertificatePath: ca, clientCertificatePath: r.string(forKey: "broker.tls.cert_file"),
-                        clientKeyPath: r.string(forKey: "broker.tls.key_file"),
-                        verifyHostname: r.bool(forKey: "broker.tls.verify_hostname", default: true))
+        if let ca = r.string("broker.tls.ca_file") {
+            var keyFile = r.string("broker.tls.key_file")
+            if keyFile == nil, let directory = r.source.credentialsDirectory,
+                FileManager.default.fileExists(atPath: directory + "/" + tlsKeyCredential)
+            {
+                keyFile = directory + "/" + tlsKeyCredential
+            }
+            tls = .init(caCertificatePath: ca, clientCertificatePath: r.string("broker.tls.cert_file"),
+                        clientKeyPath: keyFile, verifyHostname: r.bool("broker.tls.verify_hostname", default: true))
+            for (key, file) in [("broker.tls.ca_file", ca), ("broker.tls.cert_file", tls?.clientCertificatePath),
+                                ("broker.tls.key_file", keyFile)]
+            where file.map({ !FileManager.default.isReadableFile(atPath: $0) }) ?? false {
+                r.problem("\(key) \(file ?? "") does not exist or is not readable")
+            }
         }
-        let external = r.bool(forKey: "broker.external_login", default: false)
-        if external && tls?.clientCertificatePath == nil {
-            throw Problem(message: "broker.external_login needs broker.tls.ca_file, broker.tls.cert_file and broker.tls.key_file")
+        let external = r.bool("broker.external_login", default: false)
+        if external && (tls?.clientCertificatePath == nil || tls?.clientKeyPath == nil) {
+            r.problem("broker.external_login needs broker.tls.ca_file, broker.tls.cert_file and broker.tls.key_file")
         }
+        // A cluster: several host:port, tried in order (each reconnect starts over).
+        var endpoints: [AMQPConfiguration.Endpoint] = []
+        for entry in r.stringArray("broker.endpoints", default: []) {
+            let parts = entry.split(separator: ":")
+            if parts.count == 2, let p = Int(parts[1]), (1...65535).contains(p), !parts[0].isEmpty {
+                endpoints.append(.init(host: String(parts[0]), port: p))
+            } else {
+                r.problem("broker.endpoints: \"\(entry)\" is not host:port")
+            }
+        }
+        if endpoints.isEmpty { endpoints = [.init(host: host, port: port)] }
         let amqp = AMQPConfiguration(
-            endpoints: [.init(host: host, port: port)],
-            vhost: r.string(forKey: "broker.vhost", default: "ddrouter"),
+            endpoints: endpoints,
+            vhost: r.string("broker.vhost", default: "ddrouter") ?? "ddrouter",
             authentication: external ? .external(identity: user) : .plain(user: user, password: password),
             tls: tls,
-            heartbeat: .seconds(r.int(forKey: "broker.heartbeat_seconds", default: 30)),
-            connectTimeout: .seconds(r.int(forKey: "broker.connect_timeout_seconds", default: 5)),
-            publishTimeout: .seconds(r.int(forKey: "broker.publish_timeout_seconds", default: 30)),
+            heartbeat: .seconds(r.int("broker.heartbeat_seconds", default: 30, range: 0...3600)),
+            connectTimeout: .seconds(r.int("broker.connect_timeout_seconds", default: 5, range: 1...600)),
+            publishTimeout: .seconds(r.int("broker.publish_timeout_seconds", default: 30, range: 1...3600)),
             connectionName: "ddrouter")
-        let municipalities = r.stringArray(forKey: "directory.municipalities",
-                                           default: CodeBook.nordjyllandMunicipalities.sorted())
-        let codeBook = CodeBook(municipalities: Set(municipalities),
-                                clinics: Set(r.stringArray(forKey: "directory.clinics", default: [])),
-                                journals: Set(r.stringArray(forKey: "directory.journals", default: [])))
-        let prefetch = r.int(forKey: "inbound.prefetch", default: 200)
-        guard (1...65535).contains(prefetch) else { throw Problem(message: "inbound.prefetch must be 1-65535, got \(prefetch)") }
-        let queueType = r.string(forKey: "inbound.queue_type", default: "quorum")
-        guard let inboundQueueType = AMQP.Topology.Queue.Kind(rawValue: queueType) else {
-            throw Problem(message: "inbound.queue_type must be quorum or classic, got \(queueType)")
+        let directory = DirectorySettings.read(r)
+        for problem in directory.problems(serviceUser: user) { r.problem(problem) }
+        let workflow = WorkflowSettings.read(r)
+        let prefetch = r.int("inbound.prefetch", default: 200, range: 1...65535)
+        let deliveryLimit = r.int("inbound.delivery_limit", default: 5, range: 1...1000)
+        let queueType = r.string("inbound.queue_type", default: "quorum") ?? "quorum"
+        let inboundQueueType = AMQP.Topology.Queue.Kind(rawValue: queueType) ?? .quorum
+        if AMQP.Topology.Queue.Kind(rawValue: queueType) == nil {
+            r.problem("inbound.queue_type must be quorum or classic, got \"\(queueType)\"")
         }
-        return DaemonSettings(amqp: amqp, codeBook: codeBook, names: Contract.Topology(), prefetch: UInt16(prefetch),
-                              deliveryLimit: r.int(forKey: "inbound.delivery_limit", default: 5),
+        return DaemonSettings(amqp: amqp, directory: directory, codeBook: directory.codeBook, workflow: workflow,
+                              names: Contract.Topology(), prefetch: UInt16(prefetch), deliveryLimit: deliveryLimit,
                               inboundQueueType: inboundQueueType)
+    }
+
+    /// The broker user ddrouter itself connects as.
+    public var serviceUser: String {
+        switch amqp.authentication {
+        case .plain(let user, _): user
+        case .external(let identity): identity
+        }
     }
 
     /// The broker topology of docs/messages.md for this directory: one inbound topic
@@ -133,35 +168,19 @@ public struct DaemonSettings: Sendable {
         t.bindings.append(.init(queue: n.centralVisitationQueue, exchange: n.outboundExchange, routingKey: "cv.#"))
         return t
     }
+}
 
-    /// The effective configuration as `check-config` prints it. Secrets are never shown.
-    public var effectiveDescription: String {
-        var lines: [String] = []
-        lines.append("broker.endpoints: \(amqp.endpoints.map(\.description).joined(separator: ", "))")
-        lines.append("broker.vhost: \(amqp.vhost)")
-        switch amqp.authentication {
-        case .plain(let user, let password):
-            lines.append("broker.user: \(user)")
-            lines.append("broker.password: \(password.isEmpty ? "(not set)" : "(redacted)")")
-        case .external(let identity):
-            lines.append("broker.external_login: true (identity \(identity))")
-        }
-        if let tls = amqp.tls {
-            lines.append("broker.tls.ca_file: \(tls.caCertificatePath)")
-            lines.append("broker.tls.cert_file: \(tls.clientCertificatePath ?? "(none)")")
-            lines.append("broker.tls.key_file: \(tls.clientKeyPath == nil ? "(none)" : "(redacted path set)")")
-            lines.append("broker.tls.verify_hostname: \(tls.verifyHostname)")
-        } else {
-            lines.append("broker.tls: off")
-        }
-        lines.append("broker.heartbeat_seconds: \(amqp.heartbeat.components.seconds)")
-        lines.append("broker.publish_timeout_seconds: \(amqp.publishTimeout.components.seconds)")
-        lines.append("directory.municipalities: \(codeBook.municipalities.sorted().joined(separator: ", "))")
-        lines.append("directory.clinics: \(codeBook.clinics.sorted().joined(separator: ", "))")
-        lines.append("directory.journals: \(codeBook.journals.sorted().joined(separator: ", "))")
-        lines.append("inbound.prefetch: \(prefetch)")
-        lines.append("inbound.delivery_limit: \(deliveryLimit)")
-        lines.append("inbound.queue_type: \(inboundQueueType.rawValue)")
-        return lines.joined(separator: "\n")
-    }
+extension DaemonSettings: ConfigKeyContributor {
+    public static let configKeys: [ConfigKeySpec] = [
+        .init("broker.host", default: "127.0.0.1"), .init("broker.port", default: "5672"),
+        .init("broker.endpoints", default: "[]"),
+        .init("broker.vhost", default: "ddrouter"), .init("broker.user", default: "ddrouter"),
+        .init("broker.password", secret: true), .init("broker.password_file"),
+        .init("broker.heartbeat_seconds", default: "30"), .init("broker.connect_timeout_seconds", default: "5"),
+        .init("broker.publish_timeout_seconds", default: "30"),
+        .init("broker.tls.ca_file"), .init("broker.tls.cert_file"), .init("broker.tls.key_file"),
+        .init("broker.tls.verify_hostname", default: "true"), .init("broker.external_login", default: "false"),
+        .init("inbound.prefetch", default: "200"), .init("inbound.delivery_limit", default: "5"),
+        .init("inbound.queue_type", default: "quorum"),
+    ]
 }

@@ -1,5 +1,5 @@
 public import AMQP
-import Foundation
+public import Foundation
 public import Logging
 public import Store
 import Synchronization
@@ -7,11 +7,16 @@ import Synchronization
 /// Publishes the store's pending outbox rows with publisher confirms and marks them sent
 /// only when the broker has confirmed them.
 ///
-/// Each round takes up to `batchSize` pending rows (oldest first) and publishes them all at
-/// once (many in flight on the confirm channel); the confirmed ones are marked sent in one
-/// transaction. A row whose publish failed stays pending and is sent again, with the same
-/// `message_id`, after `retryDelay` (consumers deduplicate on it). After a restart the
-/// pending rows are simply the first round's work.
+/// Each round takes up to `batchSize` rows that are due (never-tried rows first in enqueue
+/// order, then retried rows whose back-off has passed) and publishes them all at once (many
+/// in flight on the confirm channel). The confirmed ones are marked sent, each with its
+/// `sent` audit entry, in one transaction (`Store.confirmSent`). A row whose publish failed
+/// for a reason of its own (unroutable, nacked, refused) stays pending with its own
+/// exponential back-off (`retryDelay` doubled per attempt, at most `maxRetryDelay`), so a
+/// row that keeps failing never holds up the others; a publish that failed because the
+/// connection is down backs nothing off (the relay pauses `retryDelay` instead). Either way
+/// the row is sent again with the same `message_id` (consumers deduplicate on it). After a reconnect or a
+/// restart the unconfirmed rows are simply pending: the next rounds publish them again.
 public final class OutboxRelay: Sendable {
     let client: AMQPClient
     let store: Store
@@ -19,6 +24,8 @@ public final class OutboxRelay: Sendable {
     let batchSize: Int
     let idleDelay: Duration
     let retryDelay: Duration
+    let maxRetryDelay: Duration
+    let clock: @Sendable () -> Date
     private let state = Mutex(State())
 
     struct State {
@@ -26,13 +33,16 @@ public final class OutboxRelay: Sendable {
     }
 
     public init(client: AMQPClient, store: Store, logger: Logger, batchSize: Int = 256,
-                idleDelay: Duration = .milliseconds(100), retryDelay: Duration = .milliseconds(500)) {
+                idleDelay: Duration = .milliseconds(100), retryDelay: Duration = .milliseconds(500),
+                maxRetryDelay: Duration = .seconds(60), clock: @escaping @Sendable () -> Date = { Date() }) {
         self.client = client
         self.store = store
         self.logger = logger
         self.batchSize = batchSize
         self.idleDelay = idleDelay
         self.retryDelay = retryDelay
+        self.maxRetryDelay = maxRetryDelay
+        self.clock = clock
     }
 
     /// Runs until `stop` has been called and (bounded by the caller) the outbox is empty.
@@ -47,6 +57,10 @@ public final class OutboxRelay: Sendable {
             case .allSent:
                 continue
             case .someFailed:
+                // The failed rows back off on their own; others may be due at once.
+                try? await Task.sleep(for: min(retryDelay, idleDelay))
+            case .connectionDown:
+                // Nothing can go out until the client has reconnected.
                 try? await Task.sleep(for: retryDelay)
             }
         }
@@ -58,16 +72,33 @@ public final class OutboxRelay: Sendable {
     }
 
     public enum Round: Sendable, Hashable {
+        /// Nothing was due.
         case empty
         case allSent
+        /// Some rows failed for a reason of their own (unroutable, nacked, refused): each
+        /// backs off on its own; the others went out.
         case someFailed
+        /// Publishing failed because the connection is down (lost, blocked, timed out): the
+        /// rows are not backed off, so they go out as soon as the client has reconnected.
+        case connectionDown
     }
 
-    /// One round: publish up to `batchSize` pending rows, mark the confirmed ones sent.
+    /// Failures of the connection rather than of the row.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        guard let error = error as? AMQPError else { return false }
+        switch error.code {
+        case .connectionLost, .timeout, .blocked, .unreachable, .closed: return true
+        case .tls, .authenticationFailed, .vhostAccessRefused, .channelClosed, .nacked, .unroutable, .topology,
+            .invalidArgument, .library:
+            return false
+        }
+    }
+
+    /// One round: publish up to `batchSize` due rows, mark the confirmed ones sent.
     public func round() async -> Round {
         let rows: [OutboxEvent]
         do {
-            rows = try store.pendingOutbox(limit: batchSize)
+            rows = try store.dueOutbox(at: clock(), limit: batchSize)
         } catch {
             logger.warning("reading the outbox failed", metadata: ["error": "\(error)"])
             return .someFailed
@@ -88,11 +119,19 @@ public final class OutboxRelay: Sendable {
             for await result in group { all.append(result) }
             return all
         }
-        let sent = results.filter { $0.1 == nil }.map(\.0)
+        let sentIDs = Set(results.filter { $0.1 == nil }.map(\.0))
+        let sent = rows.filter { sentIDs.contains($0.messageID) }
         let failed = results.compactMap { id, error in error.map { (id, $0) } }
+        let connectionFailures = failed.filter { Self.isConnectionFailure($0.1) }.map(\.0)
+        let rowFailures = failed.filter { !Self.isConnectionFailure($0.1) }.map(\.0)
         do {
-            if !sent.isEmpty { _ = try store.markSent(messageIDs: sent, at: Date()) }
-            if !failed.isEmpty { try store.recordPublishAttempt(messageIDs: failed.map(\.0)) }
+            if !sent.isEmpty { _ = try store.confirmSent(sent, at: clock()) }
+            if !rowFailures.isEmpty {
+                try store.recordFailedPublish(
+                    messageIDs: rowFailures, at: clock(), baseDelay: Self.seconds(retryDelay),
+                    maxDelay: Self.seconds(maxRetryDelay))
+            }
+            if !connectionFailures.isEmpty { try store.recordPublishAttempt(messageIDs: connectionFailures) }
         } catch {
             // Confirmed but not marked: they are sent again later with the same message_id.
             logger.warning("marking the outbox failed", metadata: ["error": "\(error)"])
@@ -104,8 +143,13 @@ public final class OutboxRelay: Sendable {
                 "failed": "\(failed.count)", "sent": "\(sent.count)", "first.message_id": "\(Pipeline.loggable(id))",
                 "error": "\(error)", "retryable": "\(retryable)",
             ])
-            return .someFailed
+            return rowFailures.isEmpty ? .connectionDown : .someFailed
         }
         return .allSent
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

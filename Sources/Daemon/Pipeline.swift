@@ -5,7 +5,7 @@ public import Logging
 public import Store
 public import Workflow
 
-/// The consume → decide → record → ack pipeline of `ddrouter run` (issue 4, first slice).
+/// The consume → decide → record → ack pipeline of `ddrouter run` (issue 4).
 ///
 /// For each delivery from `ddrouter.inbound`:
 /// 1. **decode** with `MessageDecoder` (contract checks, entry-by-entry for lists);
@@ -14,8 +14,11 @@ public import Workflow
 /// 3. **dedupe**: a `message_id` already answered for this sender gets its stored receipt
 ///    again, byte for byte, and nothing else happens;
 /// 4. **workflow**: `municipal-list` goes through `ListProcessing`, `contact-status` through
-///    the listed citizens' cases, `referral` opens or updates one case; other types are not
-///    processed yet (see `deferUnimplemented`);
+///    the listed citizens' cases (`Pipeline+Lists.swift`), `clinic-list` is compared with the
+///    municipal list (R3); every single-citizen type takes one generic path
+///    (`Pipeline+Case.swift`): load the case by pseudonym → `CitizenCase.apply` → record;
+///    a citizen without a case gets `unknown-case`, an input the case cannot take now
+///    `out-of-order` with the workflow's reason;
 /// 5. **one store transaction**: inbox row with the receipt, cases, history, outbox rows
 ///    (the receipt and every routed event) and audit entries (pseudonyms, never a CPR);
 /// 6. **ack**. Publishing is the `OutboxRelay`'s job: nothing goes to the broker from here
@@ -115,198 +118,21 @@ public final class Pipeline: Sendable {
             return await process(list: list, decoded: decoded, at: now)
         case .contactStatus(let status):
             return await process(contactStatus: status, decoded: decoded, at: now)
-        case .referral(let referral):
-            return await process(referral: referral, decoded: decoded, at: now)
-        default:
-            return await deferUnimplemented(decoded: decoded, properties: properties, at: now)
+        case .clinicList(let list):
+            return await process(clinicList: list, decoded: decoded, at: now)
+        case .referral, .consentUpdate, .assessment, .municipalPosition, .meetingOutcome, .transitionProposal,
+            .jointPlan, .knowledgeHandover, .patientChoice, .treatmentStarted:
+            guard let request = Self.caseRequest(for: decoded, on: Self.civilDate(of: now)) else { return .requeue }
+            return await process(caseRequest: request, decoded: decoded, at: now)
         }
     }
 
-    // MARK: - municipal-list
-
-    func process(list: Contract.MunicipalList, decoded: DecodedMessage, at now: Date) async -> Settlement {
-        let sender = decoded.sender
-        let senderKey = Self.senderKey(sender)
-        guard let asOf = LocalDate(iso: list.asOf.description) else {
-            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
-            return .requeue
-        }
-        let today = Self.civilDate(of: now)
-        let workflowList = Workflow.MunicipalList(
-            messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
-            clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
-            entries: list.entries.map { entry in
-                Workflow.MunicipalList.Entry(citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent))
-            })
-        let source = MessageSource(
-            messageId: decoded.messageID, messageType: decoded.type.rawValue,
-            sender: SenderRef(kind: sender.kind, id: sender.id))
-
+    /// Runs `body` in one store transaction and settles the delivery: `.ack` once committed;
+    /// a message_id answered meanwhile (a racing copy) gets its stored receipt again;
+    /// anything else rolls back and requeues (transient: store busy, disk full).
+    func commit(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async -> Settlement {
         do {
-            let summary = try store.write { tx -> ListSummary in
-                // Cases of the listed citizens, keyed by CPR inside the workflow (outbound
-                // bodies need it) and by pseudonym in the store.
-                var cases: [CitizenKey: CitizenCase] = [:]
-                var pseudonyms: [CitizenKey: Pseudonym] = [:]
-                for entry in workflowList.entries where pseudonyms[entry.citizen] == nil {
-                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.citizen.rawValue)
-                    pseudonyms[entry.citizen] = pseudonym
-                    if let record = try tx.case(id: Self.caseID(pseudonym)) {
-                        cases[entry.citizen] = try record.decodeState(as: CitizenCase.self)
-                    }
-                }
-                let outcomes = ListProcessing.apply(
-                    workflowList, at: now, on: today, cases: &cases, configuration: options.workflow)
-
-                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
-                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
-                var summary = ListSummary()
-                for outcome in outcomes {
-                    // `list.entries` holds the accepted entries only; receipts use the sent index.
-                    let originalIndex = decoded.acceptedEntryIndices[outcome.index]
-                    let entry = list.entries[outcome.index]
-                    guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
-                    switch outcome.result {
-                    case .rejected(let reason):
-                        rejected.append(.init(
-                            index: originalIndex, code: RejectionCode.duplicateEntry.rawValue,
-                            pointer: "/entries/\(originalIndex)", reason: reason))
-                        continue
-                    case .accepted:
-                        break
-                    }
-                    guard let citizenCase = cases[outcome.citizen] else { continue }
-                    let caseID = Self.caseID(pseudonym)
-                    _ = try tx.upsertCase(CaseRecord(
-                        caseID: caseID, pseudonym: pseudonym, workflow: "A", municipality: list.municipality,
-                        clinic: list.clinic, status: citizenCase.stateName, state: citizenCase, updatedAt: now))
-                    _ = try tx.appendHistory(CaseHistoryEntry(
-                        caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
-                        payload: try StoreJSON.encode(ListedInput(
-                            type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
-                            asOf: list.asOf, municipalInformation: entry.municipalInformation)),
-                        explanation: nil))
-                    let data = OutboundMapper.CaseData(
-                        municipality: list.municipality, asOf: list.asOf,
-                        municipalInformation: entry.municipalInformation,
-                        consentInForce: entry.consent.status == .given)
-                    _ = try tx.appendAudit(AuditRecord(
-                        at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                        messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
-                    try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
-                }
-                try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
-                summary.accepted = sentEntries - rejected.count
-                summary.rejected = rejected.count
-                return summary
-            }
-            log(summary, decoded)
-            return .ack
-        } catch let duplicate as DuplicateInbound {
-            return await resendReceipt(duplicate.receipt, sender: sender, messageID: decoded.messageID,
-                                       type: decoded.type.rawValue)
-        } catch {
-            logger.warning("processing failed; nothing committed, requeueing",
-                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
-            return .requeue
-        }
-    }
-
-    /// Stores the ok receipt of a list message in the inbox and the outbox, in `tx`.
-    func answer(
-        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, in tx: StoreTransaction,
-        at now: Date
-    ) throws {
-        let sender = decoded.sender
-        let receipt = Receipt(
-            receiptFor: .init(
-                messageId: decoded.messageID, messageType: decoded.type.rawValue,
-                sender: SenderRef(kind: sender.kind, id: sender.id)),
-            status: .ok, receivedAt: Contract.Timestamp(now),
-            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index })
-        let body = try receipt.encodedBody()
-        switch try tx.recordInbox(InboxEntry(
-            sender: Self.senderKey(sender), messageID: decoded.messageID, type: decoded.type.rawValue, receivedAt: now,
-            receipt: body))
-        {
-        case .duplicate(let stored):
-            // Raced with an earlier copy: undo everything, resend the stored receipt.
-            throw DuplicateInbound(receipt: stored)
-        case .recorded:
-            break
-        }
-        _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: decoded.messageID, at: now))
-    }
-
-    // MARK: - contact-status
-
-    /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
-    /// which may now route it (assessment request, Central Visitation). An entry for a
-    /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
-    func process(contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date) async -> Settlement {
-        let today = Self.civilDate(of: now)
-        let source = MessageSource(
-            messageId: decoded.messageID, messageType: decoded.type.rawValue,
-            sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
-        do {
-            let summary = try store.write { tx -> ListSummary in
-                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
-                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
-                var summary = ListSummary()
-                var seen: Set<String> = []
-                for (position, entry) in status.entries.enumerated() {
-                    let index = decoded.acceptedEntryIndices[position]
-                    func reject(_ code: RejectionCode, _ reason: String) {
-                        rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
-                    }
-                    guard seen.insert(entry.cpr.digits).inserted else {
-                        reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
-                        continue
-                    }
-                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                    let caseID = Self.caseID(pseudonym)
-                    guard var record = try tx.case(id: caseID) else {
-                        reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
-                        continue
-                    }
-                    var citizenCase = try record.decodeState(as: CitizenCase.self)
-                    let facts = Self.facts(entry)
-                    let result = citizenCase.apply(
-                        .contactStatus(facts),
-                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
-                        configuration: options.workflow)
-                    if case .rejected(let why) = result.outcome {
-                        reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
-                        continue
-                    }
-                    record.state = try StoreJSON.encode(citizenCase)
-                    record.status = citizenCase.stateName
-                    record.updatedAt = now
-                    _ = try tx.upsertCase(record)
-                    _ = try tx.appendHistory(CaseHistoryEntry(
-                        caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
-                        payload: try StoreJSON.encode(facts), explanation: nil))
-                    _ = try tx.appendAudit(AuditRecord(
-                        at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
-                        messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
-                    let listed = try tx.caseHistory(id: caseID).reversed().lazy
-                        .filter { $0.kind == .input }
-                        .compactMap { try? StoreJSON.decode(ListedInput.self, from: $0.payload) }
-                        .first
-                    let data = OutboundMapper.CaseData(
-                        municipality: listed?.municipality ?? record.municipality, asOf: listed?.asOf ?? status.asOf,
-                        municipalInformation: listed?.municipalInformation,
-                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
-                        grounds: listed?.grounds)
-                    try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
-                }
-                try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
-                summary.accepted = sentEntries - rejected.count
-                summary.rejected = rejected.count
-                return summary
-            }
+            let summary = try store.write(body)
             log(summary, decoded)
             return .ack
         } catch let duplicate as DuplicateInbound {
@@ -319,138 +145,29 @@ public final class Pipeline: Sendable {
         }
     }
 
-    // MARK: - referral
-
-    /// A referral of one citizen (R1, R10). A municipal referral's consent is recorded on the
-    /// case first (it decides whether municipal data may cross, R4); a regional one needs none.
-    func process(referral: Contract.Referral, decoded: DecodedMessage, at now: Date) async -> Settlement {
-        let today = Self.civilDate(of: now)
-        let sender = decoded.sender
-        let source = MessageSource(
-            messageId: decoded.messageID, messageType: decoded.type.rawValue,
-            sender: SenderRef(kind: sender.kind, id: sender.id))
-        let from: Party
-        switch sender {
-        case .municipality(let code): from = .municipality(MunicipalityCode(code))
-        case .clinic(let id): from = .clinic(ClinicID(id))
-        case .journal: from = .journal
+    /// Stores `receipt` as the answer to the message (inbox) and queues it (outbox), in `tx`.
+    /// Throws `DuplicateInbound` if the message_id was answered meanwhile.
+    func answer(_ decoded: DecodedMessage, receipt: Receipt, in tx: StoreTransaction, at now: Date) throws {
+        let body = try receipt.encodedBody()
+        if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
+            sender: Self.senderKey(decoded.sender), messageID: decoded.messageID, type: decoded.type.rawValue,
+            receivedAt: now, receipt: body))
+        {
+            throw DuplicateInbound(receipt: stored)
         }
-        do {
-            let summary = try store.write { tx -> ListSummary in
-                var summary = ListSummary()
-                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: referral.cpr.digits)
-                let caseID = Self.caseID(pseudonym)
-                let existing = try tx.case(id: caseID)
-                var citizenCase = try existing?.decodeState(as: CitizenCase.self)
-                    ?? CitizenCase(citizen: CitizenKey(referral.cpr.digits))
-                var events: [OutboundEvent] = []
-                var timers: [TimerAction] = []
-                if case .municipality = sender {
-                    let consent = citizenCase.apply(
-                        .consentUpdate(Workflow.ConsentUpdate(
-                            status: Self.consent(referral.consent),
-                            directions: (referral.consent.directions ?? Contract.ConsentDirection.allCases).map {
-                                $0 == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality
-                            })),
-                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID + "/consent"), at: now, on: today),
-                        configuration: options.workflow)
-                    events += consent.events
-                    timers += consent.timers
-                }
-                let result = citizenCase.apply(
-                    .referral(ReferralInput(
-                        municipality: MunicipalityCode(referral.municipality), clinic: referral.clinic.map { ClinicID($0) },
-                        asOf: today, from: from)),
-                    context: CaseContext(ref: InboundRef(messageID: decoded.messageID), at: now, on: today),
-                    configuration: options.workflow)
-                let receipt: Receipt
-                if case .rejected(let why) = result.outcome {
-                    receipt = Receipt(
-                        receiptFor: .init(messageId: decoded.messageID, messageType: decoded.type.rawValue,
-                                          sender: SenderRef(kind: sender.kind, id: sender.id)),
-                        status: .fatalError, receivedAt: Contract.Timestamp(now), code: RejectionCode.outOfOrder.rawValue,
-                        reason: "The citizen's case cannot take a referral now: \(why.description)")
-                    summary.rejected = 1
-                } else {
-                    events += result.events
-                    timers += result.timers
-                    let asOf = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
-                    _ = try tx.upsertCase(CaseRecord(
-                        caseID: caseID, pseudonym: pseudonym, workflow: "A",
-                        municipality: existing?.municipality ?? referral.municipality,
-                        clinic: existing?.clinic ?? referral.clinic, status: citizenCase.stateName, state: citizenCase,
-                        updatedAt: now))
-                    _ = try tx.appendHistory(CaseHistoryEntry(
-                        caseID: caseID, at: now, kind: .input, messageID: decoded.messageID,
-                        payload: try StoreJSON.encode(ListedInput(
-                            type: decoded.type.rawValue, list: "referral", municipality: referral.municipality, asOf: asOf,
-                            municipalInformation: referral.municipalInformation, grounds: referral.grounds)),
-                        explanation: nil))
-                    _ = try tx.appendAudit(AuditRecord(
-                        at: now, actor: Self.senderKey(sender), action: .received, pseudonym: pseudonym,
-                        messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
-                    let data = OutboundMapper.CaseData(
-                        municipality: referral.municipality, asOf: asOf,
-                        municipalInformation: referral.municipalInformation,
-                        consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
-                        grounds: referral.grounds)
-                    try self.record(events: events, timers: timers, in: tx, caseID: caseID, cpr: referral.cpr,
-                                    pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
-                    receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
-                    summary.accepted = 1
-                }
-                let body = try receipt.encodedBody()
-                if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
-                    sender: Self.senderKey(sender), messageID: decoded.messageID, type: decoded.type.rawValue,
-                    receivedAt: now, receipt: body))
-                {
-                    throw DuplicateInbound(receipt: stored)
-                }
-                _ = try tx.enqueue(receiptRow(body, sender: sender, messageID: decoded.messageID, at: now))
-                return summary
-            }
-            log(summary, decoded)
-            return .ack
-        } catch let duplicate as DuplicateInbound {
-            return await resendReceipt(duplicate.receipt, sender: sender, messageID: decoded.messageID,
-                                       type: decoded.type.rawValue)
-        } catch {
-            logger.warning("processing failed; nothing committed, requeueing",
-                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
-            return .requeue
-        }
-    }
-
-    static func facts(_ entry: ContactStatusEntry) -> ContactFacts {
-        guard entry.known else { return .none }
-        func day(_ date: CalendarDate) -> LocalDate? { LocalDate(iso: date.description) }
-        return ContactFacts(
-            currentCourses: entry.currentCourse.flatMap { course in
-                day(course.since).map { [Workflow.CurrentCourse(clinic: ClinicID(course.clinic), since: $0)] }
-            } ?? [],
-            closedCourses: (entry.closedCourses ?? []).compactMap { course in
-                day(course.closedOn).map { Workflow.ClosedCourse(clinic: ClinicID(course.clinic), closedOn: $0) }
-            },
-            acuteContacts: (entry.acuteContacts ?? []).compactMap { contact in
-                day(contact.date).map {
-                    // The workflow knows two kinds; a full admission counts as an admission.
-                    Workflow.AcuteContact(
-                        date: $0, kind: contact.kind == .emergencyRoom ? .emergencyRoom : .shortStabilisingAdmission,
-                        followedByOutpatientCourse: contact.outpatientFollowUp,
-                        motivationFailedOrTreatmentRejected: contact.motivationFailed || contact.treatmentRejectedShortlyAfter)
-                }
-            })
+        _ = try tx.enqueue(receiptRow(body, sender: decoded.sender, messageID: decoded.messageID, at: now))
     }
 
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
         for why in Set(summary.unmapped).sorted() {
-            logger.warning("workflow event not published: its wire mapping is not implemented yet",
-                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
+            logger.error("workflow event not published: its wire message cannot be built",
+                         metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
         }
         logger.info("message processed", metadata: [
             "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)",
             "sender": "\(Self.senderKey(decoded.sender))", "accepted": "\(summary.accepted)",
             "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
+            "code": "\(summary.refusal ?? "-")",
         ])
     }
 
@@ -467,7 +184,16 @@ public final class Pipeline: Sendable {
                 caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
                 payload: try StoreJSON.encode(event.payload), explanation: try StoreJSON.encode(event.explanation)))
             switch try mapper.message(for: event, caseID: caseID, cpr: cpr, data: data, source: source, at: now) {
-            case .publish(let row):
+            case .publish(var row):
+                // Never send what the router itself would reject (the committed schemas).
+                if let type = MessageType(rawValue: row.type),
+                    let problem = decoder.validateOutbound(type, body: row.body).first
+                {
+                    summary.unmapped.append("\(event.payload.kind) → \(row.type): \(problem.code.rawValue) at \(problem.pointer?.description ?? "-")")
+                    continue
+                }
+                row.audit = OutboxAudit(
+                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: event.payload.purpose.rawValue)
                 _ = try tx.enqueue(row)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
@@ -479,15 +205,20 @@ public final class Pipeline: Sendable {
                     messageType: event.payload.wireType, messageID: event.id.rawValue,
                     purpose: event.payload.purpose.rawValue))
                 summary.held += 1
-            case .notMapped(let why):
+            case .unavailable(let why):
                 summary.unmapped.append(why)
             }
         }
         for timer in timers {
             switch timer {
             case .schedule(let kind, let day):
+                // One pending timer per kind and case: a new schedule replaces the old one.
+                for record in try tx.timers(caseID: caseID)
+                where record.kind == kind.rawValue && record.state == .pending && record.timerID != Self.timerID(caseID, kind, day) {
+                    _ = try tx.cancelTimer(id: record.timerID)
+                }
                 _ = try tx.schedule(TimerRecord(
-                    timerID: "timer/\(caseID)/\(kind.rawValue)/\(day.iso)", caseID: caseID, kind: kind.rawValue,
+                    timerID: Self.timerID(caseID, kind, day), caseID: caseID, kind: kind.rawValue,
                     dueAt: Self.startOfDay(day) ?? now, payload: try StoreJSON.encode(["kind": kind.rawValue]),
                     createdAt: now))
             case .cancel(let kind):
@@ -498,9 +229,17 @@ public final class Pipeline: Sendable {
         }
     }
 
+    /// `timer/<case>/<kind>/<due day>`: stable, so a replay schedules the same timer and
+    /// the fired timer's events get stable ids.
+    static func timerID(_ caseID: String, _ kind: TimerKind, _ day: LocalDate) -> String {
+        "timer/\(caseID)/\(kind.rawValue)/\(day.iso)"
+    }
+
     struct ListSummary {
         var accepted = 0
         var rejected = 0
+        /// The rejection code of a single-citizen message refused by its case.
+        var refusal: String?
         var events = 0
         var held = 0
         var unmapped: [String] = []
@@ -508,31 +247,6 @@ public final class Pipeline: Sendable {
 
     struct DuplicateInbound: Error {
         var receipt: Data
-    }
-
-    // MARK: - types not processed yet
-
-    /// Decision for inbound types whose workflow is not wired yet: the sender gets a
-    /// `transient-error` receipt (`processing-deferred`: "send the same message again later")
-    /// that is NOT stored as the answer to the message_id, and the message goes to the
-    /// inbound queue's dead-letter exchange (`dd.dead` → `ddrouter.dead`, with RabbitMQ's
-    /// `x-death` headers) so an operator can replay it. Nothing is accepted that was not
-    /// processed, and nothing is lost.
-    func deferUnimplemented(decoded: DecodedMessage, properties: InboundProperties, at now: Date) async -> Settlement {
-        logger.warning("message type not processed yet; deferred and dead-lettered", metadata: [
-            "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)", "sender": "\(Self.senderKey(decoded.sender))",
-        ])
-        do {
-            let receipt = Receipt(deferring: properties, sender: decoded.sender, receivedAt: Contract.Timestamp(now))
-            let row = receiptRow(try receipt.encodedBody(), sender: decoded.sender, messageID: decoded.messageID, at: now,
-                                 suffix: "deferred")
-            try await client.publish(Self.outbound(row))
-            return .deadLetter
-        } catch {
-            logger.warning("deferred receipt not confirmed; requeueing",
-                           metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
-            return .requeue
-        }
     }
 
     // MARK: - rejections
@@ -645,7 +359,7 @@ public final class Pipeline: Sendable {
 
     /// The AMQP message for an outbox row: persistent JSON with the row's id, type and
     /// correlation id; mandatory, so a message no queue takes fails instead of vanishing.
-    static func outbound(_ row: OutboxEvent) -> OutboundMessage {
+    public static func outbound(_ row: OutboxEvent) -> OutboundMessage {
         var properties = MessageProperties()
         properties.contentType = "application/json"
         properties.persistent = true

@@ -1,20 +1,36 @@
 public import AMQP
-import Foundation
+public import Foundation
 public import Logging
 public import Store
+public import Workflow
+public import Contract
 
-/// The running daemon's moving parts: the store, the pipeline consuming `ddrouter.inbound`
-/// and the outbox relay, on one `AMQPClient` (which the caller owns, starts and closes).
+/// The running daemon's moving parts: the store, the pipeline consuming `ddrouter.inbound`,
+/// the outbox relay and the timer runner, on one `AMQPClient` (which the caller owns,
+/// starts and closes).
 public final class Service: Sendable {
     public let store: Store
     public let pipeline: Pipeline
     public let relay: OutboxRelay
+    public let timers: TimerRunner
     let logger: Logger
     let prefetch: UInt16
     let tasks = TaskBox()
 
     /// Opens (creating if needed, directory owner-only) the store and builds the pipeline.
-    public init(settings: DaemonSettings, storeSettings: StoreSettings, client: AMQPClient, logger: Logger) throws {
+    ///
+    /// - Parameters:
+    ///   - workflow: the rules' configuration (phasing calendar, timer durations).
+    ///   - clock: the time the pipeline, relay and timers use (tests move it forward).
+    ///   - userForSender: the broker user each sender must publish as (see `PipelineOptions`).
+    ///   - timerInterval: how often due timers are looked for.
+    public init(
+        settings: DaemonSettings, storeSettings: StoreSettings, client: AMQPClient, logger: Logger,
+        workflow: WorkflowConfiguration = WorkflowConfiguration(),
+        clock: @escaping @Sendable () -> Date = { Date() },
+        userForSender: @escaping @Sendable (Sender) -> String = PipelineOptions.defaultUser,
+        timerInterval: Duration = .seconds(1)
+    ) throws {
         let directory = (storeSettings.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(
@@ -23,18 +39,22 @@ public final class Service: Sendable {
         let keys = try StoreKeys(master: storeSettings.masterKey)
         let store = try Store(path: storeSettings.path, auditKey: keys.auditKey)
         let options = PipelineOptions(
-            codeBook: settings.codeBook, names: settings.names, pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey))
+            codeBook: settings.codeBook, names: settings.names, workflow: workflow,
+            pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: userForSender, clock: clock)
         self.store = store
-        self.pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
-        self.relay = OutboxRelay(client: client, store: store, logger: logger)
+        let pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
+        self.pipeline = pipeline
+        self.relay = OutboxRelay(client: client, store: store, logger: logger, clock: clock)
+        self.timers = TimerRunner(pipeline: pipeline, store: store, logger: logger, interval: timerInterval)
         self.logger = logger
         self.prefetch = settings.prefetch
     }
 
-    /// Starts consuming and relaying.
+    /// Starts consuming, relaying and firing timers.
     public func start() {
         let pipeline = pipeline
         let relay = relay
+        let timers = timers
         let logger = logger
         let prefetch = prefetch
         tasks.set(
@@ -45,7 +65,8 @@ public final class Service: Sendable {
                     logger.error("consuming ddrouter.inbound ended", metadata: ["error": "\(error)"])
                 }
             },
-            relay: Task { await relay.run() })
+            relay: Task { await relay.run() },
+            timers: Task { await timers.run() })
     }
 
     /// Graceful stop: no new deliveries, the message in hand finished and settled, the outbox
@@ -54,10 +75,15 @@ public final class Service: Sendable {
     /// Returns whether the outbox was flushed completely.
     @discardableResult
     public func shutdown(client: AMQPClient, flushTimeout: Duration) async -> Bool {
-        let (consumer, relayTask) = tasks.get()
+        let (consumer, relayTask, timerTask) = tasks.get()
         await client.stopConsuming()
+        timers.stop()
         if let consumer, !(await Self.finishes(consumer, within: .seconds(30))) {
             logger.warning("the consumer did not stop in time; unacked deliveries are redelivered on the next start")
+        }
+        // A timer pass in hand finishes its transaction; a timer not fired yet fires on the next start.
+        if let timerTask, !(await Self.finishes(timerTask, within: .seconds(30))) {
+            logger.warning("the timer runner did not stop in time; due timers fire on the next start")
         }
         relay.stop()
         var flushed = true
@@ -91,16 +117,18 @@ public final class Service: Sendable {
         private let lock = NSLock()
         private nonisolated(unsafe) var consumer: Task<Void, Never>?
         private nonisolated(unsafe) var relay: Task<Void, Never>?
+        private nonisolated(unsafe) var timers: Task<Void, Never>?
 
-        func set(consumer: Task<Void, Never>, relay: Task<Void, Never>) {
+        func set(consumer: Task<Void, Never>, relay: Task<Void, Never>, timers: Task<Void, Never>) {
             lock.withLock {
                 self.consumer = consumer
                 self.relay = relay
+                self.timers = timers
             }
         }
 
-        func get() -> (Task<Void, Never>?, Task<Void, Never>?) {
-            lock.withLock { (consumer, relay) }
+        func get() -> (Task<Void, Never>?, Task<Void, Never>?, Task<Void, Never>?) {
+            lock.withLock { (consumer, relay, timers) }
         }
     }
 }

@@ -4,37 +4,56 @@ import SystemPackage
 
 /// The store's configuration keys (same file and `DDROUTER_*` overrides as `DaemonSettings`):
 /// - `store.path` (`var/ddrouter.sqlite`): the SQLite file; its directory is created.
-/// - `store.key_file`: the master secret (at least 32 bytes; a file of 64 hex digits is
-///   read as hex) from which the audit-chain and pseudonym keys are derived. Production sets this.
-/// - `store.dev_key`: DEVELOPMENT ONLY, used when `store.key_file` is not set; a fixed key
-///   in the configuration file protects nothing. `ddrouter run` logs a warning when it uses it.
+/// - `store.key` (secret): the master secret (at least 32 bytes; 64 hex digits are read
+///   as hex) from which the audit-chain and pseudonym keys are derived, normally the
+///   credential file `store-key` in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+/// - `store.key_file`: the same secret from a file path (used when `store.key` is not set).
+/// - `store.dev_key` (secret): DEVELOPMENT ONLY, used when neither is set; a fixed key in
+///   the configuration file protects nothing. `ddrouter run` logs a warning when it uses it.
 public struct StoreSettings: Sendable {
     public var path: String
     public var masterKey: Data
     /// True when the key came from `store.dev_key`.
     public var usesDevelopmentKey: Bool
 
+    public init(path: String, masterKey: Data, usesDevelopmentKey: Bool) {
+        self.path = path
+        self.masterKey = masterKey
+        self.usesDevelopmentKey = usesDevelopmentKey
+    }
+
     public static func load(path: String, environment: [String: String]) async throws -> StoreSettings {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw DaemonSettings.Problem(message: "configuration file \(path) does not exist or is not readable")
-        }
-        let file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
-        var overrides: [String: String] = [:]
-        for (key, value) in environment where key.hasPrefix("DDROUTER_") {
-            overrides[String(key.dropFirst("DDROUTER_".count))] = value
-        }
-        let r = ConfigReader(providers: [EnvironmentVariablesProvider(environmentVariables: overrides), file])
-        let storePath = r.string(forKey: "store.path", default: "var/ddrouter.sqlite")
-        if let keyFile = r.string(forKey: "store.key_file") {
-            guard let raw = FileManager.default.contents(atPath: keyFile) else {
-                throw DaemonSettings.Problem(message: "store.key_file \(keyFile) cannot be read")
+        let reader = SettingsReader(try await ConfigSource.load(path: path, environment: environment))
+        let settings = read(reader)
+        if !reader.problems.isEmpty { throw ConfigSource.Failure(reader.problems) }
+        return settings
+    }
+
+    /// Reads the keys; problems are collected in `r`.
+    public static func read(_ r: SettingsReader) -> StoreSettings {
+        let storePath = r.string("store.path", default: "var/ddrouter.sqlite") ?? "var/ddrouter.sqlite"
+        if storePath.isEmpty { r.problem("store.path is empty") }
+        var settings = StoreSettings(path: storePath, masterKey: Data(), usesDevelopmentKey: false)
+        if let bytes = r.secretBytes("store.key") {
+            settings.masterKey = key(from: bytes)
+        } else if let keyFile = r.string("store.key_file") {
+            if let raw = FileManager.default.contents(atPath: keyFile) {
+                settings.masterKey = key(from: raw)
+            } else {
+                r.problem("store.key_file \(keyFile) cannot be read")
+                return settings
             }
-            return StoreSettings(path: storePath, masterKey: Self.key(from: raw), usesDevelopmentKey: false)
+        } else if let devKey = r.string("store.dev_key", secret: true) {
+            settings.masterKey = Data(devKey.utf8)
+            settings.usesDevelopmentKey = true
+        } else {
+            r.problem("no store key: provide the credential store-key (LoadCredential=), or set store.key_file (store.dev_key is for development only)")
+            return settings
         }
-        if let devKey = r.string(forKey: "store.dev_key", isSecret: true) {
-            return StoreSettings(path: storePath, masterKey: Data(devKey.utf8), usesDevelopmentKey: true)
+        if settings.masterKey.count < 32 {
+            r.problem("the store key has \(settings.masterKey.count) bytes; at least 32 random bytes are needed (e.g. openssl rand -hex 32)")
         }
-        throw DaemonSettings.Problem(message: "store.key_file is not set (store.dev_key is for development only)")
+        return settings
     }
 
     /// The key bytes of a key file: 64 hex digits (optionally with a trailing newline) are
@@ -54,4 +73,11 @@ public struct StoreSettings: Sendable {
         }
         return raw
     }
+}
+
+extension StoreSettings: ConfigKeyContributor {
+    public static let configKeys: [ConfigKeySpec] = [
+        .init("store.path", default: "var/ddrouter.sqlite"), .init("store.key", secret: true),
+        .init("store.key_file"), .init("store.dev_key", secret: true),
+    ]
 }

@@ -162,7 +162,7 @@ enum Queries {
     // MARK: outbox
 
     static let outboxColumns =
-        "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at"
+        "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose"
 
     static func outboxEvent(_ row: Row) throws -> OutboxEvent {
         let messageID: String = try row.decode(atIndex: 1)
@@ -180,7 +180,30 @@ enum Queries {
         event.attempts = try row.decode(atIndex: 10)
         let sentText: String? = try row.decode(atIndex: 11)
         event.sentAt = try sentText.map { try Timestamp.decode($0, column: "outbox.sent_at") }
+        let nextText: String? = try row.decode(atIndex: 12)
+        event.nextAttemptAt = try nextText.map { try Timestamp.decode($0, column: "outbox.next_attempt_at") }
+        let actor: String? = try row.decode(atIndex: 13)
+        let pseudonymText: String? = try row.decode(atIndex: 14)
+        let purpose: String? = try row.decode(atIndex: 15)
+        if let actor, let purpose {
+            event.audit = OutboxAudit(actor: actor, pseudonym: pseudonymText.flatMap(Pseudonym.init(hex:)), purpose: purpose)
+        }
         return event
+    }
+
+    /// Pending rows the relay may publish at `now`: never-tried rows first in enqueue
+    /// order, then retried rows whose back-off has passed, earliest first. A row that keeps
+    /// failing is pushed back by its own back-off and never holds up the others.
+    static func dueOutbox(_ db: Database, at now: Date, limit: Int) throws -> [OutboxEvent] {
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT \(outboxColumns) FROM outbox
+                    WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY next_attempt_at IS NOT NULL, next_attempt_at, seq LIMIT ?
+                    """),
+            arguments: [Timestamp.string(now), limit]
+        ).map(outboxEvent)
     }
 
     static func pendingOutbox(_ db: Database, limit: Int) throws -> [OutboxEvent] {

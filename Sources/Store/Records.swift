@@ -237,6 +237,9 @@ public struct ConsentRecord: Sendable, Hashable {
     /// The inbound message that carried this statement, if any.
     public var messageID: String?
 
+    /// `ConsentDirection` under a name that does not clash with `Workflow.ConsentDirection`.
+    public typealias Direction = ConsentDirection
+
     public init(
         pseudonym: Pseudonym, direction: ConsentDirection, purpose: String, state: ConsentState,
         validFrom: Date, withdrawnAt: Date? = nil, reference: String, recordedAt: Date,
@@ -268,6 +271,11 @@ public struct ConsentRecord: Sendable, Hashable {
     }
 }
 
+/// `ConsentRecord` under a name that does not clash with `Workflow.ConsentRecord` (the
+/// module name `Store` is shadowed by the class `Store`, so `Store.ConsentRecord` cannot
+/// disambiguate it in modules importing both).
+public typealias StoreConsentRecord = ConsentRecord
+
 // MARK: - Outbox
 
 public enum OutboxState: String, Sendable, Hashable, CaseIterable {
@@ -293,11 +301,19 @@ public struct OutboxEvent: Sendable, Hashable {
     public internal(set) var state: OutboxState
     public internal(set) var attempts: Int
     public internal(set) var sentAt: Date?
+    /// When the relay may try a row again after a failed publish (`nil`: never failed).
+    public internal(set) var nextAttemptAt: Date?
+    /// Who receives the event, about whom and why: the "sent" audit entry written when the
+    /// broker confirms it. Not published; not part of the idempotence check.
+    public var audit: OutboxAudit?
 
     public init(
         messageID: String, exchange: String, routingKey: String, type: String,
-        correlationID: String?, headers: [String: String] = [:], body: Data, createdAt: Date
+        correlationID: String?, headers: [String: String] = [:], body: Data, createdAt: Date,
+        audit: OutboxAudit? = nil
     ) {
+        self.audit = audit
+        self.nextAttemptAt = nil
         self.sequence = 0
         self.messageID = messageID
         self.exchange = exchange
@@ -310,6 +326,22 @@ public struct OutboxEvent: Sendable, Hashable {
         self.state = .pending
         self.attempts = 0
         self.sentAt = nil
+    }
+}
+
+/// The audit facts of an outbox row (see `OutboxEvent.audit`).
+public struct OutboxAudit: Sendable, Hashable {
+    /// The recipient, e.g. `municipality.851`, `clinic.<id>`, `cv`.
+    public var actor: String
+    /// The citizen the event is about, if one.
+    public var pseudonym: Pseudonym?
+    /// Purpose or legal basis of the disclosure.
+    public var purpose: String
+
+    public init(actor: String, pseudonym: Pseudonym?, purpose: String) {
+        self.actor = actor
+        self.pseudonym = pseudonym
+        self.purpose = purpose
     }
 }
 
@@ -377,5 +409,39 @@ public struct CaseCount: Sendable, Hashable {
         self.clinic = clinic
         self.status = status
         self.count = count
+    }
+}
+
+// MARK: - List members (R3)
+
+/// A citizen on a municipal or clinic list of one municipality-clinic pair.
+public struct ListMember: Sendable, Hashable {
+    public enum Side: String, Sendable, Hashable, CaseIterable {
+        case municipality
+        case clinic
+    }
+
+    public var side: Side
+    public var municipality: String
+    /// The clinic of the pair; `""` for a municipal list to all clinics.
+    public var clinic: String
+    /// `list-1` or `list-2`.
+    public var listKind: String
+    public var pseudonym: Pseudonym
+    /// The list's own date (`yyyy-MM-dd`).
+    public var asOf: String
+    public var messageID: String
+
+    public init(
+        side: Side, municipality: String, clinic: String, listKind: String, pseudonym: Pseudonym, asOf: String,
+        messageID: String
+    ) {
+        self.side = side
+        self.municipality = municipality
+        self.clinic = clinic
+        self.listKind = listKind
+        self.pseudonym = pseudonym
+        self.asOf = asOf
+        self.messageID = messageID
     }
 }

@@ -8,6 +8,9 @@ enum Schema {
         migrator.registerMigration("v1-initial") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2-outbox-retry-and-audit") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -123,5 +126,29 @@ enum Schema {
         CREATE TRIGGER audit_append_only BEFORE INSERT ON audit
         WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)
         BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: only the next seq may be inserted'); END;
+        """
+
+    /// The relay's per-row back-off (a row that keeps failing must not hold up the others)
+    /// and who/what/why of each row, so the "sent" audit entry is written in the same
+    /// transaction that marks the row sent; list membership for R3.
+    static let v2 = """
+        ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;
+        ALTER TABLE outbox ADD COLUMN audit_actor TEXT;
+        ALTER TABLE outbox ADD COLUMN audit_pseudonym TEXT;
+        ALTER TABLE outbox ADD COLUMN audit_purpose TEXT;
+        CREATE INDEX outbox_due ON outbox (next_attempt_at, seq) WHERE state = 'pending';
+
+        -- R3: who is on which list of a municipality-clinic pair (clinic '' = a municipal
+        -- list to all clinics), for the reconciliation of municipal and clinic lists.
+        CREATE TABLE list_members (
+            side         TEXT NOT NULL CHECK (side IN ('municipality', 'clinic')),
+            municipality TEXT NOT NULL,
+            clinic       TEXT NOT NULL,
+            list_kind    TEXT NOT NULL,
+            pseudonym    TEXT NOT NULL,
+            as_of        TEXT NOT NULL,
+            message_id   TEXT NOT NULL,
+            PRIMARY KEY (side, municipality, clinic, list_kind, pseudonym)
+        ) WITHOUT ROWID;
         """
 }

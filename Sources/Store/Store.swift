@@ -244,6 +244,57 @@ public final class Store: Sendable {
         }
     }
 
+    /// Pending rows the relay may publish at `now` (see `recordFailedPublish`): rows never
+    /// tried first, in enqueue order, then retried rows whose back-off has passed.
+    public func dueOutbox(at now: Date, limit: Int) throws -> [OutboxEvent] {
+        try wrap("reading outbox") { try pool.read { db in try Queries.dueOutbox(db, at: now, limit: limit) } }
+    }
+
+    /// The broker confirmed these rows: marks each sent and appends its `sent` audit entry
+    /// (recipient, citizen pseudonym, type, message id, purpose from `OutboxEvent.audit`)
+    /// in one transaction. A row already sent gets no second entry. Returns how many were marked.
+    @discardableResult
+    public func confirmSent(_ events: [OutboxEvent], at date: Date) throws -> Int {
+        try write { tx in
+            var marked = 0
+            for event in events {
+                guard try tx.markSent(messageIDs: [event.messageID], at: date) == 1 else { continue }
+                marked += 1
+                let audit = event.audit ?? OutboxAudit(
+                    actor: Self.recipient(ofRoutingKey: event.routingKey, type: event.type), pseudonym: nil,
+                    purpose: "delivery")
+                _ = try tx.appendAudit(AuditRecord(
+                    at: date, actor: audit.actor, action: .sent, pseudonym: audit.pseudonym,
+                    messageType: event.type, messageID: event.messageID, purpose: audit.purpose))
+            }
+            return marked
+        }
+    }
+
+    /// A failed publish: counts the attempt and pushes the row back by an exponential
+    /// back-off (`baseDelay` doubled per earlier attempt, at most `maxDelay`).
+    public func recordFailedPublish(
+        messageIDs: some Sequence<String>, at now: Date, baseDelay: TimeInterval, maxDelay: TimeInterval
+    ) throws {
+        try wrap("recording failed publishes") {
+            try pool.write { db in
+                let read = try db.cachedStatement(sql: "SELECT attempts FROM outbox WHERE message_id = ? AND state = 'pending'")
+                let update = try db.cachedStatement(
+                    sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE message_id = ? AND state = 'pending'")
+                for id in messageIDs {
+                    guard let attempts = try Int.fetchOne(read, arguments: [id]) else { continue }
+                    let delay = min(maxDelay, baseDelay * pow(2, Double(min(attempts, 30))))
+                    try update.execute(arguments: [Timestamp.string(now.addingTimeInterval(delay)), id])
+                }
+            }
+        }
+    }
+
+    /// `municipality.851.decision` → `municipality.851`; `cv.cv-referral` → `cv`.
+    static func recipient(ofRoutingKey key: String, type: String) -> String {
+        key.hasSuffix(".\(type)") ? String(key.dropLast(type.count + 1)) : key
+    }
+
     /// Deletes events confirmed before `date` (retention); returns how many.
     @discardableResult
     public func purgeSentOutbox(sentBefore date: Date) throws -> Int {

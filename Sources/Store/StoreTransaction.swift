@@ -238,13 +238,15 @@ public final class StoreTransaction {
             let headers = StoreJSON.encodeHeaders(event.headers)
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body, created_at,
+                                        audit_actor, audit_pseudonym, audit_purpose)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (message_id) DO NOTHING
                     """
             ).execute(arguments: [
                 event.messageID, event.exchange, event.routingKey, event.type,
                 event.correlationID, headers, event.body, Timestamp.string(event.createdAt),
+                event.audit?.actor, event.audit?.pseudonym?.hex, event.audit?.purpose,
             ])
             if db.changesCount == 1 { return .enqueued }
             guard let stored = try Queries.outboxEvent(db, messageID: event.messageID) else {
@@ -347,6 +349,51 @@ public final class StoreTransaction {
 
     public func timers(caseID: String) throws -> [TimerRecord] {
         try run("reading timers of case \(caseID)") { try Queries.timers(db, caseID: caseID) }
+    }
+
+    // MARK: list members (R3)
+
+    /// Records (or refreshes) a citizen's place on a list of a municipality-clinic pair.
+    public func recordListMember(_ member: ListMember) throws {
+        try run("recording a list member") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO list_members (side, municipality, clinic, list_kind, pseudonym, as_of, message_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (side, municipality, clinic, list_kind, pseudonym)
+                    DO UPDATE SET as_of = excluded.as_of, message_id = excluded.message_id
+                    """
+            ).execute(arguments: [
+                member.side.rawValue, member.municipality, member.clinic, member.listKind, member.pseudonym.hex,
+                member.asOf, member.messageID,
+            ])
+        }
+    }
+
+    /// The members of one side's lists of `municipality` for any of `clinics`, of one kind.
+    public func listMembers(
+        side: ListMember.Side, municipality: String, clinics: [String], listKind: String
+    ) throws -> [ListMember] {
+        try run("reading list members") {
+            var members: [ListMember] = []
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT clinic, pseudonym, as_of, message_id FROM list_members
+                    WHERE side = ? AND municipality = ? AND clinic = ? AND list_kind = ?
+                    ORDER BY pseudonym
+                    """)
+            for clinic in clinics {
+                for row in try Row.fetchAll(
+                    statement, arguments: [side.rawValue, municipality, clinic, listKind])
+                {
+                    guard let pseudonym = Pseudonym(hex: row[1]) else { continue }
+                    members.append(ListMember(
+                        side: side, municipality: municipality, clinic: row[0], listKind: listKind, pseudonym: pseudonym,
+                        asOf: row[2], messageID: row[3]))
+                }
+            }
+            return members
+        }
     }
 
     // MARK: audit

@@ -327,9 +327,14 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             try listed(entry, input: input, context: context, config: config, step: &step)
 
         case .referral(let referral):
-            guard referral.from.sector == .region else {
-                throw reject(input, "a referral comes from a regional party; municipalities send lists", .r1)
+            // A regional referral is the region's own data (routing needs no consent); a
+            // municipal one is municipal data, routed like a list-1 entry only once consent
+            // to the dialogue is in force (R4). Only the citizen's own municipality refers.
+            if case .municipality(let code) = referral.from, code != referral.municipality {
+                throw reject(input, "a municipality refers only its own citizens", .r1)
             }
+            let source: ListingSource =
+                referral.from.sector == .region ? .regionalReferral(from: referral.from) : .municipalList
             let startNew: Bool
             switch track {
             case .none, .coordinatedCourse: startNew = true
@@ -343,7 +348,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                     WorkflowA(
                         listing: ListingFacts(
                             municipality: referral.municipality, listClinic: referral.clinic, asOf: referral.asOf,
-                            listedBy: context.ref, source: .regionalReferral(from: referral.from))))
+                            listedBy: context.ref, source: source)))
                 step.notes.append("referral registered")
                 try consentChanged(from: consentBefore, context: context, config: config, step: &step)
             } else {
@@ -472,7 +477,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             switch kind {
             case .treatmentStartWarning, .treatmentStartOverdue:
                 try deadlineTimer(kind, input: input, context: context, config: config, step: &step)
-            case .statusUnknownTimeout, .assessmentReminder, .meetingReminder, .transitionDue:
+            case .statusUnknownTimeout, .assessmentReminder, .meetingReminder, .transitionDue, .phaseInEnd:
                 switch track {
                 case .workflowA(var a):
                     step = try a.handle(.timerFired(kind), context: context, configuration: config)
@@ -515,6 +520,10 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                 discardHeld(step: &step, reason: "a new listing replaces the closed case")
                 track = .workflowA(WorkflowA(listing: listing))
                 step.notes.append("list-1 entry registered")
+                // R8: a group-2 candidate still undecided when the phase-in period ends is reported.
+                if context.on < config.phasing.group2PhaseInEnd {
+                    step.timers.append(.schedule(.phaseInEnd, on: config.phasing.group2PhaseInEnd))
+                }
                 // Consent decides whether routing may start now (R4); the rest is
                 // the consent change handled like any other.
                 try consentChanged(from: consentBefore, context: context, config: config, step: &step)

@@ -119,6 +119,8 @@ public enum TimerKind: String, Sendable, Hashable, Codable, CaseIterable {
     case treatmentStartWarning
     /// R10: the treatment-start deadline has passed.
     case treatmentStartOverdue
+    /// R8: the end of group 2's phase-in period; a list-1 case still undecided then is reported.
+    case phaseInEnd
 }
 
 /// A timer instruction for the daemon. Time comes from inputs, never from a clock here;
@@ -254,7 +256,7 @@ public enum EventPayload: Sendable, Hashable, Codable {
             return [.municipality, .region]
         case .reminder(let kind):
             switch kind {
-            case .assessmentReminder, .statusUnknownTimeout:
+            case .assessmentReminder, .statusUnknownTimeout, .phaseInEnd:
                 // About the municipal entry awaiting the region's work.
                 return [.municipality]
             case .meetingReminder, .transitionDue, .treatmentStartWarning, .treatmentStartOverdue:

@@ -381,6 +381,21 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                 .endedByPatientChoice:
                 throw reject("stale timer: no transition is pending", .r9)
             }
+        case .phaseInEnd:
+            switch state {
+            case .listed, .awaitingJournalStatus, .inAssessment, .assessed, .positioned:
+                let region = regionParty
+                step.send(
+                    .reminder(.phaseInEnd), to: [municipality] + (region.map { [$0] } ?? []),
+                    config.explanation(.r8, "group 2 phase-in period ended without a decision", [
+                        "listed on list 1 as of \(listing.asOf)",
+                        "the phase-in period for group 2 ended \(config.phasing.group2PhaseInEnd)",
+                        "case still undecided on \(context.on) (state \(stateName))",
+                    ]))
+            case .referredToCentralVisitation, .notGroup2, .awaitingTransition, .inTransition, .integrated,
+                .coordinated, .endedByPatientChoice:
+                throw reject("stale timer: the case is decided or routed elsewhere", .r8)
+            }
         case .treatmentStartWarning, .treatmentStartOverdue:
             // R10 timers belong to the case (CitizenCase), which tracks the deadline
             // across both workflows; they never reach the workflow.
@@ -499,10 +514,14 @@ public struct WorkflowA: Sendable, Hashable, Codable {
     ) throws(CaseRejection) {
         let disagreed = !decision.municipalityAgrees || position == .disagree
         let statement = decision.psychiatryStatement.flatMap { $0.isEmpty ? nil : $0 }
-        if disagreed && decision.course == .coordinated && statement == nil {
+        // R5: a decision over the municipality's disagreement always carries psychiatry's
+        // statement (the outbound decision requires it whenever it records disagreement).
+        if disagreed && statement == nil {
             throw CaseRejection(
                 state: "workflowA.\(stateName)", input: "meeting-outcome(decision)",
-                reason: "the municipality disagrees: psychiatry decides, but must state what it would take for the citizen to be offered integrated treatment",
+                reason: decision.course == .coordinated
+                    ? "the municipality disagrees: psychiatry decides, but must state what it would take for the citizen to be offered integrated treatment"
+                    : "the municipality disagrees: psychiatry decides, but must state its reasons for the integrated course",
                 rule: .r5)
         }
         if decision.course == .integrated && decision.transitionOn == nil {

@@ -287,7 +287,7 @@ public struct WorkflowB: Sendable, Hashable, Codable {
                     throw reject("stale timer: no step with the municipality is outstanding")
                 }
             case .statusUnknownTimeout, .assessmentReminder, .transitionDue, .treatmentStartWarning,
-                .treatmentStartOverdue:
+                .treatmentStartOverdue, .phaseInEnd:
                 throw reject("workflow B runs no \(kind.rawValue) timer")
             }
         }
@@ -328,9 +328,12 @@ public struct WorkflowB: Sendable, Hashable, Codable {
             facts.append("agreement reached: \(course.rawValue) course")
         case .psychiatryDecides(let course, let statement):
             let text = statement.flatMap { $0.isEmpty ? nil : $0 }
-            if course == .coordinated && text == nil {
+            // R5: a decision over the disagreement always carries psychiatry's statement.
+            if text == nil {
                 throw reject(
-                    "psychiatry decides over the disagreement but must state what it would take for the patient to stay in the integrated course",
+                    course == .coordinated
+                        ? "psychiatry decides over the disagreement but must state what it would take for the patient to stay in the integrated course"
+                        : "psychiatry decides over the disagreement but must state its reasons for keeping the integrated course",
                     .r5)
             }
             record = DecisionRecord(

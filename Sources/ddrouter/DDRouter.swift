@@ -6,7 +6,10 @@ struct DDRouter: AsyncParsableCommand {
         commandName: "ddrouter",
         abstract: "Routes dual-diagnosis referrals between municipalities and regional psychiatry.",
         version: BuildInfo.version,
-        subcommands: [RunCommand.self, CheckConfigCommand.self, TopologyCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, TopologyCommand.self, PublishCommand.self, CasesCommand.self,
+            ExplainCommand.self, ReportCommand.self, DLQCommand.self, AuditCommand.self, BackupCommand.self,
+        ]
     )
 }
 

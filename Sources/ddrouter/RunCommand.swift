@@ -43,7 +43,8 @@ struct RunCommand: AsyncParsableCommand {
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
         let service: Service
         do {
-            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger)
+            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger,
+                                  workflow: settings.workflow, userForSender: settings.directory.brokerUser(for:))
         } catch {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT

@@ -352,7 +352,9 @@ struct R7Tests {
         d.send(.municipalPosition(.disagree), on: day0)
         let r = d.send(.meetingOutcome(.collaboration(.psychiatryDecides(.coordinated, statement: nil))), on: day0)
         #expect(r.rejection?.rule == .r5)
-        let stay = d.send(.meetingOutcome(.collaboration(.psychiatryDecides(.integrated, statement: nil))), on: day0)
+        // The outbound decision records the disagreement, so it carries a statement either way.
+        #expect(d.send(.meetingOutcome(.collaboration(.psychiatryDecides(.integrated, statement: nil))), on: day0).rejection?.rule == .r5)
+        let stay = d.send(.meetingOutcome(.collaboration(.psychiatryDecides(.integrated, statement: "needs the integrated offer"))), on: day0)
         #expect(stay.accepted)
         #expect(d.state == "workflowB.staysIntegrated")
     }
@@ -587,10 +589,17 @@ struct R1ReferralTests {
         #expect(d.citizenCase.deadline?.due == T.shift(day0, 14))
     }
 
-    @Test("R1 a referral from a municipality is rejected: municipalities send lists")
+    @Test("R1/R4 a municipality's referral is municipal data: held until consent, then routed like a list-1 entry")
     func fromMunicipality() {
         var d = Driver()
-        #expect(d.send(Self.referral(from: .municipality("860")), on: day0).rejection?.rule == .r1)
+        d.send(Fixtures.currentAt("A"), on: day0)
+        let held = d.send(Self.referral(from: .municipality("860")), on: day0)
+        #expect(held.accepted)
+        #expect(held.events("assessment-request").isEmpty)
+        #expect(held.recipients("held-for-consent") == [.municipality("860")])
+        let released = d.send(.consentUpdate(ConsentUpdate(status: Fixtures.given)), on: T.shift(day0, 1))
+        #expect(released.recipients("assessment-request") == [.clinic("A")])
+        #expect(d.send(Self.referral(from: .municipality("851")), on: day0).rejection?.rule == .r1)
     }
 
     @Test("R4 the municipality still gets the assessment only with consent")

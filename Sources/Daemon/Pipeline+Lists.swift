@@ -1,0 +1,237 @@
+import Contract
+import Foundation
+import Store
+import Workflow
+
+/// List messages: `municipal-list` (R1, R2, R4) and `contact-status` (R1) entry by entry in
+/// one transaction per message, `clinic-list` compared with the municipal list (R3).
+extension Pipeline {
+    // MARK: - municipal-list
+
+    func process(list: Contract.MunicipalList, decoded: DecodedMessage, at now: Date) async -> Settlement {
+        let sender = decoded.sender
+        let senderKey = Self.senderKey(sender)
+        guard let asOf = LocalDate(iso: list.asOf.description) else {
+            logger.error("list date does not convert; requeueing", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
+            return .requeue
+        }
+        let today = Self.civilDate(of: now)
+        let workflowList = Workflow.MunicipalList(
+            messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
+            clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
+            entries: list.entries.map { entry in
+                Workflow.MunicipalList.Entry(citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent))
+            })
+        let source = MessageSource(
+            messageId: decoded.messageID, messageType: decoded.type.rawValue,
+            sender: SenderRef(kind: sender.kind, id: sender.id))
+
+        return await commit(decoded) { tx -> ListSummary in
+            // Cases of the listed citizens, keyed by CPR inside the workflow (outbound
+            // bodies need it) and by pseudonym in the store.
+            var cases: [CitizenKey: CitizenCase] = [:]
+            var pseudonyms: [CitizenKey: Pseudonym] = [:]
+            var knownClinics: [CitizenKey: String] = [:]
+            for entry in workflowList.entries where pseudonyms[entry.citizen] == nil {
+                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.citizen.rawValue)
+                pseudonyms[entry.citizen] = pseudonym
+                if let record = try tx.case(id: Self.caseID(pseudonym)) {
+                    cases[entry.citizen] = try record.decodeState(as: CitizenCase.self)
+                    knownClinics[entry.citizen] = record.clinic
+                }
+            }
+            let outcomes = ListProcessing.apply(
+                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow)
+
+            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+            var summary = ListSummary()
+            for outcome in outcomes {
+                // `list.entries` holds the accepted entries only; receipts use the sent index.
+                let originalIndex = decoded.acceptedEntryIndices[outcome.index]
+                let entry = list.entries[outcome.index]
+                guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
+                switch outcome.result {
+                case .rejected(let reason):
+                    rejected.append(.init(
+                        index: originalIndex, code: RejectionCode.duplicateEntry.rawValue,
+                        pointer: "/entries/\(originalIndex)", reason: reason))
+                    continue
+                case .accepted:
+                    break
+                }
+                guard let citizenCase = cases[outcome.citizen] else { continue }
+                let caseID = Self.caseID(pseudonym)
+                // A list to all clinics keeps the clinic an earlier message named.
+                let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
+                _ = try tx.upsertCase(CaseRecord(
+                    caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
+                    municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
+                    updatedAt: now))
+                _ = try tx.appendHistory(CaseHistoryEntry(
+                    caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
+                    payload: try StoreJSON.encode(ListedInput(
+                        type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
+                        asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)),
+                    explanation: nil))
+                let data = try caseData(
+                    in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
+                    on: today)
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
+                try tx.recordListMember(ListMember(
+                    side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
+                    listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,
+                    messageID: decoded.messageID))
+                try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                           pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+            }
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+            summary.accepted = sentEntries - rejected.count
+            summary.rejected = rejected.count
+            return summary
+        }
+    }
+
+    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent index).
+    func answer(
+        _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, in tx: StoreTransaction,
+        at now: Date
+    ) throws {
+        let sender = decoded.sender
+        let receipt = Receipt(
+            receiptFor: .init(
+                messageId: decoded.messageID, messageType: decoded.type.rawValue,
+                sender: SenderRef(kind: sender.kind, id: sender.id)),
+            status: .ok, receivedAt: Contract.Timestamp(now),
+            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index })
+        try answer(decoded, receipt: receipt, in: tx, at: now)
+    }
+
+    // MARK: - contact-status
+
+    /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
+    /// which may now route it (assessment request, Central Visitation). An entry for a
+    /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
+    func process(contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date) async -> Settlement {
+        let today = Self.civilDate(of: now)
+        let source = MessageSource(
+            messageId: decoded.messageID, messageType: decoded.type.rawValue,
+            sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
+        return await commit(decoded) { tx -> ListSummary in
+            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+            var summary = ListSummary()
+            var seen: Set<String> = []
+            for (position, entry) in status.entries.enumerated() {
+                let index = decoded.acceptedEntryIndices[position]
+                func reject(_ code: RejectionCode, _ reason: String) {
+                    rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
+                }
+                guard seen.insert(entry.cpr.digits).inserted else {
+                    reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
+                    continue
+                }
+                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+                let caseID = Self.caseID(pseudonym)
+                guard var record = try tx.case(id: caseID) else {
+                    reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
+                    continue
+                }
+                if let quoted = entry.caseId, quoted != caseID {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
+                        reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
+                    continue
+                }
+                var citizenCase = try record.decodeState(as: CitizenCase.self)
+                let facts = Self.facts(entry)
+                let result = citizenCase.apply(
+                    .contactStatus(facts),
+                    context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
+                    configuration: options.workflow)
+                if case .rejected(let why) = result.outcome {
+                    reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
+                    continue
+                }
+                record.state = try StoreJSON.encode(citizenCase)
+                record.status = citizenCase.stateName
+                record.clinic = Self.clinicInCharge(citizenCase) ?? record.clinic
+                record.updatedAt = now
+                _ = try tx.upsertCase(record)
+                _ = try tx.appendHistory(CaseHistoryEntry(
+                    caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
+                    payload: try StoreJSON.encode(facts), explanation: nil))
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "treatment-dialogue"))
+                let data = try caseData(
+                    in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
+                    citizenCase: citizenCase, on: today)
+                try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                           pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+            }
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+            summary.accepted = sentEntries - rejected.count
+            summary.rejected = rejected.count
+            return summary
+        }
+    }
+
+    static func facts(_ entry: ContactStatusEntry) -> ContactFacts {
+        guard entry.known else { return .none }
+        func day(_ date: CalendarDate) -> LocalDate? { LocalDate(iso: date.description) }
+        return ContactFacts(
+            currentCourses: entry.currentCourse.flatMap { course in
+                day(course.since).map { [Workflow.CurrentCourse(clinic: ClinicID(course.clinic), since: $0)] }
+            } ?? [],
+            closedCourses: (entry.closedCourses ?? []).compactMap { course in
+                day(course.closedOn).map { Workflow.ClosedCourse(clinic: ClinicID(course.clinic), closedOn: $0) }
+            },
+            acuteContacts: (entry.acuteContacts ?? []).compactMap { contact in
+                day(contact.date).map {
+                    // The workflow knows two kinds; a full admission counts as an admission.
+                    Workflow.AcuteContact(
+                        date: $0, kind: contact.kind == .emergencyRoom ? .emergencyRoom : .shortStabilisingAdmission,
+                        followedByOutpatientCourse: contact.outpatientFollowUp,
+                        motivationFailedOrTreatmentRejected: contact.motivationFailed || contact.treatmentRejectedShortlyAfter)
+                }
+            })
+    }
+
+
+    // MARK: - clinic-list
+
+    /// A clinic's own list (R3): it starts no case. Each entry is accepted and recorded in
+    /// the audit trail; the comparison with the municipal list of the same pair is sent to
+    /// both sides as `reconciliation-report`s (see `reconcile`).
+    func process(clinicList list: Contract.ClinicList, decoded: DecodedMessage, at now: Date) async -> Settlement {
+        let senderKey = Self.senderKey(decoded.sender)
+        return await commit(decoded) { tx -> ListSummary in
+            var summary = ListSummary()
+            let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            var seen: Set<String> = []
+            for (position, entry) in list.entries.enumerated() {
+                let index = decoded.acceptedEntryIndices[position]
+                guard seen.insert(entry.cpr.digits).inserted else {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
+                        reason: "The citizen is already an earlier entry of this message."))
+                    continue
+                }
+                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+                _ = try tx.appendAudit(AuditRecord(
+                    at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
+                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: "list-reconciliation"))
+            }
+            try reconcile(list, decoded: decoded, accepted: seen, in: tx, at: now, summary: &summary)
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+            summary.accepted = sentEntries - rejected.count
+            summary.rejected = rejected.count
+            return summary
+        }
+    }
+}

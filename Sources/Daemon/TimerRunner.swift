@@ -1,0 +1,148 @@
+import Foundation
+public import Logging
+public import Store
+import Synchronization
+import Workflow
+import Contract
+
+/// Fires the cases' timers (R1 status-unknown timeout, assessment and meeting reminders,
+/// the agreed transition date, the R10 treatment-start warnings).
+///
+/// Every `interval` it takes the timers due at the injected clock's now (`Store.dueTimers`)
+/// and fires each in ONE store transaction: mark it fired (`StoreTransaction.markFired`,
+/// true exactly once per timer), apply `CaseInput.timerFired(kind)` to the case with the
+/// timer's id as the inbound reference, and record the case, its history, the outbox rows,
+/// audit entries and follow-up timers. A crash before the commit leaves the timer pending
+/// (it fires after the restart); after the commit it is fired and never fires again. A
+/// timer the case no longer expects (stale: the input it waited for came) is marked fired
+/// and noted in the history; it publishes nothing.
+///
+/// Durations come from `WorkflowConfiguration.timers` (days; due at midnight
+/// Europe/Copenhagen of the due day). Tests inject a clock and move it forward.
+public final class TimerRunner: Sendable {
+    let pipeline: Pipeline
+    let store: Store
+    let logger: Logger
+    let interval: Duration
+    let batchSize: Int
+    private let state = Mutex(false)
+
+    public init(pipeline: Pipeline, store: Store, logger: Logger, interval: Duration = .seconds(1), batchSize: Int = 256) {
+        self.pipeline = pipeline
+        self.store = store
+        self.logger = logger
+        self.interval = interval
+        self.batchSize = batchSize
+    }
+
+    /// Fires due timers every `interval` until `stop` (or cancellation).
+    public func run() async {
+        while !state.withLock({ $0 }) && !Task.isCancelled {
+            fireDue()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Asks `run` to return after the current pass.
+    public func stop() {
+        state.withLock { $0 = true }
+    }
+
+    /// One pass: fires every timer due now (in batches); returns how many published or
+    /// changed their case (stale timers are marked fired but not counted).
+    @discardableResult
+    public func fireDue() -> Int {
+        var fired = 0
+        while true {
+            let due: [TimerRecord]
+            do {
+                due = try store.dueTimers(at: pipeline.options.clock(), limit: batchSize)
+            } catch {
+                logger.warning("reading due timers failed", metadata: ["error": "\(error)"])
+                return fired
+            }
+            if due.isEmpty { return fired }
+            var progressed = false
+            for timer in due {
+                do {
+                    switch try fire(timer) {
+                    case .fired: fired += 1; progressed = true
+                    case .stale, .orphan: progressed = true
+                    case .alreadyFired: break
+                    }
+                } catch {
+                    logger.warning("firing a timer failed; it stays due", metadata: [
+                        "timer.kind": "\(timer.kind)", "error": "\(error)",
+                    ])
+                }
+            }
+            if !progressed || due.count < batchSize { return fired }
+        }
+    }
+
+    enum Outcome: Equatable {
+        case fired
+        /// The case no longer expects it (workflow's rejection); nothing published.
+        case stale
+        /// No case or an unknown kind: marked fired, logged.
+        case orphan
+        /// Another pass fired it first.
+        case alreadyFired
+    }
+
+    func fire(_ timer: TimerRecord) throws -> Outcome {
+        let now = pipeline.options.clock()
+        let today = Pipeline.civilDate(of: now)
+        let outcome = try store.write { tx -> Outcome in
+            guard try tx.markFired(timerID: timer.timerID, at: now) else { return .alreadyFired }
+            guard let caseID = timer.caseID, var record = try tx.case(id: caseID),
+                let kind = TimerKind(rawValue: timer.kind)
+            else { return .orphan }
+            var citizenCase = try record.decodeState(as: CitizenCase.self)
+            let result = citizenCase.apply(
+                .timerFired(kind), context: CaseContext(ref: InboundRef(messageID: timer.timerID), at: now, on: today),
+                configuration: pipeline.options.workflow)
+            if case .rejected(let why) = result.outcome {
+                _ = try tx.appendHistory(CaseHistoryEntry(
+                    caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
+                    payload: try StoreJSON.encode(["timer": kind.rawValue, "stale": why.description]), explanation: nil))
+                return .stale
+            }
+            record.state = try StoreJSON.encode(citizenCase)
+            record.status = citizenCase.stateName
+            record.updatedAt = now
+            _ = try tx.upsertCase(record)
+            _ = try tx.appendHistory(CaseHistoryEntry(
+                caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
+                payload: try StoreJSON.encode(["timer": kind.rawValue]), explanation: nil))
+            _ = try tx.appendAudit(AuditRecord(
+                at: now, actor: "ddrouter", action: "timer-fired", pseudonym: record.pseudonym, messageType: "timer",
+                messageID: timer.timerID, purpose: kind.rawValue))
+            let data = try pipeline.caseData(
+                in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
+                citizenCase: citizenCase, on: today)
+            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
+            let source = data.source ?? MessageSource(
+                messageId: caseID, messageType: "timer", sender: SenderRef(kind: .municipality, id: record.municipality))
+            var summary = Pipeline.ListSummary()
+            try pipeline.record(
+                events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: cpr,
+                pseudonym: record.pseudonym, data: data, source: source, at: now, summary: &summary)
+            for why in summary.unmapped {
+                logger.error("timer event not published: its wire message cannot be built", metadata: ["event": "\(why)"])
+            }
+            return .fired
+        }
+        switch outcome {
+        case .fired:
+            logger.info("timer fired", metadata: ["timer.kind": "\(timer.kind)"])
+        case .stale:
+            logger.info("stale timer marked fired", metadata: ["timer.kind": "\(timer.kind)"])
+        case .orphan:
+            logger.warning("timer without a case or of an unknown kind marked fired", metadata: ["timer.kind": "\(timer.kind)"])
+        case .alreadyFired:
+            break
+        }
+        return outcome
+    }
+}

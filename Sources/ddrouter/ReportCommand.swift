@@ -1,0 +1,33 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Workflow
+
+/// `ddrouter report`: phase-in progress per municipality × clinic (counts only). The
+/// columns are documented on `AdminReport` and in docs/operations.md.
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Phase-in progress per municipality × clinic (counts only).")
+
+    @OptionGroup var options: AdminOptions
+    @Option(help: "Count R10 deadlines as overdue before this date (yyyy-MM-dd; default today).")
+    var asOf: String?
+    @Flag(help: "Tab-separated values (for a spreadsheet) instead of a table.") var tsv = false
+
+    func run() async throws {
+        let context = try await AdminContext.open(config: options.config)
+        let now = Date()
+        let today: LocalDate
+        if let asOf {
+            guard let date = LocalDate(iso: asOf) else { throw ValidationError("--as-of must be yyyy-MM-dd") }
+            today = date
+        } else {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "Europe/Copenhagen") ?? .gmt
+            let c = calendar.dateComponents([.year, .month, .day], from: now)
+            today = LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1) ?? LocalDate(year: 1970, month: 1, day: 1)!
+        }
+        let report = try AdminReport.make(store: context.store, directory: context.settings.directory, now: now, today: today)
+        print(tsv ? report.tsv : report.table(directory: context.settings.directory))
+    }
+}
