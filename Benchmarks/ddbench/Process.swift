@@ -124,10 +124,6 @@ final class Daemon: @unchecked Sendable {
               vhost: \(settings.vhost)
               user: \(settings.user)
               password: \(settings.password)
-            directory:
-              municipalities: ["851", "810", "813", "860", "849", "825", "846", "773", "840", "787", "820"]
-              clinics: ["amb-syd-aalborg", "amb-nord-hjoerring"]
-              journals: ["journal-rn"]
             inbound:
               prefetch: \(settings.prefetch)
               queue_type: \(queueType)
