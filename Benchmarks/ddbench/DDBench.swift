@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 
 // ddbench: the benchmark of docs/performance.md. Run through scripts/bench.sh (`make bench`),
@@ -86,6 +87,7 @@ struct Main {
         do {
             try FileManager.default.createDirectory(at: o.work, withIntermediateDirectories: true)
             let table = try await runAll(env, o)
+            await cleanUp(env)
             print(table)
             if let out = o.out { try table.write(toFile: out, atomically: true, encoding: .utf8) }
             try? FileManager.default.removeItem(at: o.work)
@@ -93,6 +95,21 @@ struct Main {
             log("FAILED: \(error) (work directory kept: \(o.work.path))")
             exit(1)
         }
+    }
+
+    /// Leaves the broker as a daemon or `make test` expects it: the inbound queue (whose type
+    /// the bench switched) and the relay's queues are deleted.
+    static func cleanUp(_ env: Environment) async {
+        let admin = AMQPClient(configuration: env.settings.amqp(name: "ddbench.cleanup"), logger: benchLogger)
+        admin.start()
+        guard (try? await admin.waitUntilConnected(timeout: .seconds(15))) != nil else {
+            await admin.close()
+            return
+        }
+        for queue in [Q.inbound, "bench.in.quorum", "bench.in.classic", "bench.out"] {
+            _ = try? await admin.admin(.deleteQueue(queue))
+        }
+        await admin.close()
     }
 
     static func runAll(_ env: Environment, _ o: Options) async throws -> String {
