@@ -8,6 +8,7 @@
 #   make broker-start  start the dev broker (scripts/broker.sh start)
 #   make broker-stop   stop it
 #   make broker-status is it running?
+#   make bench         the benchmark (scripts/bench.sh; BENCH_FLAGS=--quick for a short run)
 #   make clean         swift package clean and delete every broker instance under var/broker/
 #
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
@@ -26,10 +27,10 @@ BROKER := scripts/broker.sh
 # A section heading that stands out in CI logs.
 heading = printf '\n==> %s\n' "$(1)"
 
-.PHONY: help deps build test run broker-start broker-stop broker-status clean
+.PHONY: help deps build test run broker-start broker-stop broker-status clean bench
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -100,6 +101,11 @@ broker-stop:
 
 broker-status:
 	@DDR_BROKER_INSTANCE=dev $(BROKER) status
+
+# The benchmark of docs/performance.md: its own broker instance, release build, table.
+BENCH_FLAGS ?=
+bench: deps
+	scripts/bench.sh $(BENCH_FLAGS)
 
 clean:
 	@$(call heading,Cleaning the Swift build: $(SWIFT) package clean)

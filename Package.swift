@@ -87,6 +87,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The benchmark driver of docs/performance.md (scripts/bench.sh, `make bench`).
+        .executableTarget(
+            name: "ddbench",
+            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ddbench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"], swiftSettings: strict),
         .testTarget(
             name: "DaemonTests",

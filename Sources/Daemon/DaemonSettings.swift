@@ -21,7 +21,8 @@ import SystemPackage
 ///   `broker.external_login` (false: EXTERNAL with the client certificate instead of PLAIN)
 /// - `directory.*`: see `Directory`
 /// - `workflow.*`: see `WorkflowSettings`
-/// - `inbound.prefetch` (200), `inbound.delivery_limit` (5)
+/// - `inbound.prefetch` (200), `inbound.delivery_limit` (5), `inbound.queue_type` (quorum;
+///   `classic` for benchmarks and small single-node setups: no delivery limit then)
 public struct DaemonSettings: Sendable {
     public var amqp: AMQPConfiguration
     public var directory: Directory
@@ -30,6 +31,8 @@ public struct DaemonSettings: Sendable {
     public var names: Contract.Topology
     public var prefetch: UInt16
     public var deliveryLimit: Int
+    /// The type of `ddrouter.inbound`; only `.quorum` enforces `deliveryLimit`.
+    public var inboundQueueType: AMQP.Topology.Queue.Kind = .quorum
 
     public struct Problem: Error, CustomStringConvertible, Sendable {
         public var message: String
@@ -108,8 +111,14 @@ public struct DaemonSettings: Sendable {
         let workflow = WorkflowSettings.read(r)
         let prefetch = r.int("inbound.prefetch", default: 200, range: 1...65535)
         let deliveryLimit = r.int("inbound.delivery_limit", default: 5, range: 1...1000)
+        let queueType = r.string("inbound.queue_type", default: "quorum") ?? "quorum"
+        let inboundQueueType = AMQP.Topology.Queue.Kind(rawValue: queueType) ?? .quorum
+        if AMQP.Topology.Queue.Kind(rawValue: queueType) == nil {
+            r.problem("inbound.queue_type must be quorum or classic, got \"\(queueType)\"")
+        }
         return DaemonSettings(amqp: amqp, directory: directory, codeBook: directory.codeBook, workflow: workflow,
-                              names: Contract.Topology(), prefetch: UInt16(prefetch), deliveryLimit: deliveryLimit)
+                              names: Contract.Topology(), prefetch: UInt16(prefetch), deliveryLimit: deliveryLimit,
+                              inboundQueueType: inboundQueueType)
     }
 
     /// The broker user ddrouter itself connects as.
@@ -130,10 +139,9 @@ public struct DaemonSettings: Sendable {
         t.exchanges.append(.init(name: "dd.dead", kind: .fanout))
         t.queues.append(.init(name: n.deadLetterQueue, kind: .quorum))
         t.bindings.append(.init(queue: n.deadLetterQueue, exchange: "dd.dead", routingKey: ""))
-        t.queues.append(.init(name: n.inboundQueue, kind: .quorum, arguments: [
-            "x-delivery-limit": .int(Int64(deliveryLimit)),
-            "x-dead-letter-exchange": .string("dd.dead"),
-        ]))
+        var inboundArguments: [String: AMQPValue] = ["x-dead-letter-exchange": .string("dd.dead")]
+        if inboundQueueType == .quorum { inboundArguments["x-delivery-limit"] = .int(Int64(deliveryLimit)) }
+        t.queues.append(.init(name: n.inboundQueue, kind: inboundQueueType, arguments: inboundArguments))
         t.exchanges.append(.init(name: n.outboundExchange, kind: .topic))
         func inbound(_ prefix: String, _ id: String) {
             t.exchanges.append(.init(name: prefix + id, kind: .topic))
@@ -173,5 +181,6 @@ extension DaemonSettings: ConfigKeyContributor {
         .init("broker.tls.ca_file"), .init("broker.tls.cert_file"), .init("broker.tls.key_file"),
         .init("broker.tls.verify_hostname", default: "true"), .init("broker.external_login", default: "false"),
         .init("inbound.prefetch", default: "200"), .init("inbound.delivery_limit", default: "5"),
+        .init("inbound.queue_type", default: "quorum"),
     ]
 }

@@ -29,6 +29,7 @@ public final class OutboxRelay: Sendable {
     let maxRetryDelay: Duration
     let clock: @Sendable () -> Date
     private let state = Mutex(State())
+    private let wakeup = WakeSignal()
 
     struct State {
         var stopping = false
@@ -55,7 +56,8 @@ public final class OutboxRelay: Sendable {
             switch outcome {
             case .empty:
                 if stopping { return }
-                try? await Task.sleep(for: idleDelay)
+                // Until a commit enqueues a row (`wake`), at most `idleDelay`.
+                await wakeup.wait(atMost: idleDelay)
             case .allSent:
                 continue
             case .someFailed:
@@ -71,6 +73,13 @@ public final class OutboxRelay: Sendable {
     /// Asks `run` to return once the outbox is empty; the caller bounds the wait (cancel the task).
     public func stop() {
         state.withLock { $0.stopping = true }
+        wakeup.signal()
+    }
+
+    /// Something was enqueued: an idle relay starts its next round now instead of after
+    /// `idleDelay` (`Store.observeOutbox` calls this after each commit that enqueued a row).
+    public func wake() {
+        wakeup.signal()
     }
 
     public enum Round: Sendable, Hashable {
@@ -149,5 +158,60 @@ public final class OutboxRelay: Sendable {
     static func seconds(_ duration: Duration) -> TimeInterval {
         let (seconds, attoseconds) = duration.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}
+
+/// A wake-up for one waiter: `signal` before `wait` is remembered (once), so no signal is lost.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the next `signal` (or at once if one came since the last wait), after
+    /// `timeout` at the latest, or when the task is cancelled.
+    func wait(atMost timeout: Duration) async {
+        if state.withLock({ s in defer { s.pending = false }; return s.pending }) { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.waitForSignal() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForSignal() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.pending || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = c
+                    return false
+                }
+                if resumeNow { c.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume()
+        }
     }
 }

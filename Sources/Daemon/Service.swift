@@ -52,7 +52,9 @@ public final class Service: Sendable {
         self.store = store
         let pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
         self.pipeline = pipeline
-        self.relay = OutboxRelay(client: client, store: store, logger: logger, clock: clock)
+        let relay = OutboxRelay(client: client, store: store, logger: logger, clock: clock)
+        self.relay = relay
+        store.observeOutbox { relay.wake() }
         self.timers = TimerRunner(pipeline: pipeline, store: store, logger: logger, interval: timerInterval)
         self.logger = logger
         self.prefetch = settings.prefetch

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -75,6 +76,13 @@ public final class Store: Sendable {
     public let path: String
     let pool: DatabasePool  // internal: StoreGauges.swift reads it
     private let key: KeyBytes
+    private let outboxObserver = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Called after every committed `write` that enqueued an outbox row, on the writing
+    /// thread (keep it short): the outbox relay wakes up instead of polling.
+    public func observeOutbox(_ observer: @escaping @Sendable () -> Void) {
+        outboxObserver.withLock { $0 = observer }
+    }
 
     /// Opens (creating when missing) and migrates the store.
     public convenience init(path: String, auditKey: Data) throws {
@@ -186,13 +194,15 @@ public final class Store: Sendable {
     /// stops with a fatal "Database methods are not reentrant".
     @discardableResult
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try wrap("writing") {
+        let (result, enqueued) = try wrap("writing") {
             try pool.write { db in
                 let tx = StoreTransaction(db: db, key: key, path: path)
                 defer { tx.isOpen = false }
-                return try body(tx)
+                return (try body(tx), tx.enqueued)
             }
         }
+        if enqueued, let observer = outboxObserver.withLock({ $0 }) { observer() }
+        return result
     }
 
     // MARK: inbox

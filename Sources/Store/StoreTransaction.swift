@@ -18,6 +18,8 @@ public final class StoreTransaction {
     /// The audit head after this transaction's last append; saves a query per entry.
     /// Cleared whenever a savepoint rolls back (the head may have been undone).
     var auditHead: AuditChain.Head?
+    /// Whether this transaction enqueued an outbox row (`Store.write` then tells its outbox observer).
+    var enqueued = false
 
     init(db: Database, key: KeyBytes, path: String) {
         self.db = db
@@ -234,7 +236,8 @@ public final class StoreTransaction {
     /// events must never share an id, or consumers would drop one as a duplicate.
     @discardableResult
     public func enqueue(_ event: OutboxEvent) throws -> EnqueueResult {
-        try run("enqueueing event \(event.messageID)") {
+        enqueued = true
+        return try run("enqueueing event \(event.messageID)") {
             let headers = StoreJSON.encodeHeaders(event.headers)
             try db.cachedStatement(
                 sql: """

@@ -60,4 +60,15 @@ struct DaemonSettingsTests {
             $0.queue == "dd.clinic.amb-syd-aalborg.assessments" && $0.routingKey == "clinic.amb-syd-aalborg.#"
         })
     }
+
+    @Test func classicInboundQueueHasNoDeliveryLimitAndOtherTypesAreNamed() async throws {
+        let s = try await DaemonSettings.load(path: Self.shippedConfig, environment: ["DDROUTER_INBOUND_QUEUE_TYPE": "classic"])
+        let inbound = try #require(s.topology.queues.first { $0.name == "ddrouter.inbound" })
+        #expect(inbound.kind == .classic)
+        #expect(inbound.arguments["x-delivery-limit"] == nil)
+        #expect(inbound.arguments["x-dead-letter-exchange"] == .string("dd.dead"))
+        await #expect { try await DaemonSettings.load(path: Self.shippedConfig, environment: ["DDROUTER_INBOUND_QUEUE_TYPE": "stream"]) } throws: {
+            "\($0)".contains("inbound.queue_type must be quorum or classic, got \"stream\"")
+        }
+    }
 }
