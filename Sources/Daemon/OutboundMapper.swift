@@ -279,6 +279,24 @@ struct ListedInput: Codable {
     var source: MessageSource?
 }
 
+/// An `input` history row read as either shape at once (`ListedInput` has `list`,
+/// `CaseInputRecord` has `type` only), so reading a case's inputs decodes each row once and
+/// never throws for a row of another shape (contact facts, timer inputs).
+struct HistoryInputRow: Decodable {
+    var type: String?
+    var list: String?
+    var municipality: String?
+    var asOf: CalendarDate?
+    var municipalInformation: MunicipalInformation?
+    var grounds: ReferralGrounds?
+    var source: MessageSource?
+    var clinic: String?
+    var meetingKind: String?
+    var transitionDate: CalendarDate?
+    var jointPlan: HandoverJointPlan?
+    var knowledgeHandover: HandoverKnowledge?
+}
+
 /// The history payload of a single-citizen input: its type and what later outbound
 /// messages need from it (never free text).
 struct CaseInputRecord: Codable {

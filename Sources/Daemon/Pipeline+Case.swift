@@ -330,28 +330,38 @@ extension Pipeline {
     /// of the current workflow B, and whether a collaboration meeting was held in it.
     func caseData(
         in tx: StoreTransaction, caseID: String, municipality: String, clinic: String?, citizenCase: CitizenCase,
-        on today: LocalDate
+        on today: LocalDate, onlyInput: ListedInput? = nil
     ) throws -> OutboundMapper.CaseData {
-        let inputs = try tx.caseHistory(id: caseID).filter { $0.kind == .input }
         var listed: ListedInput?
         var jointPlan: HandoverJointPlan?
         var knowledge: HandoverKnowledge?
         var transitionDate: CalendarDate?
         var collaboration = false
-        for entry in inputs {
-            if let input = try? StoreJSON.decode(ListedInput.self, from: entry.payload) {
-                listed = input
-                continue
+        if let onlyInput {
+            // The caller knows the history holds this one input (a case opened by this message).
+            listed = onlyInput
+        } else {
+            for payload in try tx.caseInputPayloads(id: caseID) {
+                // One decode per row that never throws for a row of another shape: a listing
+                // (`list` present), a single-citizen input (`type` without `list`), or
+                // something else (contact facts, timers), which is skipped.
+                guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { continue }
+                if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
+                    listed = ListedInput(
+                        type: type, list: list, municipality: municipality, asOf: asOf,
+                        municipalInformation: row.municipalInformation, grounds: row.grounds, source: row.source)
+                    continue
+                }
+                guard let type = row.type else { continue }
+                if type == MessageType.transitionProposal.rawValue {
+                    // A new proposal starts workflow B afresh.
+                    (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
+                }
+                if let plan = row.jointPlan { jointPlan = plan }
+                if let handover = row.knowledgeHandover { knowledge = handover }
+                if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
+                if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
             }
-            guard let input = try? StoreJSON.decode(CaseInputRecord.self, from: entry.payload) else { continue }
-            if input.type == MessageType.transitionProposal.rawValue {
-                // A new proposal starts workflow B afresh.
-                (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
-            }
-            if let plan = input.jointPlan { jointPlan = plan }
-            if let handover = input.knowledgeHandover { knowledge = handover }
-            if input.meetingKind == MeetingKind.network.rawValue, let date = input.transitionDate { transitionDate = date }
-            if input.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
         }
         let day = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
         var data = OutboundMapper.CaseData(

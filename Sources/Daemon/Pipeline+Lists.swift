@@ -28,12 +28,14 @@ extension Pipeline {
             var cases: [CitizenKey: CitizenCase] = [:]
             var pseudonyms: [CitizenKey: Pseudonym] = [:]
             var knownClinics: [CitizenKey: String] = [:]
+            var stored: Set<CitizenKey> = []  // citizens with a case before this message
             for entry in workflowList.entries where pseudonyms[entry.citizen] == nil {
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.citizen.rawValue)
                 pseudonyms[entry.citizen] = pseudonym
                 if let record = try tx.case(id: Self.caseID(pseudonym)) {
                     cases[entry.citizen] = try record.decodeState(as: CitizenCase.self)
                     knownClinics[entry.citizen] = record.clinic
+                    stored.insert(entry.citizen)
                 }
             }
             var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
@@ -84,15 +86,17 @@ extension Pipeline {
                     caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
                     municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
                     updatedAt: now))
+                let listed = ListedInput(
+                    type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
+                    asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
-                    payload: try StoreJSON.encode(ListedInput(
-                        type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
-                        asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)),
-                    explanation: nil))
+                    payload: try StoreJSON.encode(listed), explanation: nil))
+                // A case this message opened has this listing as its only input: no need to
+                // read the history back.
                 let data = try caseData(
                     in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
-                    on: today)
+                    on: today, onlyInput: stored.contains(outcome.citizen) ? nil : listed)
                 _ = try tx.appendAudit(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                     messageType: decoded.type.rawValue, messageID: decoded.messageID,

@@ -86,6 +86,14 @@ enum Queries {
         }
     }
 
+    /// The payloads of a case's `input` history rows, oldest first: what `caseHistory` gives
+    /// filtered to inputs, without reading (or decoding timestamps of) decision rows.
+    static func caseInputPayloads(_ db: Database, caseID: String) throws -> [Data] {
+        try Data.fetchAll(
+            db.cachedStatement(sql: "SELECT payload FROM case_history WHERE case_id = ? AND kind = ? ORDER BY id"),
+            arguments: [caseID, HistoryKind.input.rawValue])
+    }
+
     static func caseCounts(_ db: Database) throws -> [CaseCount] {
         try Row.fetchAll(
             db.cachedStatement(

@@ -186,6 +186,11 @@ public final class StoreTransaction {
         try run("reading history of case \(id)") { try Queries.caseHistory(db, caseID: id) }
     }
 
+    /// The payloads of the case's `input` history rows, oldest first.
+    public func caseInputPayloads(id: String) throws -> [Data] {
+        try run("reading inputs of case \(id)") { try Queries.caseInputPayloads(db, caseID: id) }
+    }
+
     // MARK: consent
 
     /// Appends a consent statement; returns its id. The latest statement per
