@@ -268,7 +268,7 @@ struct OutboundMapper {
 /// The list entry's (or referral's) data a case keeps for later outbound messages (history
 /// payload of the `input` entry that listed the citizen). Contains the municipal
 /// information: personal data, kept in the store only and sent on only under the consent gate.
-struct ListedInput: Codable {
+struct ListedInput: Codable, Equatable {
     var type: String
     var list: String
     var municipality: String

@@ -332,44 +332,18 @@ extension Pipeline {
         in tx: StoreTransaction, caseID: String, municipality: String, clinic: String?, citizenCase: CitizenCase,
         on today: LocalDate, onlyInput: ListedInput? = nil
     ) throws -> OutboundMapper.CaseData {
-        var listed: ListedInput?
-        var jointPlan: HandoverJointPlan?
-        var knowledge: HandoverKnowledge?
-        var transitionDate: CalendarDate?
-        var collaboration = false
-        if let onlyInput {
-            // The caller knows the history holds this one input (a case opened by this message).
-            listed = onlyInput
-        } else {
-            for payload in try tx.caseInputPayloads(id: caseID) {
-                // One decode per row that never throws for a row of another shape: a listing
-                // (`list` present), a single-citizen input (`type` without `list`), or
-                // something else (contact facts, timers), which is skipped.
-                guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { continue }
-                if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
-                    listed = ListedInput(
-                        type: type, list: list, municipality: municipality, asOf: asOf,
-                        municipalInformation: row.municipalInformation, grounds: row.grounds, source: row.source)
-                    continue
-                }
-                guard let type = row.type else { continue }
-                if type == MessageType.transitionProposal.rawValue {
-                    // A new proposal starts workflow B afresh.
-                    (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
-                }
-                if let plan = row.jointPlan { jointPlan = plan }
-                if let handover = row.knowledgeHandover { knowledge = handover }
-                if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
-                if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
-            }
-        }
+        // A case opened by this very message has that listing as its only input: no read.
+        let inputs = try onlyInput.map { InputSummary(listed: $0) }
+            ?? InputSummary(payloads: tx.caseInputPayloads(id: caseID))
+        let listed = inputs.listed
         let day = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
         var data = OutboundMapper.CaseData(
             municipality: listed?.municipality ?? municipality, asOf: listed?.asOf ?? day,
             municipalInformation: listed?.municipalInformation,
             consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
-            grounds: listed?.grounds, clinic: clinic, today: day, jointPlan: jointPlan, knowledgeHandover: knowledge,
-            transitionDate: transitionDate, collaborationMeeting: collaboration)
+            grounds: listed?.grounds, clinic: clinic, today: day, jointPlan: inputs.jointPlan,
+            knowledgeHandover: inputs.knowledge, transitionDate: inputs.transitionDate,
+            collaborationMeeting: inputs.collaboration)
         data.source = listed?.source
         data.withdrawnOn = citizenCase.consent.entries.compactMap { entry -> CalendarDate? in
             switch entry.status {
@@ -378,5 +352,43 @@ extension Pipeline {
             }
         }.max()
         return data
+    }
+}
+
+/// What later outbound messages need from a case's `input` history rows: the latest listing
+/// (or referral) and, since the latest transition proposal, workflow B's plan, handover,
+/// transition date and whether a collaboration meeting was held.
+struct InputSummary: Equatable {
+    var listed: ListedInput?
+    var jointPlan: HandoverJointPlan?
+    var knowledge: HandoverKnowledge?
+    var transitionDate: CalendarDate?
+    var collaboration = false
+
+    init(listed: ListedInput) { self.listed = listed }
+
+    /// Reads the payloads oldest first. Each row is decoded once, as `HistoryInputRow`,
+    /// which never fails for a row of another shape: a listing (`list` present), a
+    /// single-citizen input (`type` without `list`), or something else (contact facts, timer
+    /// inputs), which is skipped.
+    init(payloads: [Data]) {
+        for payload in payloads {
+            guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { continue }
+            if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
+                listed = ListedInput(
+                    type: type, list: list, municipality: municipality, asOf: asOf,
+                    municipalInformation: row.municipalInformation, grounds: row.grounds, source: row.source)
+                continue
+            }
+            guard let type = row.type else { continue }
+            if type == MessageType.transitionProposal.rawValue {
+                // A new proposal starts workflow B afresh.
+                (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
+            }
+            if let plan = row.jointPlan { jointPlan = plan }
+            if let handover = row.knowledgeHandover { knowledge = handover }
+            if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
+            if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
+        }
     }
 }
