@@ -4,7 +4,7 @@
 #   scripts/bench.sh [--quick] [ddbench options...]
 #
 # 1. starts a private RabbitMQ instance (DDR_BROKER_INSTANCE, default "bench", AMQP port
-#    DDR_AMQP_PORT, default 5692) unless one of that name already runs, and stops it again
+#    DDR_AMQP_PORT, default 5702) unless one of that name already runs, and stops it again
 #    (scripts/broker.sh stop: by its pid) at the end, on success, failure or interrupt;
 # 2. creates the sender users the daemon authorizes (municipality-851, journal-journal-rn)
 #    with write access to their own inbound exchange only;
@@ -23,9 +23,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BROKER="$ROOT/scripts/broker.sh"
 export DDR_BROKER_INSTANCE="${DDR_BROKER_INSTANCE:-bench}"
-export DDR_AMQP_PORT="${DDR_AMQP_PORT:-5692}"
-export DDR_AMQPS_PORT="${DDR_AMQPS_PORT:-5693}"
-export DDR_DIST_PORT="${DDR_DIST_PORT:-25692}"
+export DDR_AMQP_PORT="${DDR_AMQP_PORT:-5702}"
+export DDR_AMQPS_PORT="${DDR_AMQPS_PORT:-5703}"
+export DDR_DIST_PORT="${DDR_DIST_PORT:-25702}"
 SENDER_PASSWORD="ddbench-sender"
 
 say() { printf '\n==> %s\n' "$*" >&2; }

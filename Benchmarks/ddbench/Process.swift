@@ -127,6 +127,8 @@ final class Daemon: @unchecked Sendable {
             inbound:
               prefetch: \(settings.prefetch)
               queue_type: \(queueType)
+            http:
+              bind: 127.0.0.1:0
             store:
               path: \(directory.appendingPathComponent("store/ddrouter.sqlite").path)
               dev_key: "ddbench-store-key-benchmark-only-0123456789"
