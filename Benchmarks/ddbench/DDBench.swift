@@ -154,13 +154,15 @@ struct Main {
                 for r in 0..<repeats {
                     let s = try await Scenarios.list(env, queueType: q, entries: listEntries, chunk: chunk,
                                                      batch: o.journalBatch, run: "l\(q.prefix(1))\(r)")
-                    log("list \(listEntries) \(q) #\(r + 1): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, peak RSS \(f(s.peakRSS)) MiB; \(s.note)")
+                    log("list \(listEntries) \(q) #\(r + 1): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, daemon CPU \(f(s.cpuPerEntry, 2)) ms/entry, peak RSS \(f(s.peakRSS)) MiB; \(s.note)")
                     samples.append(s)
                 }
                 let rate = Stat(values: samples.map(\.rate))
                 let b = baseline[q]
                 row("list of \(listEntries) citizens, \(q) inbound: wall s", spread(Stat(values: samples.map(\.wall)), 2), "entries/s \(spread(rate)); \(ratio(rate.median, q))",
                     "≥ 60% of baseline: " + (b.map { verdict(rate.median >= 0.6 * $0) } ?? "n/a"))
+                row("daemon CPU (user + system) per list entry, \(q)", spread(Stat(values: samples.map(\.cpuPerEntry)), 2) + " ms",
+                    "at most \(f(1000 / Stat(values: samples.map(\.cpuPerEntry)).median)) entries/s per core", "—")
                 row("idle RSS after READY (empty store), \(q)", spread(Stat(values: samples.map(\.idleRSS)), 1) + " MiB", "≤ 40 MiB", verdict(Stat(values: samples.map(\.idleRSS)).median <= 40))
                 row("peak RSS during the \(listEntries)-entry list, \(q)", spread(Stat(values: samples.map(\.hwm)), 1) + " MiB (VmHWM)", "—", "—")
             }
@@ -198,7 +200,7 @@ struct Main {
             let store = env.work.appendingPathComponent("big")
             let s = try await Scenarios.list(env, queueType: q, entries: bigEntries, chunk: chunk, batch: o.journalBatch,
                                              keepStore: store, run: "big")
-            log("list \(bigEntries) \(q): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, peak RSS \(f(s.peakRSS)) MiB, VmHWM \(f(s.hwm)) MiB; \(s.note)")
+            log("list \(bigEntries) \(q): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, daemon CPU \(f(s.cpuPerEntry, 2)) ms/entry, peak RSS \(f(s.peakRSS)) MiB, VmHWM \(f(s.hwm)) MiB; \(s.note)")
             row("list of \(bigEntries) citizens (\(Int((Double(bigEntries) / Double(chunk)).rounded(.up))) messages of ≤ \(chunk)), \(q): peak RSS",
                 "\(f(s.hwm, 1)) MiB (VmHWM)", "\(f(s.rate)) entries/s, \(f(s.wall, 1)) s", "≤ 150 MiB: " + verdict(s.hwm <= 150))
             var startups: [Double] = [], idles: [Double] = []

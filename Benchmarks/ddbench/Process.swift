@@ -71,6 +71,18 @@ enum ProcStatus {
     }
     static func rssMiB(_ pid: Int32) -> Double? { kib(pid, "VmRSS").map { $0 / 1024 } }
     static func hwmMiB(_ pid: Int32) -> Double? { kib(pid, "VmHWM").map { $0 / 1024 } }
+
+    /// User + system CPU seconds the process has used so far (/proc/PID/stat, fields 14
+    /// and 15, counted after the command name, which may hold spaces and parentheses).
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        // After ") ": field 3 (state) is the first; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 }
 
 /// Samples VmRSS every 20 ms on its own thread; `peak` is the highest seen.

@@ -10,6 +10,7 @@ struct Sample {
     var hwm: Double = 0           // MiB, VmHWM at the end
     var idleRSS: Double = 0       // MiB, 1 s after READY
     var startup: Double = 0       // s, spawn → READY=1
+    var cpuPerEntry: Double = 0   // ms of the daemon's CPU (user + system) per entry, publish → done
     var latencies: [Double] = []  // ms
     var note = ""
 }
@@ -191,6 +192,7 @@ enum Scenarios {
             let bodies = stride(from: 0, to: entries, by: chunk).map { Citizens.list($0..<min(entries, $0 + chunk)) }
             let expectedRouted = Citizens.expectedRouted(0..<entries, referral: false)
             let sampler = RSSSampler(pid: rig.daemon.pid)
+            let cpu0 = ProcStatus.cpuSeconds(rig.daemon.pid) ?? 0
             let t0 = now()
             for (k, body) in bodies.enumerated() {
                 try await send(sender, type: "municipal-list", id: "bench-list-\(run)-\(k)", body: body)
@@ -206,6 +208,7 @@ enum Scenarios {
             sample.rate = Double(entries) / sample.wall
             sample.peakRSS = sampler.stop()
             sample.hwm = ProcStatus.hwmMiB(rig.daemon.pid) ?? 0
+            sample.cpuPerEntry = 1000 * ((ProcStatus.cpuSeconds(rig.daemon.pid) ?? cpu0) - cpu0) / Double(entries)
             sample.note = "messages \(bodies.count), max body \(bodies.map(\.count).max() ?? 0) B, statuses \(rig.journal.sentMessages); \(o.summary())"
             await sender.close()
         } catch {
