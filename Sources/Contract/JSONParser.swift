@@ -14,17 +14,50 @@ struct JSONParser {
 
     static let maxDepth = 64
 
-    private let bytes: [UInt8]
+    /// The body's bytes, read in place (a list body is up to 16 MiB: no copy of it).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
 
-    private init(_ data: Data) { bytes = [UInt8](data) }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     static func parse(_ data: Data) throws(Failure) -> JSONValue {
-        var parser = JSONParser(data)
-        parser.skipWhitespace()
-        let value = try parser.value(depth: 0)
-        parser.skipWhitespace()
-        guard parser.i == parser.bytes.count else { throw parser.fail("data after the JSON value") }
+        let result = data.withUnsafeBytes { raw -> Result<JSONValue, Failure> in
+            var parser = JSONParser(raw.bindMemory(to: UInt8.self))
+            return Result { () throws(Failure) in try parser.document() }
+        }
+        return try result.get()
+    }
+
+    /// Parses `data` like `parse`, except that when the document is an object whose member
+    /// `key` is an array, that array's elements are handed to `element` one by one (with
+    /// their index) instead of being kept: the returned tree has an empty array there, and
+    /// `count` is the number of elements. A list body is validated and decoded entry by
+    /// entry this way, so the generic tree of a whole 16 MiB list never exists at once.
+    /// `element` may be called for some elements of a body that turns out not to be JSON.
+    static func parse(
+        _ data: Data, streamingArrayAt key: String, _ element: (Int, JSONValue) -> Void
+    ) throws(Failure) -> (value: JSONValue, count: Int?) {
+        let result = data.withUnsafeBytes { raw -> Result<(value: JSONValue, count: Int?), Failure> in
+            var parser = JSONParser(raw.bindMemory(to: UInt8.self))
+            return Result { () throws(Failure) in
+                parser.skipWhitespace()
+                guard parser.i < parser.bytes.count, parser.bytes[parser.i] == UInt8(ascii: "{") else {
+                    return (try parser.document(), nil)
+                }
+                let (value, count) = try parser.object(depth: 0, streaming: key, element)
+                parser.skipWhitespace()
+                guard parser.i == parser.bytes.count else { throw parser.fail("data after the JSON value") }
+                return (value, count)
+            }
+        }
+        return try result.get()
+    }
+
+    private mutating func document() throws(Failure) -> JSONValue {
+        skipWhitespace()
+        let value = try value(depth: 0)
+        skipWhitespace()
+        guard i == bytes.count else { throw fail("data after the JSON value") }
         return value
     }
 
@@ -85,6 +118,75 @@ struct JSONParser {
                 return .object(result)
             } else {
                 throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// `object(depth:)` for the document's root, streaming the array under `key` (see
+    /// `parse(_:streamingArrayAt:_:)`).
+    private mutating func object(
+        depth: Int, streaming key: String, _ element: (Int, JSONValue) -> Void
+    ) throws(Failure) -> (JSONValue, Int?) {
+        i += 1
+        var result: [String: JSONValue] = [:]
+        var count: Int?
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return (.object(result), nil)
+        }
+        while true {
+            skipWhitespace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+            let name = try string()
+            skipWhitespace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            i += 1
+            skipWhitespace()
+            let member: JSONValue
+            if name == key, i < bytes.count, bytes[i] == UInt8(ascii: "["), result[name] == nil {
+                count = try array(depth: depth + 1, streaming: element)
+                member = .array([])
+            } else {
+                member = try value(depth: depth + 1)
+            }
+            guard result.updateValue(member, forKey: name) == nil else { throw fail("duplicate key") }
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return (.object(result), count)
+            } else {
+                throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// `array(depth:)`, handing each element to `element` instead of keeping it; returns the count.
+    private mutating func array(depth: Int, streaming element: (Int, JSONValue) -> Void) throws(Failure) -> Int {
+        guard depth <= JSONParser.maxDepth else { throw fail("nested too deeply") }
+        i += 1
+        var count = 0
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return 0
+        }
+        while true {
+            skipWhitespace()
+            element(count, try value(depth: depth + 1))
+            count += 1
+            skipWhitespace()
+            guard i < bytes.count else { throw fail("unexpected end") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return count
+            } else {
+                throw fail("expected ',' or ']'")
             }
         }
     }

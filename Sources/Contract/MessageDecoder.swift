@@ -92,6 +92,9 @@ public struct MessageDecoder: Sendable {
     public let topology: Topology
     public let limits: DecoderLimits
     let schemas: SchemaSet
+    /// Whether list bodies are validated and decoded entry by entry while parsed (see
+    /// `EntryCollector`); tests turn it off to compare with the whole-tree path.
+    var streamsLists = true
 
     public init(codeBook: CodeBook, topology: Topology = Topology(), limits: DecoderLimits = DecoderLimits()) {
         self.codeBook = codeBook
@@ -174,9 +177,24 @@ public struct MessageDecoder: Sendable {
             return .failure(Rejection(
                 code: .invalidEncoding, pointer: .root, reason: "The body is not UTF-8 text (without byte-order mark)."))
         }
+        // Lists are parsed with their entries streamed: each entry is validated, checked for
+        // a repeated citizen and decoded on its own and its generic tree dropped at once, so a
+        // 16 MiB list never exists as one tree (docs/performance.md, "Memory").
+        var entries: EntryCollector?
+        if streamsLists, type.isList, let schema = schemas.entriesSchema(for: type.rawValue) {
+            entries = EntryCollector(type: type, schema: schema)
+        }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(body)
+            if entries != nil {
+                let parsed = try JSONParser.parse(body, streamingArrayAt: "entries") { index, entry in
+                    entries?.take(entry, index: index, schemas: schemas, codeBook: codeBook)
+                }
+                json = parsed.value
+                entries?.count = parsed.count
+            } else {
+                json = try JSONParser.parse(body)
+            }
         } catch {
             // The problem texts are fixed strings and the offset a number: no message content.
             return .failure(Rejection(
@@ -198,7 +216,8 @@ public struct MessageDecoder: Sendable {
                 reason: "`/schemaVersion` must be \"1.<minor>\": this router implements major version 1 of the contract."))
         }
         // 4. schema, code book
-        let issues = schemas.validate(json, type: type.rawValue, codeBook: codeBook)
+        let streamed = entries?.count.map { (pointer: JSONPointer(["entries"]), count: $0) }
+        let issues = schemas.validate(json, type: type.rawValue, codeBook: codeBook, elided: streamed)
         var entryIssues: [Int: SchemaIssue] = [:]
         for issue in issues {
             if type.isList, issue.pointer.tokens.count >= 2, issue.pointer.tokens[0] == "entries",
@@ -221,27 +240,19 @@ public struct MessageDecoder: Sendable {
                 reason: "`/clinic` must be the sending clinic (the one whose exchange the message was sent to)."))
         }
         // 6. entries: one rejection per bad entry, duplicates of an accepted citizen rejected
+        // (a streamed list did this entry by entry while it was parsed).
         var accepted: [Int] = []
         var rejected: [EntryRejection] = []
-        if type.isList, case .array(let entries)? = object["entries"] {
+        if let streamed = entries, streamed.count != nil {
+            accepted = streamed.accepted
+            rejected = streamed.rejected
+        } else if type.isList, case .array(let entries)? = object["entries"] {
             var seen: Set<String> = []
             var kept: [JSONValue] = []
             for (index, entry) in entries.enumerated() {
-                if let issue = entryIssues[index] {
-                    rejected.append(EntryRejection(
-                        index: index, rejection: Rejection(code: issue.code, pointer: issue.pointer, reason: issue.reason)))
+                if let rejection = MessageDecoder.entryRejection(entry, index: index, issue: entryIssues[index], seen: &seen) {
+                    rejected.append(rejection)
                     continue
-                }
-                if case .object(let fields) = entry, case .string(let text)? = fields["cpr"],
-                    case .success(let cpr) = CPR.parse(text)
-                {
-                    guard seen.insert(cpr.digits).inserted else {
-                        let pointer = JSONPointer(["entries", String(index), "cpr"])
-                        rejected.append(EntryRejection(index: index, rejection: Rejection(
-                            code: .duplicateEntry, pointer: pointer,
-                            reason: "`\(pointer)` repeats the CPR number of an earlier entry in this list; each citizen may appear once.")))
-                        continue
-                    }
                 }
                 accepted.append(index)
                 kept.append(entry)
@@ -251,7 +262,13 @@ public struct MessageDecoder: Sendable {
         // 7. typed decoding of what passed
         let message: InboundMessage
         do {
-            message = try MessageDecoder.typed(type, from: try JSONValue.object(object).encoded())
+            let typed = try MessageDecoder.typed(type, from: try JSONValue.object(object).encoded())
+            if let streamed = entries, streamed.count != nil {
+                guard !streamed.undecodable else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "entry")) }
+                message = try streamed.attach(to: typed)
+            } else {
+                message = typed
+            }
         } catch {
             return .failure(Rejection(
                 code: .schemaViolation, pointer: .root,
@@ -260,6 +277,23 @@ public struct MessageDecoder: Sendable {
         return .success(DecodedMessage(
             type: type, sender: sender, messageID: messageID, userID: userID, correlationID: properties.correlationID,
             message: message, acceptedEntryIndices: accepted, rejectedEntries: rejected, schemaVersion: version))
+    }
+
+    /// Step 6 for one list entry: its first schema issue, or a repeat of a CPR number an
+    /// earlier accepted entry has; `nil` (and its CPR remembered in `seen`) if it is accepted.
+    static func entryRejection(_ entry: JSONValue, index: Int, issue: SchemaIssue?, seen: inout Set<String>) -> EntryRejection? {
+        if let issue {
+            return EntryRejection(index: index, rejection: Rejection(code: issue.code, pointer: issue.pointer, reason: issue.reason))
+        }
+        if case .object(let fields) = entry, case .string(let text)? = fields["cpr"], case .success(let cpr) = CPR.parse(text) {
+            guard seen.insert(cpr.digits).inserted else {
+                let pointer = JSONPointer(["entries", String(index), "cpr"])
+                return EntryRejection(index: index, rejection: Rejection(
+                    code: .duplicateEntry, pointer: pointer,
+                    reason: "`\(pointer)` repeats the CPR number of an earlier entry in this list; each citizen may appear once."))
+            }
+        }
+        return nil
     }
 
     static func typed(_ type: MessageType, from data: Data) throws -> InboundMessage {
@@ -323,3 +357,89 @@ public struct MessageDecoder: Sendable {
             .map { Rejection(code: $0.code, pointer: $0.pointer, reason: $0.reason) }
     }
 }
+
+/// The entries of a list message, taken one at a time while the body is parsed: each is
+/// validated against the entry schema, checked for a repeated citizen (step 6) and, if
+/// accepted, decoded to its typed entry; its generic tree is then dropped. Gives the same
+/// accepted indices, rejections and typed entries as validating and decoding the whole tree.
+struct EntryCollector {
+    enum Entries {
+        case municipal([MunicipalListEntry])
+        case clinic([ClinicListEntry])
+        case contactStatus([ContactStatusEntry])
+    }
+
+    let schema: (schema: JSONValue, base: String)
+    var entries: Entries
+    /// Entries seen (set once the array has been read to its end).
+    var count: Int?
+    var accepted: [Int] = []
+    var rejected: [EntryRejection] = []
+    /// An accepted entry could not be decoded to its type (a router defect: the message is refused).
+    var undecodable = false
+    private var seen: Set<String> = []
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    private let decoder = JSONDecoder()
+
+    init?(type: MessageType, schema: (schema: JSONValue, base: String)) {
+        switch type {
+        case .municipalList: entries = .municipal([])
+        case .clinicList: entries = .clinic([])
+        case .contactStatus: entries = .contactStatus([])
+        default: return nil
+        }
+        self.schema = schema
+    }
+
+    mutating func take(_ entry: JSONValue, index: Int, schemas: SchemaSet, codeBook: CodeBook) {
+        let issue = schemas.validateEntry(entry, index: index, schema: schema, codeBook: codeBook).first
+        if let rejection = MessageDecoder.entryRejection(entry, index: index, issue: issue, seen: &seen) {
+            rejected.append(rejection)
+            return
+        }
+        accepted.append(index)
+        guard !undecodable else { return }
+        do {
+            // The same encode-then-decode as the whole message took before, one entry at a time.
+            let data = try encoder.encode(entry)
+            switch entries {
+            case .municipal(var list):
+                entries = .municipal([])  // keeps `list` uniquely referenced: appended in place
+                list.append(try decoder.decode(MunicipalListEntry.self, from: data))
+                entries = .municipal(list)
+            case .clinic(var list):
+                entries = .clinic([])
+                list.append(try decoder.decode(ClinicListEntry.self, from: data))
+                entries = .clinic(list)
+            case .contactStatus(var list):
+                entries = .contactStatus([])
+                list.append(try decoder.decode(ContactStatusEntry.self, from: data))
+                entries = .contactStatus(list)
+            }
+        } catch {
+            undecodable = true
+        }
+    }
+
+    /// The typed message decoded without its entries, with the collected entries put in.
+    func attach(to message: InboundMessage) throws -> InboundMessage {
+        switch (message, entries) {
+        case (.municipalList(var list), .municipal(let entries)):
+            list.entries = entries
+            return .municipalList(list)
+        case (.clinicList(var list), .clinic(let entries)):
+            list.entries = entries
+            return .clinicList(list)
+        case (.contactStatus(var status), .contactStatus(let entries)):
+            status.entries = entries
+            return .contactStatus(status)
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "list type"))
+        }
+    }
+}
+

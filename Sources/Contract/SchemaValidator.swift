@@ -119,12 +119,44 @@ final class SchemaSet: @unchecked Sendable {
     func hasSchema(for type: String) -> Bool { idByType[type] != nil }
 
     /// Validates `instance` against the schema of message type `type`.
-    func validate(_ instance: JSONValue, type: String, codeBook: CodeBook) -> [SchemaIssue] {
+    ///
+    /// `elided`: the array at `pointer` stands for one of `count` items whose items are
+    /// validated one by one with `validateEntry` (a streamed list, see `entriesSchema`):
+    /// its size keywords are checked against `count`, its items are not visited.
+    func validate(
+        _ instance: JSONValue, type: String, codeBook: CodeBook, elided: (pointer: JSONPointer, count: Int)? = nil
+    ) -> [SchemaIssue] {
         guard let id = idByType[type], let schema = documents[id] else {
             return [SchemaIssue(pointer: .root, code: .unknownType, reason: "No schema for this message type.")]
         }
         var run = Run(set: self, codeBook: codeBook)
+        run.elided = elided
         run.validate(instance, schema, base: id, at: .root, code: nil)
+        return run.issues
+    }
+
+    /// The item schema of the top-level `entries` array of message type `type` (with the
+    /// id its references resolve against), if that array can be validated item by item:
+    /// `entries` is a plain property schema using no keyword that looks at several items
+    /// together (`uniqueItems`, `contains`) and the root has no keyword applying further
+    /// schemas to it (`allOf`, `if`, `$ref`).
+    func entriesSchema(for type: String) -> (schema: JSONValue, base: String)? {
+        guard let id = idByType[type], case .object(let root)? = documents[id],
+            root["allOf"] == nil, root["if"] == nil, root["$ref"] == nil,
+            case .object(let properties)? = root["properties"], case .object(let entries)? = properties["entries"],
+            let items = entries["items"],
+            Set(entries.keys).isSubset(of: ["type", "minItems", "maxItems", "items", "description", "title"])
+        else { return nil }
+        return (items, id)
+    }
+
+    /// Validates one element of the top-level `entries` array (see `entriesSchema`), with
+    /// the same issues, pointers and order as validating the whole document would give.
+    func validateEntry(
+        _ entry: JSONValue, index: Int, schema: (schema: JSONValue, base: String), codeBook: CodeBook
+    ) -> [SchemaIssue] {
+        var run = Run(set: self, codeBook: codeBook)
+        run.validate(entry, schema.schema, base: schema.base, at: JSONPointer(["entries", String(index)]), code: nil)
         return run.issues
     }
 
@@ -165,6 +197,8 @@ private struct Run {
     let set: SchemaSet
     let codeBook: CodeBook
     var issues: [SchemaIssue] = []
+    /// An array whose items are validated elsewhere (`SchemaSet.validate(_:type:codeBook:elided:)`).
+    var elided: (pointer: JSONPointer, count: Int)?
 
     init(set: SchemaSet, codeBook: CodeBook) {
         self.set = set
@@ -182,6 +216,7 @@ private struct Run {
     /// Whether `instance` is valid against `schema`, without recording issues (for `if`).
     func isValid(_ instance: JSONValue, _ schema: JSONValue, base: String, at pointer: JSONPointer) -> Bool {
         var probe = Run(set: set, codeBook: codeBook)
+        probe.elided = elided
         probe.validate(instance, schema, base: base, at: pointer, code: nil)
         return probe.issues.isEmpty
     }
@@ -304,15 +339,19 @@ private struct Run {
 
     mutating func validateArray(_ items: [JSONValue], _ schema: [String: JSONValue], base: String,
                                 at pointer: JSONPointer, code: RejectionCode?) {
-        if case .number(let minimum)? = schema["minItems"], Double(items.count) < minimum {
+        let isElided = elided.map { $0.pointer == pointer } ?? false
+        let count = isElided ? elided?.count ?? 0 : items.count
+        if case .number(let minimum)? = schema["minItems"], Double(count) < minimum {
             add(pointer, code ?? .invalidValue,
                 minimum == 1 ? "must not be empty." : "must have at least \(Run.number(minimum)) items.")
             return
         }
-        if case .number(let maximum)? = schema["maxItems"], Double(items.count) > maximum {
+        if case .number(let maximum)? = schema["maxItems"], Double(count) > maximum {
             add(pointer, code ?? .invalidValue, "must have at most \(Run.number(maximum)) items.")
             return
         }
+        // Its items are validated one by one by the caller (`validateEntry`).
+        if isElided { return }
         if case .bool(true)? = schema["uniqueItems"], Set(items).count != items.count {
             add(pointer, code ?? .invalidValue, "must not contain the same item twice.")
             return

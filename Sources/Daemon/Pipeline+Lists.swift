@@ -8,10 +8,29 @@ import Workflow
 extension Pipeline {
     // MARK: - municipal-list
 
-    func process(list: Contract.MunicipalList, asOf: LocalDate, decoded: DecodedMessage, at now: Date) async -> Settlement {
+    /// How many entries of a municipal list are decided and written together: the cases,
+    /// pseudonyms and workflow outcomes of one slice are released before the next slice is
+    /// loaded, so memory stays bounded by the slice, not by the list (docs/performance.md,
+    /// "Memory"). All slices still go into the message's one store transaction.
+    static let listSliceSize = 1_000
+
+    /// What the slices of one municipal list build up for its receipt and log.
+    struct ListRun {
+        var rejected: [Receipt.RejectedEntry]
+        var held: [Int] = []
+        var summary = ListSummary()
+        /// Positions (in `list.entries`) answered as a foreign municipality's citizen (R4).
+        var foreign: Set<Int> = []
+    }
+
+    func process(
+        list: Contract.MunicipalList, asOf: LocalDate, decoded: DecodedMessage, at now: Date,
+        sliceSize: Int = Pipeline.listSliceSize
+    ) async -> Settlement {
         let sender = decoded.sender
-        let senderKey = Self.senderKey(sender)
         let today = Self.civilDate(of: now)
+        // The workflow's view of the list: only keys and consent per entry (the entries'
+        // contents stay in `list`), so the whole list can be passed for every slice.
         let workflowList = Workflow.MunicipalList(
             messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
             clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
@@ -21,98 +40,147 @@ extension Pipeline {
         let source = MessageSource(
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: sender.kind, id: sender.id))
+        let repeats = Self.repeatedCitizens(workflowList)
 
         return await commit(decoded) { tx -> ListSummary in
-            // Cases of the listed citizens, keyed by CPR inside the workflow (outbound
-            // bodies need it) and by pseudonym in the store.
-            var cases: [CitizenKey: CitizenCase] = [:]
-            var pseudonyms: [CitizenKey: Pseudonym] = [:]
-            var knownClinics: [CitizenKey: String] = [:]
-            var stored: Set<CitizenKey> = []  // citizens with a case before this message
-            for entry in workflowList.entries where pseudonyms[entry.citizen] == nil {
-                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.citizen.rawValue)
-                pseudonyms[entry.citizen] = pseudonym
-                if let record = try tx.case(id: Self.caseID(pseudonym)) {
-                    cases[entry.citizen] = try record.decodeState(as: CitizenCase.self)
-                    knownClinics[entry.citizen] = record.clinic
-                    stored.insert(entry.citizen)
-                }
+            var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
+            for start in stride(from: 0, to: workflowList.entries.count, by: max(1, sliceSize)) {
+                let slice = start..<min(workflowList.entries.count, start + max(1, sliceSize))
+                try process(
+                    slice: slice, of: list, workflowList, repeats: repeats, decoded: decoded, source: source, today: today,
+                    in: tx, at: now, run: &run)
             }
-            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
-            // R4: an entry for a citizen whose open case belongs to another municipality
-            // changes nothing (no consent, no listing, no takeover of the case) and is answered
-            // like an entry about a citizen this municipality has no case for.
-            var foreign: Set<Int> = []  // positions in `list.entries`
-            for (position, entry) in workflowList.entries.enumerated() {
-                guard let owner = cases[entry.citizen]?.owningMunicipality, owner != workflowList.municipality else {
-                    continue
-                }
-                foreign.insert(position)
-                let index = decoded.acceptedEntryIndices[position]
-                rejected.append(.init(
-                    index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)",
-                    reason: "The citizen has no case with municipality \(list.municipality) that this entry may change."))
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[entry.citizen],
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                    purpose: AuditPurpose.answerSender.recorded))
-            }
-            let outcomes = ListProcessing.apply(
-                workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: foreign)
-
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
-            var summary = ListSummary()
-            var held: [Int] = []
-            for outcome in outcomes {
-                // `list.entries` holds the accepted entries only; receipts use the sent index.
-                let originalIndex = decoded.acceptedEntryIndices[outcome.index]
-                let entry = list.entries[outcome.index]
-                guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
-                switch outcome.result {
-                case .rejected(let reason):
-                    rejected.append(.init(
-                        index: originalIndex, code: RejectionCode.duplicateEntry.rawValue,
-                        pointer: "/entries/\(originalIndex)", reason: reason))
-                    continue
-                case .accepted:
-                    break
-                }
-                guard let citizenCase = cases[outcome.citizen] else { continue }
-                if outcome.events.contains(where: Self.isHeldNotice) { held.append(originalIndex) }
-                let caseID = Self.caseID(pseudonym)
-                // A list to all clinics keeps the clinic an earlier message named.
-                let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
-                _ = try tx.upsertCase(CaseRecord(
-                    caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
-                    municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
-                    updatedAt: now))
-                let listed = ListedInput(
-                    type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
-                    asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
-                _ = try tx.appendHistory(CaseHistoryEntry(
-                    caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
-                    payload: try StoreJSON.encode(listed), explanation: nil))
-                // A case this message opened has this listing as its only input: no need to
-                // read the history back.
-                let data = try caseData(
-                    in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
-                    on: today, onlyInput: stored.contains(outcome.citizen) ? nil : listed)
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                    purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
-                try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
-                try tx.recordListMember(ListMember(
-                    side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
-                    listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,
-                    messageID: decoded.messageID))
-                try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                           pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
+            try answer(decoded, rejected: run.rejected, sentEntries: sentEntries, held: run.held, in: tx, at: now)
+            run.summary.accepted = sentEntries - run.rejected.count
+            run.summary.rejected = run.rejected.count
+            return run.summary
+        }
+    }
+
+    /// Entries naming a citizen an earlier entry of the same list names: position → the
+    /// earlier position. Empty for what the decoder passes (it rejects such repeats); kept so
+    /// the slices answer a repeat as `ListProcessing` does over the whole list.
+    static func repeatedCitizens(_ list: Workflow.MunicipalList) -> [Int: Int] {
+        var first: [CitizenKey: Int] = [:]
+        var repeats: [Int: Int] = [:]
+        for (position, entry) in list.entries.enumerated() {
+            if let earlier = first[entry.citizen] { repeats[position] = earlier } else { first[entry.citizen] = position }
+        }
+        return repeats
+    }
+
+    /// Decides and writes the entries at `slice` (positions in `list.entries`) in `tx`: loads
+    /// only their cases, applies the workflow to them (entry references stay `messageID#position`)
+    /// and writes each case, its history, audit, consent, list membership and events.
+    // swiftlint:disable:next function_body_length function_parameter_count
+    func process(
+        slice: Range<Int>, of list: Contract.MunicipalList, _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
+        decoded: DecodedMessage, source: MessageSource, today: LocalDate, in tx: StoreTransaction, at now: Date,
+        run: inout ListRun
+    ) throws {
+        let sender = decoded.sender
+        let senderKey = Self.senderKey(sender)
+        // Cases of the slice's citizens, keyed by CPR inside the workflow (outbound bodies
+        // need it) and by pseudonym in the store.
+        var cases: [CitizenKey: CitizenCase] = [:]
+        var pseudonyms: [CitizenKey: Pseudonym] = [:]
+        var knownClinics: [CitizenKey: String] = [:]
+        var stored: Set<CitizenKey> = []  // citizens with a case before this message
+        for position in slice {
+            let citizen = workflowList.entries[position].citizen
+            guard pseudonyms[citizen] == nil else { continue }
+            let pseudonym = try options.pseudonymizer.pseudonym(forCPR: citizen.rawValue)
+            pseudonyms[citizen] = pseudonym
+            // A repeat's case was changed by its earlier entry: only the first entry reads it.
+            if repeats[position] == nil, let record = try tx.case(id: Self.caseID(pseudonym)) {
+                cases[citizen] = try record.decodeState(as: CitizenCase.self)
+                knownClinics[citizen] = record.clinic
+                stored.insert(citizen)
             }
-            try answer(decoded, rejected: rejected, sentEntries: sentEntries, held: held, in: tx, at: now)
-            summary.accepted = sentEntries - rejected.count
-            summary.rejected = rejected.count
-            return summary
+        }
+        // The workflow sees the slice only; other positions are skipped (no outcome, no change).
+        var skipping = Set<Int>(minimumCapacity: workflowList.entries.count - slice.count)
+        for position in 0..<slice.lowerBound { skipping.insert(position) }
+        for position in slice.upperBound..<workflowList.entries.count { skipping.insert(position) }
+        for position in slice {
+            let citizen = workflowList.entries[position].citizen
+            let index = decoded.acceptedEntryIndices[position]
+            if let earlier = repeats[position] {
+                // As `ListProcessing` answers a repeat, or as R4 below if the first was foreign.
+                skipping.insert(position)
+                guard run.foreign.contains(earlier) else {
+                    run.rejected.append(.init(
+                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
+                        reason: "the citizen is already entry \(earlier) of this list"))
+                    continue
+                }
+            } else {
+                // R4: an entry for a citizen whose open case belongs to another municipality
+                // changes nothing (no consent, no listing, no takeover of the case) and is
+                // answered like an entry about a citizen this municipality has no case for.
+                guard let owner = cases[citizen]?.owningMunicipality, owner != workflowList.municipality else {
+                    continue
+                }
+            }
+            run.foreign.insert(position)
+            skipping.insert(position)
+            run.rejected.append(.init(
+                index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)",
+                reason: "The citizen has no case with municipality \(list.municipality) that this entry may change."))
+            _ = try tx.appendAudit(AuditRecord(
+                at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[citizen],
+                messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                purpose: AuditPurpose.answerSender.recorded))
+        }
+        let outcomes = ListProcessing.apply(
+            workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: skipping)
+
+        for outcome in outcomes {
+            // `list.entries` holds the accepted entries only; receipts use the sent index.
+            let originalIndex = decoded.acceptedEntryIndices[outcome.index]
+            let entry = list.entries[outcome.index]
+            guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
+            switch outcome.result {
+            case .rejected(let reason):
+                run.rejected.append(.init(
+                    index: originalIndex, code: RejectionCode.duplicateEntry.rawValue,
+                    pointer: "/entries/\(originalIndex)", reason: reason))
+                continue
+            case .accepted:
+                break
+            }
+            guard let citizenCase = cases[outcome.citizen] else { continue }
+            if outcome.events.contains(where: Self.isHeldNotice) { run.held.append(originalIndex) }
+            let caseID = Self.caseID(pseudonym)
+            // A list to all clinics keeps the clinic an earlier message named.
+            let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
+            _ = try tx.upsertCase(CaseRecord(
+                caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
+                municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
+                updatedAt: now))
+            let listed = ListedInput(
+                type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
+                asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
+            _ = try tx.appendHistory(CaseHistoryEntry(
+                caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
+                payload: try StoreJSON.encode(listed), explanation: nil))
+            // A case this message opened has this listing as its only input: no need to read
+            // the history back.
+            let data = try caseData(
+                in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
+                on: today, onlyInput: stored.contains(outcome.citizen) ? nil : listed)
+            _ = try tx.appendAudit(AuditRecord(
+                at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
+                messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
+            try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
+            try tx.recordListMember(ListMember(
+                side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
+                listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,
+                messageID: decoded.messageID))
+            try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                       pseudonym: pseudonym, data: data, source: source, at: now, summary: &run.summary)
         }
     }
 

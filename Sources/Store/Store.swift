@@ -136,10 +136,12 @@ public final class Store: Sendable {
                 // After a checkpoint, cut a WAL that grew large during a burst back to
                 // 64 MiB instead of keeping it at its peak size.
                 try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
-                // A batch of a few hundred messages dirties many pages across the
-                // indexes; SQLite's default 2 MiB cache spills them to the WAL mid-
-                // transaction and rewrites them. 64 MiB keeps a batch in memory.
-                try db.execute(sql: "PRAGMA cache_size = -65536")
+                // A transaction dirties many pages across the indexes; SQLite's default
+                // 2 MiB cache spills them to the WAL mid-transaction and rewrites them.
+                // 16 MiB holds a message's pages; a large list's transaction (hundreds of
+                // MiB) spills at any size, and a bigger cache only adds to the peak RSS
+                // (64 MiB did: docs/performance.md, "Memory").
+                try db.execute(sql: "PRAGMA cache_size = -16384")
             }
         } catch {
             throw Store.openError(error, path: path)

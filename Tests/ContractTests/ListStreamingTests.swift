@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+@testable import Contract
+
+/// Lists are validated and decoded entry by entry while parsed (memory: no generic tree of
+/// a whole 16 MiB list). The result must be exactly what validating and decoding the whole
+/// tree gives: same typed entries, accepted indices, rejections (index, code, pointer, reason).
+@Suite("List bodies decoded entry by entry give what the whole-tree path gives")
+struct ListStreamingTests {
+    static var whole: MessageDecoder {
+        var decoder = Fixtures.decoder
+        decoder.streamsLists = false
+        return decoder
+    }
+
+    static func both(_ type: String, sender: Sender, body: Data) -> (streamed: Result<DecodedMessage, Rejection>,
+                                                                     whole: Result<DecodedMessage, Rejection>) {
+        let properties = Fixtures.properties(type, sender: sender)
+        return (Fixtures.decoder.decode(properties: properties, body: body),
+                whole.decode(properties: properties, body: body))
+    }
+
+    static func text(_ value: JSONValue) throws -> String {
+        String(decoding: try value.encoded(), as: UTF8.self)
+    }
+
+    /// The example list with its entries replaced by `entries` (JSON texts).
+    static func list(_ example: String, entries: [String], edit: (inout [String: JSONValue]) -> Void = { _ in }) throws -> Data {
+        guard case .object(var object) = try JSONValue.parse(Repo.data("Config/examples/\(example).json")) else {
+            throw Rejection(code: .wrongType, pointer: .root, reason: "example is not an object")
+        }
+        object["entries"] = .array([])
+        edit(&object)
+        let head = try text(.object(object))
+        // Put the entries in by text, so entries that are not objects (or not JSON values
+        // the tree would keep as written) reach the decoder as written.
+        let marker = #""entries":[]"#
+        return Data(head.replacingOccurrences(of: marker, with: #""entries":["# + entries.joined(separator: ",") + "]").utf8)
+    }
+
+    static func entries(_ example: String) throws -> [String] {
+        guard case .object(let object) = try JSONValue.parse(Repo.data("Config/examples/\(example).json")),
+            case .array(let entries)? = object["entries"]
+        else { return [] }
+        return try entries.map(text)
+    }
+
+    @Test("the three list types are streamed (their entries schema allows it)")
+    func listsAreStreamed() {
+        for type in MessageType.allCases where type.isList && type.direction == .inbound {
+            #expect(SchemaSet.embedded.entriesSchema(for: type.rawValue) != nil, "\(type.rawValue)")
+        }
+    }
+
+    @Test("every committed example and bad fixture decodes the same both ways")
+    func corpus() throws {
+        for file in try Repo.files(in: "Config/examples", suffix: ".json") {
+            let body = try Repo.data("Config/examples/\(file)")
+            let name = String(file.dropLast(".json".count))
+            let typeName = String(name.split(separator: ".").first ?? "")
+            guard let type = MessageType(rawValue: typeName), type.direction == .inbound else { continue }
+            let sender = Fixtures.sender(for: type, body: try JSONValue.parse(body))
+            let (streamed, whole) = Self.both(typeName, sender: sender, body: body)
+            #expect(streamed == whole, "\(file)")
+            #expect((try? streamed.get()) != nil, "\(file) is accepted")
+        }
+        let index = try #require(BadIndex.loaded)
+        var streamingDecoder = index.decoder
+        streamingDecoder.streamsLists = true
+        var wholeDecoder = index.decoder
+        wholeDecoder.streamsLists = false
+        for fixture in index.fixtures {
+            let body = try BadIndex.body(fixture)
+            let properties = BadIndex.properties(fixture, bodySize: body.count)
+            #expect(streamingDecoder.decode(properties: properties, body: body)
+                    == wholeDecoder.decode(properties: properties, body: body), "\(fixture.file)")
+        }
+    }
+
+    @Test("a municipal list with every kind of bad entry: same rejections, same typed entries")
+    func mixedMunicipalList() throws {
+        let good = try Self.entries("municipal-list")
+        #expect(good.count >= 2)
+        func with(_ entry: String, cpr: String) -> String {
+            entry.replacingOccurrences(of: #""cpr":"010330-4123""#, with: #""cpr":""# + cpr + #"""#)
+                .replacingOccurrences(of: #""cpr":"1506315018""#, with: #""cpr":""# + cpr + #"""#)
+        }
+        let entries = [
+            good[0],                                                        // 0 accepted
+            good[1],                                                        // 1 accepted
+            with(good[0], cpr: "3213301234"),                               // 2 invalid CPR
+            with(good[1], cpr: "010330-4123"),                              // 3 repeats 0
+            "17",                                                           // 4 not an object
+            #"{"cpr":"0204304123","consent":{"status":"absent"}}"#,         // 5 missing municipalInformation
+            with(good[0], cpr: "0304304123").replacingOccurrences(of: #""functionalLevel""#, with: #""shoeSize":1,"functionalLevel""#),  // 6 unknown field
+            with(good[0], cpr: "3213301234").replacingOccurrences(of: "2024-03-01", with: "2024-13-01"),  // 7 two faults: first decides
+            with(good[1], cpr: "0504304123"),                               // 8 accepted
+            with(good[0], cpr: "0304304123"),                               // 9 accepted: 6 (same CPR) was rejected
+        ]
+        let body = try Self.list("municipal-list", entries: entries)
+        let (streamed, whole) = Self.both("municipal-list", sender: .municipality("851"), body: body)
+        #expect(streamed == whole)
+        let decoded = try streamed.get()
+        #expect(decoded.acceptedEntryIndices == [0, 1, 8, 9])
+        #expect(decoded.rejectedEntries.map(\.index) == [2, 3, 4, 5, 6, 7])
+        #expect(decoded.rejectedEntries.map(\.rejection.code) == [
+            .invalidCPR, .duplicateEntry, .wrongType, .missingField, .unknownField,
+            (try whole.get()).rejectedEntries[5].rejection.code,
+        ])
+        guard case .municipalList(let list) = decoded.message else {
+            Issue.record("not a municipal list")
+            return
+        }
+        #expect(list.entries.map(\.cpr.digits) == ["0103304123", "1506315018", "0504304123", "0304304123"])
+        #expect(list.municipality == "851")
+    }
+
+    @Test("contact-status and clinic-list entries: same rejections and typed entries")
+    func otherLists() throws {
+        for (type, sender) in [("contact-status", Sender.journal("journal-rn")), ("clinic-list", .clinic("amb-syd-aalborg"))] {
+            let good = try Self.entries(type)
+            let entries = good + [good[0], "null", #"{"cpr":"010330-4123x"}"#]
+            let body = try Self.list(type, entries: entries)
+            let (streamed, whole) = Self.both(type, sender: sender, body: body)
+            #expect(streamed == whole, "\(type)")
+            let decoded = try streamed.get()
+            #expect(decoded.acceptedEntryIndices == Array(0..<good.count), "\(type)")
+            #expect(decoded.rejectedEntries.map(\.index) == Array(good.count..<(good.count + 3)), "\(type)")
+        }
+    }
+
+    @Test("message-level faults around the entries decide as before", arguments: [
+        "too-many", "entries-object", "trailing-garbage", "entries-twice", "bad-version-after-entries", "empty",
+    ])
+    func messageLevel(_ kind: String) throws {
+        let good = try Self.entries("municipal-list")
+        var body: Data
+        switch kind {
+        case "too-many":
+            body = try Self.list("municipal-list", entries: Array(repeating: "1", count: 50_001))
+        case "entries-object":
+            body = try Self.list("municipal-list", entries: []) { $0["entries"] = .object([:]) }
+            body = Data(String(decoding: body, as: UTF8.self)
+                .replacingOccurrences(of: #""entries":[]"#, with: #""entries":{}"#).utf8)
+        case "trailing-garbage":
+            body = try Self.list("municipal-list", entries: good)
+            body.append(contentsOf: Array(" x".utf8))
+        case "entries-twice":
+            body = try Self.list("municipal-list", entries: good)
+            body = Data(String(decoding: body, as: UTF8.self)
+                .replacingOccurrences(of: #""listKind""#, with: #""entries":[],"listKind""#).utf8)
+        case "bad-version-after-entries":
+            body = try Self.list("municipal-list", entries: good + ["1"]) { $0["schemaVersion"] = .string("2.0") }
+        default:
+            body = try Self.list("municipal-list", entries: [])
+        }
+        let (streamed, whole) = Self.both("municipal-list", sender: .municipality("851"), body: body)
+        #expect(streamed == whole)
+        if kind != "empty" { #expect((try? streamed.get()) == nil) }
+    }
+}

@@ -1,0 +1,148 @@
+import AMQP
+import Contract
+@testable import Daemon
+import Foundation
+import Logging
+import Store
+import Testing
+import Workflow
+
+/// A municipal list is decided and written in slices (memory bounded by the slice), still in
+/// one store transaction per message: the receipt, cases, history and outbox must be what
+/// deciding the whole list at once gives.
+@Suite("process(list:) in slices gives what the whole list at once gives")
+struct ListSliceTests {
+    static let keys = try! StoreKeys(master: Data(repeating: 7, count: 32))
+    static let decoder = MessageDecoder(
+        codeBook: CodeBook(clinics: ["amb-syd-aalborg", "amb-nord-hjoerring"], journals: ["journal-rn"]))
+    static let now = ISO8601DateFormatter().date(from: "2026-11-23T10:00:00Z")!
+
+    /// A store and a pipeline on it (the AMQP client is never started: nothing is published).
+    struct Rig {
+        let directory: URL
+        let store: Store
+        let pipeline: Pipeline
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-slices-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            store = try Store(path: directory.appendingPathComponent("store.sqlite").path, auditKey: ListSliceTests.keys.auditKey)
+            let logger = Logger(label: "test.slices")
+            let client = AMQPClient(
+                configuration: AMQPConfiguration(endpoints: [.init(host: "127.0.0.1", port: 1)],
+                                                 authentication: .plain(user: "none", password: "none")),
+                logger: logger)
+            pipeline = Pipeline(
+                client: client, store: store,
+                options: PipelineOptions(
+                    codeBook: ListSliceTests.decoder.codeBook,
+                    pseudonymizer: try Pseudonymizer(key: ListSliceTests.keys.pseudonymKey), clock: { ListSliceTests.now }),
+                logger: logger)
+        }
+
+        func close() {
+            try? store.close()
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        /// Decodes `body` as a municipal list of `municipality` and processes it in slices of `sliceSize`.
+        func process(_ body: Data, municipality: String, id: String, sliceSize: Int) async throws {
+            let properties = InboundProperties(
+                type: "municipal-list", messageID: id, userID: "municipality-\(municipality)",
+                contentType: "application/json", exchange: "dd.in.municipality.\(municipality)")
+            let decoded = try ListSliceTests.decoder.decode(properties: properties, body: body).get()
+            guard case .municipalList(let list) = decoded.message, let asOf = LocalDate(iso: list.asOf.description) else {
+                Issue.record("not a municipal list")
+                return
+            }
+            let settlement = await pipeline.process(list: list, asOf: asOf, decoded: decoded, at: ListSliceTests.now,
+                                                    sliceSize: sliceSize)
+            #expect(settlement == .ack)
+        }
+    }
+
+    /// Fictitious CPR numbers (born 2030, 7th digit 4).
+    static func cpr(_ n: Int) -> String { String(format: "%02d%02d30-4%03d", 1 + n % 28, 1 + n / 28, n) }
+
+    /// A list of `municipality` with the example's first entry for each citizen in `citizens`
+    /// (consent absent for multiples of 3; `"bad"` gives an entry the decoder rejects).
+    static func body(municipality: String, citizens: [Int?]) throws -> Data {
+        let url = DaemonSettingsTests.repoRoot.appendingPathComponent("Config/examples/municipal-list.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let template = try #require((json["entries"] as? [[String: Any]])?.first)
+        json["municipality"] = municipality
+        json["entries"] = citizens.map { n -> [String: Any] in
+            var entry = template
+            guard let n else {
+                entry["cpr"] = "321330-4999"
+                return entry
+            }
+            entry["cpr"] = cpr(n)
+            if n % 3 == 0 { entry["consent"] = ["status": "absent"] }
+            return entry
+        }
+        return try JSONSerialization.data(withJSONObject: json)
+    }
+
+    struct Outcome: Equatable {
+        var receipt: Data?
+        var cases: [CaseRecord]
+        var history: [[CaseHistoryEntry]]
+        var outbox: [[String]]
+        var audit: [String]
+    }
+
+    static func run(sliceSize: Int) async throws -> Outcome {
+        let rig = try Rig()
+        defer { rig.close() }
+        // Citizens 4 and 7 have cases of municipality 813 (R4: 851's entries for them change nothing).
+        try await rig.process(try body(municipality: "813", citizens: [4, 7]), municipality: "813", id: "l-813",
+                              sliceSize: sliceSize)
+        let citizens: [Int?] = [1, 2, 3, 4, nil, 5, 6, 7, 8, 9, 10, 11, 12, 13, nil, 14, 15, 16, 17, 18]
+        try await rig.process(try body(municipality: "851", citizens: citizens), municipality: "851", id: "l-851",
+                              sliceSize: sliceSize)
+        let cases = try rig.store.allCases().sorted { $0.caseID < $1.caseID }
+        return Outcome(
+            receipt: try rig.store.receipt(forSender: Pipeline.senderKey(.municipality("851")), messageID: "l-851"),
+            cases: cases,
+            history: try cases.map { try rig.store.caseHistory(id: $0.caseID) },
+            outbox: try rig.store.pendingOutbox(limit: 10_000).map {
+                [$0.messageID, $0.type, $0.exchange, $0.routingKey, String(decoding: $0.body, as: UTF8.self)]
+            },
+            audit: try rig.store.auditEntries(afterSeq: 0, limit: 100_000).map {
+                "\($0.actor) \($0.action) \($0.pseudonym?.hex ?? "-") \($0.messageType ?? "-") \($0.messageID ?? "-") \($0.purpose)"
+            }.sorted())
+    }
+
+    @Test("slices of 1, 4 and 7 entries: same receipt, cases, history, outbox and audit rows as one slice")
+    func sameAsWhole() async throws {
+        let whole = try await Self.run(sliceSize: 1_000_000)
+        let receipt = try #require(whole.receipt)
+        let json = try #require(try JSONSerialization.jsonObject(with: receipt) as? [String: Any])
+        // Sent indices: 4 and 14 are not CPR numbers (decoder), 3 and 7 are 813's citizens (R4).
+        let rejected = try #require(json["rejectedEntries"] as? [[String: Any]])
+        #expect(rejected.compactMap { $0["index"] as? Int } == [3, 4, 7, 14])
+        #expect(rejected.compactMap { $0["code"] as? String } == ["unknown-case", "invalid-cpr", "unknown-case", "invalid-cpr"])
+        #expect(json["acceptedEntries"] as? Int == 16)
+        // Consent absent (citizens 3, 6, 9, 12, 15, 18): held, by sent index.
+        #expect(json["heldEntries"] as? [Int] == [2, 6, 9, 12, 16, 19])
+        #expect(whole.cases.count == 18)
+        #expect(!whole.outbox.isEmpty)
+        for size in [1, 4, 7] {
+            let sliced = try await Self.run(sliceSize: size)
+            #expect(sliced.receipt == whole.receipt, "slice \(size)")
+            #expect(sliced.cases == whole.cases, "slice \(size)")
+            #expect(sliced.history == whole.history, "slice \(size)")
+            #expect(sliced.outbox == whole.outbox, "slice \(size)")
+            #expect(sliced.audit == whole.audit, "slice \(size)")
+        }
+    }
+
+    @Test("a repeated citizen (which the decoder never passes) is answered as the workflow answers it")
+    func repeats() {
+        let list = Workflow.MunicipalList(
+            messageID: "m", municipality: "851", clinic: nil, list: .list1, asOf: LocalDate(year: 2026, month: 11, day: 23)!,
+            entries: ["a", "b", "a", "c", "a"].map { Workflow.MunicipalList.Entry(citizen: CitizenKey($0), consent: .absent) })
+        #expect(Pipeline.repeatedCitizens(list) == [2: 0, 4: 0])
+    }
+}
