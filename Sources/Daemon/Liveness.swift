@@ -8,17 +8,43 @@ final class StopFlag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
 }
 
-/// How long a loop has been busy with one piece of work (0 while it waits for the next).
+/// How long a loop with work in hand has gone without progress (0 while it has none). The
+/// pipeline has several deliveries in hand at once (group commit): each counts from `enter`
+/// to `leave`, and taking one, handing one's write over (`progress`) or settling one is
+/// progress. So this is how long the slowest step in hand has taken so far: one delivery's
+/// handling or one transaction, not the time a delivery waited behind others.
 final class BusyClock: Sendable {
-    private let since = Atomic<Int64>(0)  // ns of the monotonic clock, 0 = idle
+    private struct State {
+        var inHand = 0
+        var since: Int64 = 0  // ns of the monotonic clock: the last progress
+    }
+    private let state = Mutex(State())
 
-    func enter() { since.store(Self.now(), ordering: .relaxed) }
-    func leave() { since.store(0, ordering: .relaxed) }
+    func enter() {
+        let now = Self.now()
+        state.withLock { s in
+            s.inHand += 1
+            s.since = now
+        }
+    }
 
-    /// How long the current piece of work has taken so far; zero when idle (waiting is healthy).
+    func progress() {
+        let now = Self.now()
+        state.withLock { $0.since = now }
+    }
+
+    func leave() {
+        let now = Self.now()
+        state.withLock { s in
+            s.inHand = max(0, s.inHand - 1)
+            s.since = now
+        }
+    }
+
+    /// How long since the last progress while work is in hand; zero when idle (waiting is healthy).
     var busyFor: Duration {
-        let start = since.load(ordering: .relaxed)
-        return start == 0 ? .zero : .nanoseconds(max(0, Self.now() - start))
+        let (inHand, since) = state.withLock { ($0.inHand, $0.since) }
+        return inHand == 0 ? .zero : .nanoseconds(max(0, Self.now() - since))
     }
 
     static func now() -> Int64 {

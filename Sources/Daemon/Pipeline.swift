@@ -4,6 +4,7 @@ public import Foundation
 public import Logging
 public import Store
 public import Workflow
+import Synchronization
 
 /// The consume → decide → record → ack pipeline of `ddrouter run` (issue 4).
 ///
@@ -19,10 +20,14 @@ public import Workflow
 ///    (`Pipeline+Case.swift`): load the case by pseudonym → `CitizenCase.apply` → record;
 ///    a citizen without a case gets `unknown-case`, an input the case cannot take now
 ///    `out-of-order` with the workflow's reason;
-/// 5. **one store transaction**: inbox row with the receipt, cases, history, outbox rows
-///    (the receipt and every routed event) and audit entries (pseudonyms, never a CPR);
-/// 6. **ack**. Publishing is the `OutboxRelay`'s job: nothing goes to the broker from here
-///    except dead-letter copies and resent receipts, both confirmed before the ack.
+/// 5. **one savepoint in a shared store transaction** (group commit, `CommitBatcher`): inbox
+///    row with the receipt, cases, history, outbox rows (the receipt and every routed event)
+///    and audit entries (pseudonyms, never a CPR). The next delivery is taken as soon as
+///    this one has submitted its write; writes submitted while a transaction commits share
+///    the next one, in delivery order, so one fsync serves many messages;
+/// 6. **ack**, once the transaction holding the write has committed. Publishing is the
+///    `OutboxRelay`'s job: nothing goes to the broker from here except dead-letter copies
+///    and resent receipts, both confirmed before the ack.
 ///
 /// Rejections (decode or authorization) get a `fatal-error` receipt (stored, so a resend
 /// gets the identical one) and an unchanged copy in `ddrouter.dead` with the
@@ -41,6 +46,12 @@ public final class Pipeline: Sendable {
     let logger: Logger
     let stopping = StopFlag()
     let busy = BusyClock()
+    /// Group commit of every store write of a delivery (`commit`, `reject`).
+    let batcher: CommitBatcher<StoreBatchTarget, ListSummary>
+    /// When the next delivery may be taken after a requeue (`PipelineOptions.requeuePause`).
+    let pause = Mutex<ContinuousClock.Instant?>(nil)
+    /// Set by `run` while one delivery is handled: opened when its write is submitted.
+    @TaskLocal static var handoff: Handoff?
 
     public init(client: AMQPClient, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
@@ -48,39 +59,85 @@ public final class Pipeline: Sendable {
         self.options = options
         self.decoder = MessageDecoder(codeBook: options.codeBook, topology: options.names)
         self.logger = logger
+        self.batcher = CommitBatcher(
+            target: StoreBatchTarget(store: store), limits: options.batchLimits, retryDelays: options.retryDelays,
+            logger: logger)
     }
 
     /// Consumes `ddrouter.inbound` until the stream ends (`client.stopConsuming()` or
-    /// `client.close()`) or `stop()` is called. Each delivery is finished (recorded and acked,
-    /// or requeued) before the next one is taken. After `stop()` no further delivery is taken:
-    /// the ones already prefetched stay unacked and the broker puts them back in the queue
-    /// when the connection closes.
+    /// `client.close()`) or `stop()` is called, and returns once every delivery in hand is
+    /// settled.
+    ///
+    /// Deliveries are handled one after another, in delivery order, up to their store write;
+    /// the next one is taken as soon as the previous one has submitted its write to the group
+    /// commit (and fewer than `batchLimit` writes wait for a transaction), or was settled
+    /// without one. So several deliveries are in hand at once: one being handled, the others
+    /// waiting for their transaction to commit. Each is acked only once the transaction
+    /// holding its write has committed; acks come in any order. A delivery larger than
+    /// `groupCommitMaxBytes` (a big list) is handled alone, as without group commit: once
+    /// everything before it has committed, and nothing is taken until it is settled. After a
+    /// requeue the next delivery waits `requeuePause`. After `stop()` no further delivery is
+    /// taken: the transaction being written commits and its deliveries are acked; writes still
+    /// waiting for a transaction are not run and their deliveries are requeued; the
+    /// prefetched ones stay unacked and the broker puts them back in the queue when the
+    /// connection closes.
     public func run(prefetch: UInt16) async throws {
         Observe.consumerStarted()
         defer { Observe.consumerStopped() }
-        for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
-            if stopping.isSet { break }
-            busy.enter()
-            defer { busy.leave() }
-            let outcome = await Observe.delivery(delivery) { await handle(delivery) }
-            switch outcome {
-            case .ack: client.ack(delivery.tag)
-            case .requeue:
-                client.nack(delivery.tag, requeue: true)
-                try? await Task.sleep(for: options.requeuePause)
-            case .deadLetter: client.nack(delivery.tag, requeue: false)
+        try await withThrowingDiscardingTaskGroup { group in
+            for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
+                if stopping.isSet { break }
+                if let until = pause.withLock({ $0 }), until > .now {
+                    try? await Task.sleep(until: until)
+                    if stopping.isSet { break }
+                }
+                // A big one alone: after everything in hand has committed (one big list in memory).
+                let alone = delivery.body.count > options.groupCommitMaxBytes
+                if alone { await batcher.waitUntilIdle() }
+                let handoff = Handoff()
+                busy.enter()
+                group.addTask { [self] in
+                    let outcome = await Self.$handoff.withValue(alone ? nil : handoff) {
+                        await Observe.delivery(delivery) { await handle(delivery) }
+                    }
+                    handoff.open()
+                    settle(delivery, outcome)
+                    busy.leave()
+                }
+                await handoff.wait()
+                busy.progress()
+                if stopping.isSet { break }
             }
-            if stopping.isSet { break }
         }
     }
 
-    /// Graceful shutdown: `run` returns once the delivery in hand is settled, without taking
-    /// the prefetched ones (issue 4: "finish the message in hand").
-    public func stop() { stopping.set() }
+    private func settle(_ delivery: Delivery, _ outcome: Settlement) {
+        switch outcome {
+        case .ack: client.ack(delivery.tag)
+        case .requeue:
+            pause.withLock { $0 = .now + options.requeuePause }
+            client.nack(delivery.tag, requeue: true)
+        case .deadLetter: client.nack(delivery.tag, requeue: false)
+        }
+    }
 
-    /// How long the delivery in hand has been in processing (zero while waiting for one):
-    /// the watchdog's measure of a stuck pipeline (`WatchdogGate`).
+    /// Graceful shutdown: `run` returns once the deliveries in hand are settled (their
+    /// transaction committed, acked), without taking the prefetched ones (issue 4: "finish
+    /// the message in hand").
+    public func stop() {
+        stopping.set()
+        batcher.stop()
+    }
+
+    /// How long the pipeline has had deliveries in hand without progress (taking one, handing
+    /// one's write over, settling one), i.e. how long its slowest step in hand (one delivery's
+    /// handling, one transaction) has taken so far; zero while waiting for a delivery: the
+    /// watchdog's measure of a stuck pipeline (`WatchdogGate`).
     public var busyFor: Duration { busy.busyFor }
+
+    /// How many group-commit transactions have committed since start (each holds the writes
+    /// of one or more deliveries).
+    public var committedTransactions: Int { batcher.committedTransactions }
 
     /// What to do with a delivery once it has been handled.
     public enum Settlement: Sendable, Hashable {
@@ -124,8 +181,10 @@ public final class Pipeline: Sendable {
                                 remember: false)
         }
 
-        // Dedupe: a message_id already answered gets the stored receipt, nothing else.
+        // Dedupe: a message_id already answered gets the stored receipt, nothing else. A
+        // copy whose write is still in an uncommitted transaction is waited for first.
         if let sender, let messageID = properties.messageID, !messageID.isEmpty {
+            await batcher.waitUntilSettled(key: Self.inboxKey(sender, messageID))
             do {
                 let key = Self.senderKey(sender)
                 if let stored = try await retrying({ try store.receipt(forSender: key, messageID: messageID) }) {
@@ -174,24 +233,27 @@ public final class Pipeline: Sendable {
         }
     }
 
-    /// Runs `body` in one store transaction and settles the delivery: `.ack` once committed;
-    /// a message_id answered meanwhile (a racing copy) gets its stored receipt again;
-    /// anything else rolls back and requeues (transient: store busy, disk full).
+    /// Runs `body` in its own savepoint of a group-commit transaction and settles the
+    /// delivery: `.ack` once that transaction has committed; a message_id answered meanwhile
+    /// (a racing copy) gets its stored receipt again; anything else rolls back this message's
+    /// writes alone and requeues (a transient store failure after the in-process retries).
     func commit(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async -> Settlement {
+        let result = await write(key: Self.inboxKey(decoded.sender, decoded.messageID)) { tx in
+            #if DEBUG
+            try options.faultInjection?(decoded.messageID)
+            #endif
+            return try body(tx)
+        }
         do {
-            let summary = try await retrying {
-                try store.write { tx in
-                    #if DEBUG
-                    try options.faultInjection?(decoded.messageID)
-                    #endif
-                    return try body(tx)
-                }
-            }
+            let summary = try result.get()
             log(summary, decoded)
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: decoded.sender, messageID: decoded.messageID,
                                        type: decoded.type.rawValue)
+        } catch is CommitBatcher<StoreBatchTarget, ListSummary>.Stopped {
+            logger.info("stopping: not processed, requeued", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
+            return .requeue
         } catch {
             logger.warning("processing failed; nothing committed, requeueing",
                            metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
@@ -199,9 +261,21 @@ public final class Pipeline: Sendable {
         }
     }
 
-    /// Runs `operation`, retrying it in-process while it fails for a transient store reason
-    /// (busy, disk full) with the backoff of `options.retryDelays`, holding the delivery.
-    /// Retrying a whole store transaction is safe: it committed nothing when it threw.
+    /// Submits a delivery's store write to the group commit, opens the delivery's handoff
+    /// (`run` takes the next delivery) and returns once its transaction has committed, or
+    /// with the error that undid the write. Transient store failures are retried by the
+    /// batcher with the backoff of `options.retryDelays`, holding the delivery.
+    func write(key: String?, _ body: (StoreTransaction) throws -> ListSummary) async -> Result<ListSummary, any Error> {
+        let handoff = Self.handoff
+        return await batcher.submit(key: key, body, submitted: { handoff?.open() })
+    }
+
+    /// The group-commit key of a sender's message_id (`CommitBatcher.waitUntilSettled`).
+    static func inboxKey(_ sender: Sender, _ messageID: String) -> String { "\(senderKey(sender)) \(messageID)" }
+
+    /// Runs `operation` (a store read outside the group commit, e.g. the dedupe lookup),
+    /// retrying it in-process while it fails for a transient store reason (busy, disk full)
+    /// with the backoff of `options.retryDelays`, holding the delivery.
     func retrying<T>(_ operation: () throws -> T) async throws -> T {
         var delays = options.retryDelays[...]
         while true {
@@ -371,7 +445,8 @@ public final class Pipeline: Sendable {
                                   receivedAt: Contract.Timestamp(now))
             let body = try receipt.encodedBody()
             let messageID = properties.messageID.flatMap { $0.isEmpty ? nil : $0 }
-            try await retrying { try store.write { tx in
+            let key = remember ? messageID.map { Self.inboxKey(sender, $0) } : nil
+            _ = try await write(key: key) { tx in
                 if remember, let messageID {
                     if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
                         sender: Self.senderKey(sender), messageID: messageID, type: properties.type ?? "",
@@ -387,11 +462,15 @@ public final class Pipeline: Sendable {
                     at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
                     messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
                     purpose: AuditPurpose.answerSender.recorded))
-            } }
+                return ListSummary()
+            }.get()
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: sender, messageID: properties.messageID ?? "",
                                        type: properties.type)
+        } catch is CommitBatcher<StoreBatchTarget, ListSummary>.Stopped {
+            logger.info("stopping: rejection not recorded, requeued", metadata: ["message_id": "\(Self.loggable(properties.messageID))"])
+            return .requeue
         } catch {
             logger.warning("recording the rejection failed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
@@ -602,6 +681,16 @@ public struct PipelineOptions: Sendable {
     /// In-process retries of a transient store failure (busy, disk full), holding the
     /// delivery: one attempt more than delays. Requeueing counts against the delivery limit.
     public var retryDelays: [Duration] = [50, 100, 200, 400, 800, 1600].map { .milliseconds($0) }
+    /// Bounds of one group-commit transaction: at most this many deliveries' writes, and no
+    /// further one once it has run this long. A lone delivery never waits for company.
+    public var batchLimit = 100
+    public var batchDuration: Duration = .milliseconds(100)
+    /// A delivery with a larger body (a big list) is handled alone, as without group commit,
+    /// so that only one big message is decoded and in memory at a time.
+    public var groupCommitMaxBytes = 256 * 1024
+    var batchLimits: CommitBatcher<StoreBatchTarget, Pipeline.ListSummary>.Limits {
+        .init(writes: batchLimit, duration: batchDuration)
+    }
     /// Pause after a requeue before the next delivery is taken.
     public var requeuePause: Duration = .milliseconds(200)
     #if DEBUG

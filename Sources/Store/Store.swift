@@ -14,9 +14,11 @@ import Synchronization
 /// closure returns, rolled back when it throws. Reads outside a write each run in
 /// their own snapshot and may run concurrently with a write.
 ///
-/// The pipeline writes ONE transaction per delivery and acks the delivery only after
-/// `write` returns (Pipeline.commit); a list's entries are recorded entry by entry inside
-/// that one transaction (a bad entry is answered in the receipt, the good ones go on):
+/// The pipeline writes each delivery in ONE savepoint of a transaction that several
+/// deliveries share (group commit, `CommitBatcher` in the daemon) and acks a delivery only
+/// after that `write` has returned; a list's entries are recorded entry by entry inside
+/// that one savepoint (a bad entry is answered in the receipt, the good ones go on). For
+/// a single message it amounts to this:
 ///
 /// ```swift
 /// // Before: `receipt(forSender:messageID:)` answered → resend that receipt, ack, done.

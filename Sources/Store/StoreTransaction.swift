@@ -79,6 +79,11 @@ public final class StoreTransaction {
         return result
     }
 
+    /// Whether the transaction is still open. SQLite rolls a whole transaction back on some
+    /// errors (a full disk, an I/O error) even inside a savepoint; after that nothing of it
+    /// can be committed, and a batch of messages must fail as a whole (`CommitBatcher`).
+    public var isActive: Bool { isOpen && db.isInsideTransaction }
+
     // MARK: inbox
 
     /// Records an inbound message with the receipt sent for it. If the same (sender,

@@ -23,7 +23,7 @@ final class FaultHarness: @unchecked Sendable {
     let relay: OutboxRelay
     private var tasks: [Task<Void, Never>] = []
 
-    init(_ label: String, configure: (inout PipelineOptions) -> Void = { _ in }) async throws {
+    init(_ label: String, prefetch: UInt16 = 1, configure: (inout PipelineOptions) -> Void = { _ in }) async throws {
         settings = try await DaemonSettings.load(
             path: Broker.repoRoot.appendingPathComponent("Config/ddrouter.yaml").path, environment: [:])
         names = settings.names
@@ -54,7 +54,7 @@ final class FaultHarness: @unchecked Sendable {
         let pipeline = pipeline
         let relay = OutboxRelay(client: daemon, store: store, logger: testLogger("\(label).relay"))
         self.relay = relay
-        tasks = [Task { try? await pipeline.run(prefetch: 1) }, Task { await relay.run() }]
+        tasks = [Task { try? await pipeline.run(prefetch: prefetch) }, Task { await relay.run() }]
     }
 
     func finish() async {
