@@ -444,7 +444,13 @@ final class IOLoop: @unchecked Sendable {
         guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
             throw AMQPError(.connectionLost, "reading a delivered message failed: \(libraryErrorString(reply.library_error))")
         }
-        defer { amqp_destroy_message(&message) }
+        defer {
+            amqp_destroy_message(&message)
+            // The body's frames stay in the channel's pool until released: without this a
+            // burst of 16 MiB list deliveries kept up to 512 frames (64 MiB) there besides
+            // the bodies (docs/performance.md, "Memory").
+            amqp_maybe_release_buffers_on_channel(c, channel)
+        }
         guard let consumer = consumers.first(where: { $0.tag == consumerTag }) else {
             // A consumer we cancelled: give the message back right away.
             _ = amqp_basic_reject(c, channel, tagValue, 1)
