@@ -41,6 +41,9 @@ final class BusyClock: Sendable {
         }
     }
 
+    /// How many deliveries are in hand (taken and not yet settled).
+    var inHand: Int { state.withLock { $0.inHand } }
+
     /// How long since the last progress while work is in hand; zero when idle (waiting is healthy).
     var busyFor: Duration {
         let (inHand, since) = state.withLock { ($0.inHand, $0.since) }

@@ -135,6 +135,11 @@ public final class Pipeline: Sendable {
     /// watchdog's measure of a stuck pipeline (`WatchdogGate`).
     public var busyFor: Duration { busy.busyFor }
 
+    /// How many deliveries are in hand: taken and not yet settled (one being handled, the
+    /// others with their writes in or waiting for a group-commit transaction). After `stop()`
+    /// no delivery is taken, so this is an upper bound of what is still finished.
+    public var deliveriesInHand: Int { busy.inHand }
+
     /// How many group-commit transactions have committed since start (each holds the writes
     /// of one or more deliveries).
     public var committedTransactions: Int { batcher.committedTransactions }

@@ -159,9 +159,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         failureWatch.cancel()
         health.markStopping()
+        // No delivery is taken from here on; those in hand finish (their transaction commits).
+        service.pipeline.stop()
+        let inHand = service.pipeline.deliveriesInHand
         switch reason {
         case .signal(let signal):
-            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            logger.info("stopping", metadata: ["signal": "\(signal)", "in_hand": "\(inHand)"])
             notifier.stopping(status: "stopping on signal \(signal)")
         case .failure(let why):
             logger.critical("stopping: the service failed", metadata: ["error": "\(why)"])

@@ -16,10 +16,15 @@ extension ClientTests {
         let (result, daemon) = try await ScaleHarness.run(Self.shutdownWorkload, disturbance: .sigterm(atShare: 0.3, twice: false))
         defer { daemon.removeFiles() }
         let stop = try #require(result.stops.first, "the SIGTERM happened")
-        print("SIGTERM mid-list: exit \(stop.exitCode.map(String.init) ?? "none") after \(String(format: "%.2f", stop.seconds)) s, \(stop.processedAfterStop) message(s) processed after it")
+        print("SIGTERM mid-list: exit \(stop.exitCode.map(String.init) ?? "none") after \(String(format: "%.2f", stop.seconds)) s, \(stop.processedAfterStop) message(s) processed after it, \(stop.inHandAtStop.map(String.init) ?? "?") in hand")
         #expect(stop.exitCode == 0, "graceful stop exits 0")
         #expect(stop.seconds < 20, "stop well within TimeoutStopSec=45s")
-        #expect(stop.processedAfterStop <= 1, "only the message in hand is finished, not the prefetched ones")
+        // With group commit several deliveries can be in hand (one being handled, the others'
+        // writes in the open transaction); none is taken after the stop. One more may have been
+        // taken between the daemon's last check and its reading of the count.
+        let inHand = try #require(stop.inHandAtStop, "the stopping line names the deliveries in hand")
+        #expect(stop.processedAfterStop <= inHand + 1, "only the deliveries in hand are finished, not the prefetched ones")
+        #expect(inHand <= 101, "at most one being handled and the group commit's 100 waiting writes")
         try ScaleHarness.verify(result)
     }
 
