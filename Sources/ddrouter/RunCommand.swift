@@ -164,7 +164,7 @@ struct RunCommand: AsyncParsableCommand {
         let inHand = service.pipeline.deliveriesInHand
         switch reason {
         case .signal(let signal):
-            logger.info("stopping", metadata: ["signal": "\(signal)", "in_hand": "\(inHand)"])
+            logger.info("stopping", metadata: ["signal": "\(signal)", "pipeline.in_hand": "\(inHand)"])
             notifier.stopping(status: "stopping on signal \(signal)")
         case .failure(let why):
             logger.critical("stopping: the service failed", metadata: ["error": "\(why)"])

@@ -374,7 +374,7 @@ struct StopObservation: Sendable {
     var seconds: Double
     /// "message processed" log lines after the "stopping" line: the message in hand only.
     var processedAfterStop: Int
-    /// `in_hand` of the daemon's `stopping` line: deliveries taken and not yet settled.
+    /// `pipeline.in_hand` of the daemon's `stopping` line: deliveries taken and not yet settled.
     var inHandAtStop: Int?
 
     var exitCode: Int32? { waitStatus.flatMap(DaemonProcess.exitCode) }
@@ -468,8 +468,8 @@ enum ScaleHarness {
                 let afterStop = log.range(of: "stopping").map { log[$0.upperBound...] } ?? ""
                 let processed = afterStop.components(separatedBy: "message processed").count - 1
                 // The daemon logs how many deliveries it had in hand when it stopped taking more.
-                // (`"in_hand":"2"` in JSON lines, `in_hand=2` in text lines).
-                let inHand = (log.range(of: "\"in_hand\":\"") ?? log.range(of: "in_hand=")).flatMap { start in
+                // (`"pipeline.in_hand":"2"` in JSON lines, `pipeline.in_hand=2` in text lines).
+                let inHand = (log.range(of: "\"pipeline.in_hand\":\"") ?? log.range(of: "pipeline.in_hand=")).flatMap { start in
                     Int(log[start.upperBound...].prefix(while: \.isNumber))
                 }
                 stops.append(StopObservation(
