@@ -186,8 +186,8 @@ enum Scenarios {
                      keepStore: URL? = nil, run: String) async throws -> Sample {
         let directory = keepStore ?? env.work.appendingPathComponent("list-\(run)")
         let rig = try await rig(env, queueType: queueType, answer: true, batch: batch, directory: directory, run: run)
-        var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
-        do {
+        return try await closing(rig) {
+            var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
             let sender = try await municipality(env)
             let bodies = stride(from: 0, to: entries, by: chunk).map { Citizens.list($0..<min(entries, $0 + chunk)) }
             let expectedRouted = Citizens.expectedRouted(0..<entries, referral: false)
@@ -211,12 +211,8 @@ enum Scenarios {
             sample.cpuPerEntry = 1000 * ((ProcStatus.cpuSeconds(rig.daemon.pid) ?? cpu0) - cpu0) / Double(entries)
             sample.note = "messages \(bodies.count), max body \(bodies.map(\.count).max() ?? 0) B, statuses \(rig.journal.sentMessages); \(o.summary())"
             await sender.close()
-        } catch {
-            await rig.close()
-            throw error
+            return sample
         }
-        await rig.close()
-        return sample
     }
 
     /// `count` single referrals, published with up to `window` in flight.
@@ -224,8 +220,8 @@ enum Scenarios {
                           run: String) async throws -> Sample {
         let rig = try await rig(env, queueType: queueType, answer: true, batch: batch,
                                 directory: env.work.appendingPathComponent("referral-\(run)"), run: run)
-        var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
-        do {
+        return try await closing(rig) {
+            var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
             let sender = try await municipality(env)
             let bodies = (0..<count).map(Citizens.referral)
             let sampler = RSSSampler(pid: rig.daemon.pid)
@@ -249,12 +245,21 @@ enum Scenarios {
             sample.hwm = ProcStatus.hwmMiB(rig.daemon.pid) ?? 0
             sample.note = "statuses \(rig.journal.sentMessages); \(o.summary())"
             await sender.close()
+            return sample
+        }
+    }
+
+    /// Runs `body`, then closes `rig`, whether `body` returned or threw.
+    static func closing<T>(_ rig: Rig, _ body: () async throws -> T) async throws -> T {
+        let result: T
+        do {
+            result = try await body()
         } catch {
             await rig.close()
             throw error
         }
         await rig.close()
-        return sample
+        return result
     }
 
     /// One referral at a time: publish → its receipt and its routed event (the journal
@@ -262,8 +267,8 @@ enum Scenarios {
     static func latency(_ env: Environment, queueType: String, count: Int, run: String) async throws -> Sample {
         let rig = try await rig(env, queueType: queueType, answer: false, batch: 1,
                                 directory: env.work.appendingPathComponent("latency-\(run)"), run: run)
-        var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
-        do {
+        return try await closing(rig) {
+            var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
             let sender = try await municipality(env)
             rig.observer.state.withLock { $0.trackCorrelation = true }
             let warmup = 20
@@ -282,12 +287,8 @@ enum Scenarios {
                 if i >= warmup { sample.latencies.append((arrivals.max()! - t0).ms) }
             }
             await sender.close()
-        } catch {
-            await rig.close()
-            throw error
+            return sample
         }
-        await rig.close()
-        return sample
     }
 
     /// Restarts the daemon on an existing store: spawn → READY=1, and RSS 1 s later.

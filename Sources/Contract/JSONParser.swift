@@ -92,41 +92,15 @@ struct JSONParser {
     }
 
     private mutating func object(depth: Int) throws(Failure) -> JSONValue {
-        i += 1
-        var result: [String: JSONValue] = [:]
-        skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
-            i += 1
-            return .object(result)
-        }
-        while true {
-            skipWhitespace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-            let key = try string()
-            skipWhitespace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            i += 1
-            skipWhitespace()
-            let element = try value(depth: depth + 1)
-            guard result.updateValue(element, forKey: key) == nil else { throw fail("duplicate key") }
-            skipWhitespace()
-            guard i < bytes.count else { throw fail("unexpected end") }
-            if bytes[i] == UInt8(ascii: ",") {
-                i += 1
-            } else if bytes[i] == UInt8(ascii: "}") {
-                i += 1
-                return .object(result)
-            } else {
-                throw fail("expected ',' or '}'")
-            }
-        }
+        try object(depth: depth, streaming: nil) { _, _ in }.value
     }
 
-    /// `object(depth:)` for the document's root, streaming the array under `key` (see
-    /// `parse(_:streamingArrayAt:_:)`).
+    /// An object. When `key` is given and its member is an array, that array's elements go
+    /// to `element` instead of into the tree (see `parse(_:streamingArrayAt:_:)`): the tree
+    /// has an empty array there and `count` is the number of elements.
     private mutating func object(
-        depth: Int, streaming key: String, _ element: (Int, JSONValue) -> Void
-    ) throws(Failure) -> (JSONValue, Int?) {
+        depth: Int, streaming key: String?, _ element: (Int, JSONValue) -> Void
+    ) throws(Failure) -> (value: JSONValue, count: Int?) {
         i += 1
         var result: [String: JSONValue] = [:]
         var count: Int?
@@ -144,7 +118,7 @@ struct JSONParser {
             i += 1
             skipWhitespace()
             let member: JSONValue
-            if name == key, i < bytes.count, bytes[i] == UInt8(ascii: "["), result[name] == nil {
+            if let key, name == key, i < bytes.count, bytes[i] == UInt8(ascii: "["), result[name] == nil {
                 count = try array(depth: depth + 1, streaming: element)
                 member = .array([])
             } else {
@@ -192,27 +166,9 @@ struct JSONParser {
     }
 
     private mutating func array(depth: Int) throws(Failure) -> JSONValue {
-        i += 1
         var result: [JSONValue] = []
-        skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
-            i += 1
-            return .array(result)
-        }
-        while true {
-            skipWhitespace()
-            result.append(try value(depth: depth + 1))
-            skipWhitespace()
-            guard i < bytes.count else { throw fail("unexpected end") }
-            if bytes[i] == UInt8(ascii: ",") {
-                i += 1
-            } else if bytes[i] == UInt8(ascii: "]") {
-                i += 1
-                return .array(result)
-            } else {
-                throw fail("expected ',' or ']'")
-            }
-        }
+        _ = try array(depth: depth, streaming: { _, element in result.append(element) })
+        return .array(result)
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {
