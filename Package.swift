@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way: ddrouter → Daemon → {Workflow, Contract, Store, AMQP}.
 // Workflow and Contract depend on nothing but Foundation; AMQP is the only module that
-// touches C (rabbitmq-c 0.11, Debian librabbitmq-dev).
+// touches C (rabbitmq-c 0.11, Debian librabbitmq-dev), besides the executable's one call
+// of glibc's mallopt (CMalloc).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -43,6 +44,8 @@ let package = Package(
             name: "CRabbitMQShims",
             dependencies: ["CRabbitMQ"]
         ),
+        // glibc's mallopt, for `ddrouter run`'s allocator settings (docs/performance.md, 4).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "AMQP",
             dependencies: [
@@ -80,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "ddrouter",
             dependencies: [
-                "AMQP", "Workflow", "Contract", "Daemon", "Store",
+                "AMQP", "Workflow", "Contract", "Daemon", "Store", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

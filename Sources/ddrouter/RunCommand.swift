@@ -28,6 +28,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        // Before the daemon allocates much: see MallocSettings (docs/performance.md, 4).
+        let mallocNotSet = MallocSettings.forDaemon(environment: environment).apply()
         // Logging and metrics first: the log format and level come from the same file.
         var settingsProblem: (any Error)?
         let observability: ObservabilitySettings
@@ -47,6 +49,11 @@ struct RunCommand: AsyncParsableCommand {
         if let settingsProblem {
             logger.critical("configuration rejected", metadata: ["config.path": "\(config)", "error": "\(settingsProblem)"])
             throw ExitCode(78)  // EX_CONFIG
+        }
+        if !mallocNotSet.isEmpty {
+            logger.warning("glibc refused malloc settings; memory use may be higher than documented", metadata: [
+                "malloc.refused": "\(mallocNotSet.joined(separator: ","))",
+            ])
         }
         Gauge(label: DaemonMetric.buildInfo.name, dimensions: [("version", BuildInfo.version)]).record(1)
         Gauge(label: DaemonMetric.startTime.name).record(Date().timeIntervalSince1970)
