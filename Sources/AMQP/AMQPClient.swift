@@ -245,6 +245,13 @@ enum Settle {
     case ack(multiple: Bool)
     case nack(multiple: Bool, requeue: Bool)
     case reject(requeue: Bool)
+
+    var multiple: Bool {
+        switch self {
+        case .ack(let multiple), .nack(let multiple, _): return multiple
+        case .reject: return false
+        }
+    }
 }
 
 enum Command {

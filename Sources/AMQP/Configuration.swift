@@ -82,6 +82,14 @@ public struct AMQPConfiguration: Sendable {
     public var connectionName: String
     /// Largest frame the client accepts (rabbitmq-c default 128 KiB).
     public var frameMax: Int
+    /// Byte bound on what consumers hold: while the bodies of deliveries handed to consumers
+    /// and not yet acked, nacked or rejected add up to more than this, the client stops
+    /// reading from the connection (the broker then holds further deliveries back by TCP flow
+    /// control), unless a publish on it awaits its confirm, which comes on the same
+    /// connection. The delivery that crosses the bound is read whole, so consumers hold at
+    /// most this plus one message. nil: no bound (the prefetch count is the only one).
+    /// Heartbeats are sent while reading is paused.
+    public var consumerByteLimit: Int?
 
     public init(
         endpoints: [Endpoint],
@@ -94,7 +102,8 @@ public struct AMQPConfiguration: Sendable {
         publishTimeout: Duration = .seconds(30),
         backoff: Backoff = Backoff(),
         connectionName: String = "ddrouter",
-        frameMax: Int = 131_072
+        frameMax: Int = 131_072,
+        consumerByteLimit: Int? = nil
     ) {
         self.endpoints = endpoints
         self.vhost = vhost
@@ -107,6 +116,7 @@ public struct AMQPConfiguration: Sendable {
         self.backoff = backoff
         self.connectionName = connectionName
         self.frameMax = frameMax
+        self.consumerByteLimit = consumerByteLimit
     }
 }
 

@@ -29,6 +29,12 @@ final class IOLoop: @unchecked Sendable {
     private var adminChannelOpen = false
     private var staleSettles = 0
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Body bytes of the deliveries handed to consumers and not yet settled, by delivery tag
+    /// (current consume channel only), and their sum: `config.consumerByteLimit`.
+    private var unsettled: [UInt64: Int] = [:]
+    private var unsettledBytes = 0
+    private var readingPaused = false
+    private var lastHeartbeatSent = ContinuousClock.now
     private var rng = SystemRandomNumberGenerator()
 
     init(client: AMQPClient) {
@@ -330,8 +336,15 @@ final class IOLoop: @unchecked Sendable {
                 if try runCommands() { return .closeRequested }
                 try flushPublishes()
                 expireDeadlines()
+                if updateReadingPaused() {
+                    try sendHeartbeatIfDue(c)
+                    var wake = [pollfd(fd: client.wake.readFD, events: Int16(POLLIN), revents: 0)]
+                    _ = poll(&wake, 1, nextPollTimeout(idle: idlePoll))
+                    if wake[0].revents != 0 { client.wake.drain() }
+                    continue
+                }
                 var frames = 0
-                while frames < 512, amqp_frames_enqueued(c) != 0 || amqp_data_in_buffer(c) != 0 {
+                while frames < 512, !holdReading, amqp_frames_enqueued(c) != 0 || amqp_data_in_buffer(c) != 0 {
                     guard try readFrame() else { break }
                     frames += 1
                 }
@@ -341,7 +354,7 @@ final class IOLoop: @unchecked Sendable {
                 _ = poll(&fds, 2, nextPollTimeout(idle: idlePoll))
                 if fds[1].revents != 0 { client.wake.drain() }
                 // Always give rabbitmq-c a turn: it sends our heartbeats and notices missed ones.
-                while try readFrame() {
+                while !holdReading, try readFrame() {
                     frames += 1
                     if frames >= 512 { break }
                 }
@@ -350,6 +363,49 @@ final class IOLoop: @unchecked Sendable {
                 return .lost(error)
             }
         }
+    }
+
+    /// Whether reading stops for now (`AMQPConfiguration.consumerByteLimit`): consumers hold
+    /// more unsettled body bytes than the limit and no publish awaits a confirm. Logs each
+    /// change.
+    private func updateReadingPaused() -> Bool {
+        let pause = holdReading
+        if pause != readingPaused {
+            readingPaused = pause
+            if pause { lastHeartbeatSent = .now }
+            logger.info(pause ? "reading deliveries paused: consumers hold the byte limit" : "reading deliveries resumed", metadata: [
+                "amqp.unsettled.bytes": "\(unsettledBytes)", "amqp.unsettled.deliveries": "\(unsettled.count)",
+                "amqp.consumer.byte_limit": "\(config.consumerByteLimit ?? 0)",
+            ])
+        }
+        return pause
+    }
+
+    /// Consumers hold more unsettled body bytes than `config.consumerByteLimit` and no
+    /// publish awaits a confirm (which would come on this connection): read no further frame.
+    private var holdReading: Bool {
+        config.consumerByteLimit.map { unsettledBytes > $0 } == true && inFlight.isEmpty && queuedHead == queued.count
+    }
+
+    /// While reading is paused rabbitmq-c sends no heartbeats (it does so only inside its
+    /// read calls): send one at half the negotiated interval so the broker keeps the connection.
+    private func sendHeartbeatIfDue(_ c: amqp_connection_state_t) throws(AMQPError) {
+        let interval = amqp_get_heartbeat(c)
+        guard interval > 0, ContinuousClock.now - lastHeartbeatSent >= .milliseconds(Int(interval) * 500) else { return }
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        let status = amqp_send_frame(c, &frame)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(.connectionLost, "sending a heartbeat failed: \(libraryErrorString(status))")
+        }
+        lastHeartbeatSent = .now
+    }
+
+    /// Forgets what consumers held on the consume channel (reconnect, channel reopened).
+    private func resetUnsettled() {
+        unsettled.removeAll()
+        unsettledBytes = 0
     }
 
     private func nextPollTimeout(idle: Int32) -> Int32 {
@@ -460,6 +516,10 @@ final class IOLoop: @unchecked Sendable {
             body: message.body.data, properties: CDecode.properties(message.properties), exchange: exchange,
             routingKey: routingKey, redelivered: redelivered, consumerTag: consumerTag, queue: consumer.queue,
             tag: DeliveryTag(channelGeneration: consumeGeneration, value: tagValue))
+        if config.consumerByteLimit != nil {
+            unsettled[tagValue] = delivery.body.count
+            unsettledBytes += delivery.body.count
+        }
         consumer.continuation.yield(delivery)
     }
 
@@ -499,6 +559,7 @@ final class IOLoop: @unchecked Sendable {
     /// again; a consumer whose queue cannot be subscribed is ended with the broker's reason.
     private func reopenConsumeChannel() throws(AMQPError) {
         consumeGeneration &+= 1
+        resetUnsettled()
         try openChannel(consumeChannel)
         var kept: [Consumer] = []
         for consumer in consumers {
@@ -580,6 +641,18 @@ final class IOLoop: @unchecked Sendable {
         }
         if status != AMQP_STATUS_OK.rawValue {
             throw AMQPError(.connectionLost, "acknowledging a delivery failed: \(libraryErrorString(status))")
+        }
+        if !unsettled.isEmpty { forgetSettled(tag.value, multiple: how.multiple) }
+    }
+
+    private func forgetSettled(_ tag: UInt64, multiple: Bool) {
+        if multiple {
+            for (t, bytes) in unsettled where t <= tag {
+                unsettled[t] = nil
+                unsettledBytes -= bytes
+            }
+        } else if let bytes = unsettled.removeValue(forKey: tag) {
+            unsettledBytes -= bytes
         }
     }
 
@@ -782,6 +855,7 @@ final class IOLoop: @unchecked Sendable {
     }
 
     private func dropConnection() {
+        resetUnsettled()
         if let c = conn {
             amqp_destroy_connection(c)
             conn = nil

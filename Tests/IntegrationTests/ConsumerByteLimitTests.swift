@@ -1,0 +1,78 @@
+import AMQP
+import Foundation
+import Testing
+
+/// `AMQPConfiguration.consumerByteLimit` against the real broker: the client stops reading
+/// while its consumers hold more unsettled body bytes than the limit (docs/performance.md,
+/// section 4: a big list's bodies no longer pile up in the consumer).
+actor DeliveryBox {
+    private(set) var deliveries: [Delivery] = []
+    func add(_ d: Delivery) { deliveries.append(d) }
+    var count: Int { deliveries.count }
+}
+
+extension ClientTests {
+    @Test("9: over the consumer byte limit no further delivery is read; heartbeats keep the connection; settling resumes reading; a publish is still confirmed")
+    func consumerByteLimit() async throws {
+        let queue = Broker.unique("it.bytelimit")
+        let size = 400 * 1024
+        let publisher = AMQPClient(configuration: Broker.configuration(name: queue + ".pub"), topology: .singleQueue(queue),
+                                   logger: testLogger("bytelimit.pub"))
+        publisher.start()
+        try await publisher.waitUntilConnected(timeout: .seconds(15))
+        let ids = (0..<6).map { "big-\($0)" }
+        _ = try await publishAll(publisher, queue: queue, ids: ids) { id in Data(repeating: UInt8(id.utf8.last!), count: size) }
+
+        var config = Broker.configuration(name: queue + ".sub", heartbeat: .seconds(2))
+        config.consumerByteLimit = 1024 * 1024  // 2 bodies fit, the 3rd crosses it
+        let consumer = AMQPClient(configuration: config, topology: .singleQueue(queue), logger: testLogger("bytelimit.sub"))
+        let (events, follower) = EventLog.follow(consumer)
+        consumer.start()
+        try await consumer.waitUntilConnected(timeout: .seconds(15))
+        let box = DeliveryBox()
+        let reader = Task {
+            for try await d in consumer.consume(queue: queue, prefetch: 10) { await box.add(d) }
+        }
+
+        // The third delivery crosses 1 MiB: reading stops there, although the broker has sent
+        // all six (prefetch 10). 10 s is five 2 s heartbeat intervals: the broker
+        // would close a connection that sent nothing for that long.
+        #expect(await eventually(within: .seconds(10)) { await box.count >= 3 })
+        try await Task.sleep(for: .seconds(10))
+        #expect(await box.count == 3, "read on past the byte limit")
+        // The client reads nothing now, so it would not notice a close: ask the broker.
+        #expect(try Broker.connectionPID(named: queue + ".sub") != nil,
+                "the broker closed the paused connection: no heartbeats from the client?")
+
+        // A publish on the paused connection: its confirm comes on this connection, so the
+        // client reads again until it is confirmed (with a bound of 10 s, the publish timeout
+        // is 30 s).
+        let t0 = ContinuousClock.now
+        try await consumer.publish(OutboundMessage(
+            exchange: "", routingKey: queue + ".nowhere", body: Data("x".utf8),
+            properties: MessageProperties(messageID: "while-paused"), mandatory: false))
+        #expect(ContinuousClock.now - t0 < .seconds(10))
+
+        // Settling gives room: every delivery arrives, in order, bodies intact.
+        var acked = 0
+        while acked < ids.count {
+            #expect(await eventually(within: .seconds(10)) { await box.count > acked }, "no delivery after \(acked) acks")
+            let held = await box.deliveries
+            guard held.count > acked else { break }
+            consumer.ack(held[acked].tag)
+            acked += 1
+        }
+        let all = await box.deliveries
+        #expect(!(await events.contains { if case .disconnected = $0 { true } else { false } }),
+                "the connection dropped (the broker closed it while reading was paused?)")
+        #expect(all.compactMap(\.properties.messageID).sorted() == ids, "a delivery missing or repeated")
+        #expect(all.allSatisfy { $0.body.count == size && $0.body.first == UInt8($0.properties.messageID!.utf8.last!) })
+
+        await consumer.stopConsuming()
+        reader.cancel()
+        _ = try await publisher.admin(.deleteQueue(queue))
+        await consumer.close()
+        await publisher.close()
+        follower.cancel()
+    }
+}
