@@ -21,9 +21,13 @@ import SystemPackage
 ///   `broker.external_login` (false: EXTERNAL with the client certificate instead of PLAIN)
 /// - `directory.*`: see `Directory`
 /// - `workflow.*`: see `WorkflowSettings`
-/// - `inbound.prefetch` (200), `inbound.delivery_limit` (5), `inbound.queue_type` (quorum;
-///   `classic` for benchmarks and small single-node setups: no delivery limit then)
+/// - `inbound.prefetch` (200), `inbound.prefetch_mib` (16: the consuming connection stops
+///   reading while the deliveries in hand hold more body bytes, see
+///   `AMQPConfiguration.consumerByteLimit`), `inbound.delivery_limit` (5),
+///   `inbound.queue_type` (quorum; `classic` for benchmarks and small single-node setups: no
+///   delivery limit then)
 public struct DaemonSettings: Sendable {
+    /// The consuming connection (with the byte limit of `inbound.prefetch_mib`).
     public var amqp: AMQPConfiguration
     public var directory: Directory
     public var codeBook: CodeBook
@@ -105,7 +109,8 @@ public struct DaemonSettings: Sendable {
             heartbeat: .seconds(r.int("broker.heartbeat_seconds", default: 30, range: 0...3600)),
             connectTimeout: .seconds(r.int("broker.connect_timeout_seconds", default: 5, range: 1...600)),
             publishTimeout: .seconds(r.int("broker.publish_timeout_seconds", default: 30, range: 1...3600)),
-            connectionName: "ddrouter")
+            connectionName: "ddrouter",
+            consumerByteLimit: r.int("inbound.prefetch_mib", default: 16, range: 1...1024) * 1024 * 1024)
         let directory = DirectorySettings.read(r)
         for problem in directory.problems(serviceUser: user) { r.problem(problem) }
         let workflow = WorkflowSettings.read(r)
@@ -119,6 +124,15 @@ public struct DaemonSettings: Sendable {
         return DaemonSettings(amqp: amqp, directory: directory, codeBook: directory.codeBook, workflow: workflow,
                               names: Contract.Topology(), prefetch: UInt16(prefetch), deliveryLimit: deliveryLimit,
                               inboundQueueType: inboundQueueType)
+    }
+
+    /// The publishing connection: the same broker and login, named `ddrouter.publish`, no
+    /// byte limit (it consumes nothing).
+    public var publishingAMQP: AMQPConfiguration {
+        var c = amqp
+        c.connectionName = amqp.connectionName + ".publish"
+        c.consumerByteLimit = nil
+        return c
     }
 
     /// The broker user ddrouter itself connects as.
@@ -180,7 +194,8 @@ extension DaemonSettings: ConfigKeyContributor {
         .init("broker.publish_timeout_seconds", default: "30"),
         .init("broker.tls.ca_file"), .init("broker.tls.cert_file"), .init("broker.tls.key_file"),
         .init("broker.tls.verify_hostname", default: "true"), .init("broker.external_login", default: "false"),
-        .init("inbound.prefetch", default: "200"), .init("inbound.delivery_limit", default: "5"),
+        .init("inbound.prefetch", default: "200"), .init("inbound.prefetch_mib", default: "16"),
+        .init("inbound.delivery_limit", default: "5"),
         .init("inbound.queue_type", default: "quorum"),
     ]
 }

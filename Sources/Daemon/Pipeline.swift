@@ -40,6 +40,10 @@ import Synchronization
 /// Logs carry message ids, types, codes and counts: never a CPR, a name or free text.
 public final class Pipeline: Sendable {
     let client: AMQPClient
+    /// Where the pipeline's own publishes go (dead letters, deferred and repeated receipts):
+    /// the daemon's publishing connection, so they never wait behind deliveries the
+    /// consuming connection holds back (`AMQPConfiguration.consumerByteLimit`).
+    let publisher: AMQPClient
     let store: Store
     let options: PipelineOptions
     let decoder: MessageDecoder
@@ -53,8 +57,9 @@ public final class Pipeline: Sendable {
     /// Set by `run` while one delivery is handled: opened when its write is submitted.
     @TaskLocal static var handoff: Handoff?
 
-    public init(client: AMQPClient, store: Store, options: PipelineOptions, logger: Logger) {
+    public init(client: AMQPClient, publisher: AMQPClient? = nil, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
+        self.publisher = publisher ?? client
         self.store = store
         self.options = options
         self.decoder = MessageDecoder(codeBook: options.codeBook, topology: options.names)
@@ -497,7 +502,7 @@ public final class Pipeline: Sendable {
                                                       rejectedAt: Contract.Timestamp(now)) {
             deadProperties.headers[key] = .string(value)
         }
-        try await client.publish(OutboundMessage(
+        try await publisher.publish(OutboundMessage(
             exchange: options.deadLetterExchange, routingKey: delivery.routingKey, body: delivery.body,
             properties: deadProperties))
     }
@@ -540,7 +545,7 @@ public final class Pipeline: Sendable {
             let body = try Receipt(deferring: properties, sender: sender, receivedAt: Contract.Timestamp(now)).encodedBody()
             let row = receiptRow(body, sender: sender, messageID: properties.messageID.flatMap { $0.isEmpty ? nil : $0 },
                                  at: now, suffix: "deferred")
-            try await client.publish(Self.outbound(row))
+            try await publisher.publish(Self.outbound(row))
         } catch {
             logger.error("the processing-deferred receipt was not confirmed; the dead letter is the record",
                          metadata: ["message_id": "\(Self.loggable(properties.messageID))", "error": "\(error)"])
@@ -586,7 +591,7 @@ public final class Pipeline: Sendable {
     func resendReceipt(_ body: Data, sender: Sender, messageID: String, type: String?) async -> Settlement {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
         do {
-            try await client.publish(Self.outbound(row))
+            try await publisher.publish(Self.outbound(row))
             Observe.duplicate(receipt: body)
             logger.info("duplicate message_id; stored receipt resent", metadata: [
                 "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(Self.loggableType(type))",

@@ -6,8 +6,11 @@ public import Workflow
 public import Contract
 
 /// The running daemon's moving parts: the store, the pipeline consuming `ddrouter.inbound`,
-/// the outbox relay and the timer runner, on one `AMQPClient` (which the caller owns,
-/// starts and closes).
+/// the outbox relay and the timer runner, on the `AMQPClient`s the caller owns, starts and
+/// closes: `client` consumes, `publisher` (by default the same) publishes. `ddrouter run`
+/// gives them separate connections, as RabbitMQ advises: the consuming one pauses reading
+/// while big deliveries are held (`AMQPConfiguration.consumerByteLimit`), and a publishing
+/// connection the broker blocks (memory or disk alarm) cannot hold up acks.
 public final class Service: Sendable {
     public let store: Store
     public let pipeline: Pipeline
@@ -32,7 +35,8 @@ public final class Service: Sendable {
     ///   - userForSender: the broker user each sender must publish as (see `PipelineOptions`).
     ///   - timerInterval: how often due timers are looked for.
     public init(
-        settings: DaemonSettings, storeSettings: StoreSettings, client: AMQPClient, logger: Logger,
+        settings: DaemonSettings, storeSettings: StoreSettings, client: AMQPClient, publisher: AMQPClient? = nil,
+        logger: Logger,
         workflow: WorkflowConfiguration = WorkflowConfiguration(),
         clock: @escaping @Sendable () -> Date = { Date() },
         userForSender: @escaping @Sendable (Sender) -> String = PipelineOptions.defaultUser,
@@ -50,9 +54,9 @@ public final class Service: Sendable {
             pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: userForSender, clock: clock,
             deliveryLimit: settings.deliveryLimit)
         self.store = store
-        let pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
+        let pipeline = Pipeline(client: client, publisher: publisher, store: store, options: options, logger: logger)
         self.pipeline = pipeline
-        let relay = OutboxRelay(client: client, store: store, logger: logger, clock: clock)
+        let relay = OutboxRelay(client: publisher ?? client, store: store, logger: logger, clock: clock)
         self.relay = relay
         store.observeOutbox { relay.wake() }
         self.timers = TimerRunner(pipeline: pipeline, store: store, logger: logger, interval: timerInterval)

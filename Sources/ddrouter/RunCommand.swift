@@ -75,10 +75,15 @@ struct RunCommand: AsyncParsableCommand {
         if storeSettings.usesDevelopmentKey {
             logger.warning("running with store.dev_key, a development-only key: set store.key_file in production")
         }
+        // Two connections, as RabbitMQ advises: one consumes (and pauses reading while big
+        // deliveries are held: consumerByteLimit), one publishes (a broker alarm blocks only
+        // it, and queue-depth queries never read past deliveries held back).
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
+        let publisher = AMQPClient(configuration: settings.publishingAMQP, topology: settings.topology, logger: logger)
         let service: Service
         do {
-            service = try Service(settings: settings, storeSettings: storeSettings, client: client, logger: logger,
+            service = try Service(settings: settings, storeSettings: storeSettings, client: client, publisher: publisher,
+                                  logger: logger,
                                   workflow: settings.workflow, userForSender: settings.directory.brokerUser(for:))
         } catch {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
@@ -89,9 +94,9 @@ struct RunCommand: AsyncParsableCommand {
         // WATCHDOG=1 at half of WatchdogSec while the process lives; STOPPING=1 on shutdown.
         // STATUS= never carries personal data.
         let notifier = SystemdNotifier(environment: environment)
-        let health = DaemonHealth(client: client)
+        let health = DaemonHealth(clients: [client, publisher])
         let monitor = DaemonMonitor(
-            client: client, store: service.store, health: health, names: settings.names, logger: logger,
+            client: client, publisher: publisher, store: service.store, health: health, names: settings.names, logger: logger,
             interval: observability.sampleInterval, status: { notifier.status($0) })
         var http: HTTPEndpoint?
         if let host = observability.bindHost {
@@ -120,6 +125,7 @@ struct RunCommand: AsyncParsableCommand {
         let (stopRequests, stopRequest) = AsyncStream.makeStream(of: StopReason.self)
         let signals = Signals.handle([SIGTERM, SIGINT]) { stopRequest.yield(.signal($0)) }
         client.start()
+        publisher.start()
         service.start()
         monitor.start()
         logger.info("ddrouter started", metadata: [
@@ -129,7 +135,8 @@ struct RunCommand: AsyncParsableCommand {
         let readiness = Task {
             while !Task.isCancelled {
                 // Connected, topology declared, and the broker has accepted the consumer.
-                if client.isConnected && client.isConsuming(queue: settings.names.inboundQueue) && Observe.isConsuming {
+                if client.isConnected && publisher.isConnected && client.isConsuming(queue: settings.names.inboundQueue)
+                    && Observe.isConsuming {
                     notifier.ready(status: "consuming ddrouter.inbound")
                     logger.info("ready: connected and consuming")
                     await monitor.sample()  // gauges and STATUS= at once, not at the next interval
@@ -145,7 +152,8 @@ struct RunCommand: AsyncParsableCommand {
             let gate = WatchdogGate(pingInterval: interval)
             var withheld = false
             while !Task.isCancelled {
-                if let problem = gate.problem(ioLoopSilence: client.ioLoopSilence, pipelineBusy: pipeline.busyFor) {
+                let silence = [client.ioLoopSilence, publisher.ioLoopSilence].compactMap { $0 }.max()
+                if let problem = gate.problem(ioLoopSilence: silence, pipelineBusy: pipeline.busyFor) {
                     if !withheld { logger.error("watchdog ping withheld: systemd restarts the service if this lasts", metadata: ["problem": "\(problem)"]) }
                     withheld = true
                 } else {
@@ -181,6 +189,7 @@ struct RunCommand: AsyncParsableCommand {
         await monitor.stop()
         await service.shutdown(client: client, flushTimeout: .seconds(flushSeconds))
         await client.close()
+        await publisher.close()
         await http?.stop()
         watchdog.cancel()
         withExtendedLifetime(signals) {}

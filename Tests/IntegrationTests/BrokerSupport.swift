@@ -89,10 +89,10 @@ enum Broker {
     /// The broker's pid for the connection with this `connection_name`.
     static func connectionPID(named name: String) throws -> String? {
         let out = try ctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
-        for line in out.split(separator: "\n") where line.contains("\"\(name)\"") || line.contains(name) {
-            if let pid = line.split(separator: "\t").first { return String(pid) }
-        }
-        return nil
+        let lines = out.split(separator: "\n")
+        // The exact name first: the daemon's "ddrouter" must not find "ddrouter.publish".
+        let line = lines.first { $0.contains("\"\(name)\"") } ?? lines.first { $0.contains(name) }
+        return line.flatMap { $0.split(separator: "\t").first }.map(String.init)
     }
 
     static func unique(_ prefix: String) -> String {

@@ -17,9 +17,14 @@ public final class DaemonHealth: Sendable {
         var stopping = false
     }
 
-    public init(client: AMQPClient) {
-        self.isBrokerConnected = { client.isConnected }
+    /// Connected: every one of `clients` (the consuming and the publishing connection).
+    public init(clients: [AMQPClient]) {
+        self.isBrokerConnected = { clients.allSatisfy(\.isConnected) }
         self.isConsuming = { Observe.isConsuming }
+    }
+
+    public convenience init(client: AMQPClient) {
+        self.init(clients: [client])
     }
 
     /// For tests: any source of the two live facts.

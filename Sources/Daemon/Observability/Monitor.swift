@@ -8,15 +8,22 @@ public import Store
 import Synchronization
 
 /// Keeps the sampled metrics and the readiness state current while the daemon runs:
-/// - follows the broker client's connection events (connected, lost, blocked);
+/// - follows the broker clients' connection events (connected, lost, blocked): the consuming
+///   client's and, when it has its own connection, the publishing one's;
 /// - every `interval`: store gauges (outbox depth, oldest pending, open and overdue timers),
 ///   a store write probe, the depths of `ddrouter.inbound` and `ddrouter.dead`, `ddrouter_ready`,
 ///   and the systemd `STATUS=` line (counts only, never personal data).
 ///
-/// It is the only reader of `AMQPClient.events` (an `AsyncStream` has one consumer).
+/// It is the only reader of each client's `AMQPClient.events` (an `AsyncStream` has one
+/// consumer). Queue depths are asked on the publishing connection: an RPC reads everything
+/// the broker sent before its answer, and the consuming connection may be holding
+/// deliveries back (`AMQPConfiguration.consumerByteLimit`).
 /// Store calls block, so they run on a private dispatch queue, not on the cooperative pool.
 public final class DaemonMonitor: Sendable {
-    let client: AMQPClient
+    /// The client queue depths are asked on: the publisher when there is one.
+    let queryClient: AMQPClient
+    /// The clients with a connection of their own: `client`, and the publisher if separate.
+    let clients: [AMQPClient]
     let store: Store
     let health: DaemonHealth
     let names: Contract.Topology
@@ -29,10 +36,12 @@ public final class DaemonMonitor: Sendable {
 
     /// - Parameter status: receives a short status line when it changes (systemd `STATUS=`).
     public init(
-        client: AMQPClient, store: Store, health: DaemonHealth, names: Contract.Topology = Contract.Topology(),
+        client: AMQPClient, publisher: AMQPClient? = nil, store: Store, health: DaemonHealth,
+        names: Contract.Topology = Contract.Topology(),
         logger: Logger, interval: Duration, status: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.client = client
+        self.queryClient = publisher ?? client
+        self.clients = publisher.map { $0 === client ? [client] : [client, $0] } ?? [client]
         self.store = store
         self.health = health
         self.names = names
@@ -42,28 +51,32 @@ public final class DaemonMonitor: Sendable {
     }
 
     public func start() {
-        Gauge(label: DaemonMetric.brokerConnected.name).record(client.isConnected ? 1 : 0)
+        Gauge(label: DaemonMetric.brokerConnected.name).record(clients.allSatisfy(\.isConnected) ? 1 : 0)
         Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
-        let events = Task { [client, logger] in
+        let clients = clients
+        let followers = clients.map { followed in Task { [logger] in
             var connected = false
             var hinted = false
-            for await event in client.events {
+            for await event in followed.events {
                 Self.record(event, wasConnected: &connected, logger: logger)
+                if clients.count > 1 {  // connected means both connections
+                    Gauge(label: DaemonMetric.brokerConnected.name).record(clients.allSatisfy(\.isConnected) ? 1 : 0)
+                }
                 // A topology refusal caused by a configuration change: say which key, once.
                 if case .disconnected(let reason) = event, !hinted, let hint = TopologyHint.forFailure(reason) {
                     logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
                     hinted = true
                 }
             }
-        }
+        } }
         let sampler = Task {
             while !Task.isCancelled {
                 await sample()
                 try? await Task.sleep(for: interval)
             }
         }
-        tasks.withLock { $0 = [events, sampler] }
+        tasks.withLock { $0 = [sampler] + followers }
     }
 
     /// Stops sampling (before the store is closed). The event task ends when the client closes.
@@ -73,7 +86,7 @@ public final class DaemonMonitor: Sendable {
             return t
         }
         for task in running { task.cancel() }
-        if running.count > 1 { await running[1].value }
+        if let sampler = running.first { await sampler.value }
     }
 
     /// Records one connection event. `wasConnected` tells a lost connection from a failed
@@ -101,9 +114,9 @@ public final class DaemonMonitor: Sendable {
 
     /// One sampling round (also called by tests).
     public func sample() async {
-        let connected = client.isConnected
+        let connected = clients.allSatisfy(\.isConnected)
         Gauge(label: DaemonMetric.brokerConnected.name).record(connected ? 1 : 0)
-        Gauge(label: DaemonMetric.brokerBlocked.name).record(client.blockedReason == nil ? 0 : 1)
+        Gauge(label: DaemonMetric.brokerBlocked.name).record(clients.allSatisfy { $0.blockedReason == nil } ? 0 : 1)
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
         let inbound = connected ? await queueDepth(names.inboundQueue) : nil
         let dead = connected ? await queueDepth(names.deadLetterQueue) : nil
@@ -156,8 +169,8 @@ public final class DaemonMonitor: Sendable {
                     c = nil
                 }
             }
-            let admin = Task { [client] in
-                if case .queue(let messages, _) = try? await client.admin(.inspectQueue(queue)) {
+            let admin = Task { [queryClient] in
+                if case .queue(let messages, _) = try? await queryClient.admin(.inspectQueue(queue)) {
                     finish(Int(messages))
                 } else {
                     finish(nil)
