@@ -21,7 +21,7 @@ import SystemPackage
 ///   `broker.external_login` (false: EXTERNAL with the client certificate instead of PLAIN)
 /// - `directory.*`: see `Directory`
 /// - `workflow.*`: see `WorkflowSettings`
-/// - `inbound.prefetch` (200), `inbound.prefetch_mib` (16: the consuming connection stops
+/// - `inbound.prefetch` (200), `inbound.prefetch_mib` (8: the consuming connection stops
 ///   reading while the deliveries in hand hold more body bytes, see
 ///   `AMQPConfiguration.consumerByteLimit`), `inbound.delivery_limit` (5),
 ///   `inbound.queue_type` (quorum; `classic` for benchmarks and small single-node setups: no
@@ -110,7 +110,7 @@ public struct DaemonSettings: Sendable {
             connectTimeout: .seconds(r.int("broker.connect_timeout_seconds", default: 5, range: 1...600)),
             publishTimeout: .seconds(r.int("broker.publish_timeout_seconds", default: 30, range: 1...3600)),
             connectionName: "ddrouter",
-            consumerByteLimit: r.int("inbound.prefetch_mib", default: 16, range: 1...1024) * 1024 * 1024)
+            consumerByteLimit: r.int("inbound.prefetch_mib", default: 8, range: 1...1024) * 1024 * 1024)
         let directory = DirectorySettings.read(r)
         for problem in directory.problems(serviceUser: user) { r.problem(problem) }
         let workflow = WorkflowSettings.read(r)
@@ -194,7 +194,7 @@ extension DaemonSettings: ConfigKeyContributor {
         .init("broker.publish_timeout_seconds", default: "30"),
         .init("broker.tls.ca_file"), .init("broker.tls.cert_file"), .init("broker.tls.key_file"),
         .init("broker.tls.verify_hostname", default: "true"), .init("broker.external_login", default: "false"),
-        .init("inbound.prefetch", default: "200"), .init("inbound.prefetch_mib", default: "16"),
+        .init("inbound.prefetch", default: "200"), .init("inbound.prefetch_mib", default: "8"),
         .init("inbound.delivery_limit", default: "5"),
         .init("inbound.queue_type", default: "quorum"),
     ]
