@@ -33,10 +33,13 @@ struct JSONParser {
     /// their index) instead of being kept: the returned tree has an empty array there, and
     /// `count` is the number of elements. A list body is validated and decoded entry by
     /// entry this way, so the generic tree of a whole 16 MiB list never exists at once.
+    /// `element` also gets the element's bytes: its range in `data`'s indices (from the first
+    /// to the last byte of the value, without the whitespace around it).
     /// `element` may be called for some elements of a body that turns out not to be JSON.
     static func parse(
-        _ data: Data, streamingArrayAt key: String, _ element: (Int, JSONValue) -> Void
+        _ data: Data, streamingArrayAt key: String, _ element: (Int, JSONValue, Range<Int>) -> Void
     ) throws(Failure) -> (value: JSONValue, count: Int?) {
+        let base = data.startIndex
         let result = data.withUnsafeBytes { raw -> Result<(value: JSONValue, count: Int?), Failure> in
             var parser = JSONParser(raw.bindMemory(to: UInt8.self))
             return Result { () throws(Failure) in
@@ -44,7 +47,9 @@ struct JSONParser {
                 guard parser.i < parser.bytes.count, parser.bytes[parser.i] == UInt8(ascii: "{") else {
                     return (try parser.document(), nil)
                 }
-                let (value, count) = try parser.object(depth: 0, streaming: key, element)
+                let (value, count) = try parser.object(depth: 0, streaming: key) { index, value, range in
+                    element(index, value, (base + range.lowerBound)..<(base + range.upperBound))
+                }
                 parser.skipWhitespace()
                 guard parser.i == parser.bytes.count else { throw parser.fail("data after the JSON value") }
                 return (value, count)
@@ -92,14 +97,14 @@ struct JSONParser {
     }
 
     private mutating func object(depth: Int) throws(Failure) -> JSONValue {
-        try object(depth: depth, streaming: nil) { _, _ in }.value
+        try object(depth: depth, streaming: nil) { _, _, _ in }.value
     }
 
     /// An object. When `key` is given and its member is an array, that array's elements go
     /// to `element` instead of into the tree (see `parse(_:streamingArrayAt:_:)`): the tree
     /// has an empty array there and `count` is the number of elements.
     private mutating func object(
-        depth: Int, streaming key: String?, _ element: (Int, JSONValue) -> Void
+        depth: Int, streaming key: String?, _ element: (Int, JSONValue, Range<Int>) -> Void
     ) throws(Failure) -> (value: JSONValue, count: Int?) {
         i += 1
         var result: [String: JSONValue] = [:]
@@ -138,8 +143,9 @@ struct JSONParser {
         }
     }
 
-    /// `array(depth:)`, handing each element to `element` instead of keeping it; returns the count.
-    private mutating func array(depth: Int, streaming element: (Int, JSONValue) -> Void) throws(Failure) -> Int {
+    /// `array(depth:)`, handing each element (with its byte offsets) to `element` instead of
+    /// keeping it; returns the count.
+    private mutating func array(depth: Int, streaming element: (Int, JSONValue, Range<Int>) -> Void) throws(Failure) -> Int {
         guard depth <= JSONParser.maxDepth else { throw fail("nested too deeply") }
         i += 1
         var count = 0
@@ -150,7 +156,9 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            element(count, try value(depth: depth + 1))
+            let start = i
+            let value = try value(depth: depth + 1)
+            element(count, value, start..<i)
             count += 1
             skipWhitespace()
             guard i < bytes.count else { throw fail("unexpected end") }
@@ -167,7 +175,7 @@ struct JSONParser {
 
     private mutating func array(depth: Int) throws(Failure) -> JSONValue {
         var result: [JSONValue] = []
-        _ = try array(depth: depth, streaming: { _, element in result.append(element) })
+        _ = try array(depth: depth, streaming: { _, element, _ in result.append(element) })
         return .array(result)
     }
 

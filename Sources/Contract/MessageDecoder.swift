@@ -70,15 +70,76 @@ public struct DecodedMessage: Sendable, Hashable {
     public let rejectedEntries: [EntryRejection]
     /// The `schemaVersion` the sender wrote.
     public let schemaVersion: String
+    /// For a municipal list whose body is larger than `DecoderLimits.decodedEntriesMaxBytes`:
+    /// the accepted entries, left undecoded in the body (the typed list's `entries` is then
+    /// empty); `municipalEntries(_:)` decodes them a slice at a time.
+    public let deferredEntries: DeferredEntries?
+
+    init(
+        type: MessageType, sender: Sender, messageID: String, userID: String, correlationID: String?,
+        message: InboundMessage, acceptedEntryIndices: [Int], rejectedEntries: [EntryRejection], schemaVersion: String,
+        deferredEntries: DeferredEntries? = nil
+    ) {
+        self.type = type
+        self.sender = sender
+        self.messageID = messageID
+        self.userID = userID
+        self.correlationID = correlationID
+        self.message = message
+        self.acceptedEntryIndices = acceptedEntryIndices
+        self.rejectedEntries = rejectedEntries
+        self.schemaVersion = schemaVersion
+        self.deferredEntries = deferredEntries
+    }
+
+    /// The accepted entries of a municipal list at `positions` (indices into the accepted
+    /// entries, as `acceptedEntryIndices`): taken from the typed list, or decoded from the
+    /// body when the decoder deferred them. Empty for other messages.
+    public func municipalEntries(_ positions: Range<Int>) throws -> [MunicipalListEntry] {
+        if let deferredEntries { return try deferredEntries.decode(MunicipalListEntry.self, positions) }
+        guard case .municipalList(let list) = message else { return [] }
+        return Array(list.entries[positions])
+    }
+}
+
+/// The accepted entries of a list message kept as their bytes in the body instead of as typed
+/// values: the typed entries of a 26,800-entry (16 MiB) municipal list take about 31 MiB on
+/// top of the body, which the daemon holds anyway until the delivery is settled
+/// (docs/performance.md, "Memory"). Each entry has been validated and decoded once by the
+/// decoder; decoding it again here runs the same decoder on the same bytes.
+public struct DeferredEntries: Sendable, Hashable {
+    let body: Data
+    /// Each accepted entry's bytes in `body`, in order.
+    let ranges: [Range<Int>]
+
+    public var count: Int { ranges.count }
+
+    /// The entries at `positions`, decoded.
+    public func decode<Entry: Decodable>(_ type: Entry.Type, _ positions: Range<Int>) throws -> [Entry] {
+        let decoder = JSONDecoder()
+        return try ranges[positions].map { try Self.decode(type, from: body, range: $0, with: decoder) }
+    }
+
+    /// Decodes one entry from its bytes in `body` (the decoder's check and `decode` share it).
+    static func decode<Entry: Decodable>(
+        _ type: Entry.Type, from body: Data, range: Range<Int>, with decoder: JSONDecoder
+    ) throws -> Entry {
+        try decoder.decode(type, from: body[range])
+    }
 }
 
 /// Limits on inbound messages. Config keys: `maxBodyBytes`.
 public struct DecoderLimits: Sendable, Hashable {
-    /// Largest accepted body in bytes (default 16 MiB: a list of about 10,000 citizens).
+    /// Largest accepted body in bytes (default 16 MiB: a list of about 26,000 citizens).
     public var maxBodyBytes: Int
+    /// A municipal list with a larger body keeps its accepted entries undecoded in the body
+    /// (`DecodedMessage.deferredEntries`), to be decoded a slice at a time (default 1 MiB,
+    /// about 1,600 entries).
+    public var decodedEntriesMaxBytes: Int
 
-    public init(maxBodyBytes: Int = 16 * 1024 * 1024) {
+    public init(maxBodyBytes: Int = 16 * 1024 * 1024, decodedEntriesMaxBytes: Int = 1024 * 1024) {
         self.maxBodyBytes = maxBodyBytes
+        self.decodedEntriesMaxBytes = decodedEntriesMaxBytes
     }
 }
 
@@ -182,13 +243,14 @@ public struct MessageDecoder: Sendable {
         // 16 MiB list never exists as one tree (docs/performance.md, "Memory").
         var entries: EntryCollector?
         if streamsLists, type.isList, let schema = schemas.entriesSchema(for: type.rawValue) {
-            entries = EntryCollector(type: type, schema: schema)
+            entries = EntryCollector(
+                type: type, schema: schema, deferring: type == .municipalList && body.count > limits.decodedEntriesMaxBytes)
         }
         let json: JSONValue
         do {
             if entries != nil {
-                let parsed = try JSONParser.parse(body, streamingArrayAt: "entries") { index, entry in
-                    entries?.take(entry, index: index, schemas: schemas, codeBook: codeBook)
+                let parsed = try JSONParser.parse(body, streamingArrayAt: "entries") { index, entry, range in
+                    entries?.take(entry, index: index, bytes: range, of: body, schemas: schemas, codeBook: codeBook)
                 }
                 json = parsed.value
                 entries?.count = parsed.count
@@ -276,7 +338,8 @@ public struct MessageDecoder: Sendable {
         }
         return .success(DecodedMessage(
             type: type, sender: sender, messageID: messageID, userID: userID, correlationID: properties.correlationID,
-            message: message, acceptedEntryIndices: accepted, rejectedEntries: rejected, schemaVersion: version))
+            message: message, acceptedEntryIndices: accepted, rejectedEntries: rejected, schemaVersion: version,
+            deferredEntries: entries?.deferred(in: body)))
     }
 
     /// Step 6 for one list entry: its first schema issue, or a repeat of a CPR number an
@@ -360,8 +423,10 @@ public struct MessageDecoder: Sendable {
 
 /// The entries of a list message, taken one at a time while the body is parsed: each is
 /// validated against the entry schema, checked for a repeated citizen (step 6) and, if
-/// accepted, decoded to its typed entry; its generic tree is then dropped. Gives the same
-/// accepted indices, rejections and typed entries as validating and decoding the whole tree.
+/// accepted, decoded from its bytes to its typed entry; its generic tree is then dropped.
+/// Gives the same accepted indices, rejections and typed entries as validating and decoding
+/// the whole tree. When `deferring`, an accepted entry is decoded only to check that it
+/// decodes, and its bytes' range is kept instead of the typed entry (`DeferredEntries`).
 struct EntryCollector {
     enum Entries {
         case municipal([MunicipalListEntry])
@@ -377,15 +442,13 @@ struct EntryCollector {
     var rejected: [EntryRejection] = []
     /// An accepted entry could not be decoded to its type (a router defect: the message is refused).
     var undecodable = false
+    /// Whether the typed entries are dropped and their bytes' ranges kept (`deferred(in:)`).
+    let deferring: Bool
+    private var ranges: [Range<Int>] = []
     private var seen: Set<String> = []
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
     private let decoder = JSONDecoder()
 
-    init?(type: MessageType, schema: (schema: JSONValue, base: String)) {
+    init?(type: MessageType, schema: (schema: JSONValue, base: String), deferring: Bool = false) {
         switch type {
         case .municipalList: entries = .municipal([])
         case .clinicList: entries = .clinic([])
@@ -393,9 +456,14 @@ struct EntryCollector {
         default: return nil
         }
         self.schema = schema
+        self.deferring = deferring
     }
 
-    mutating func take(_ entry: JSONValue, index: Int, schemas: SchemaSet, codeBook: CodeBook) {
+    /// Takes the entry at `index`, whose bytes are `body[bytes]`.
+    // swiftlint:disable:next function_parameter_count
+    mutating func take(
+        _ entry: JSONValue, index: Int, bytes: Range<Int>, of body: Data, schemas: SchemaSet, codeBook: CodeBook
+    ) {
         let issue = schemas.validateEntry(entry, index: index, schema: schema, codeBook: codeBook).first
         if let rejection = MessageDecoder.entryRejection(entry, index: index, issue: issue, seen: &seen) {
             rejected.append(rejection)
@@ -404,25 +472,37 @@ struct EntryCollector {
         accepted.append(index)
         guard !undecodable else { return }
         do {
-            // The same encode-then-decode as the whole message took before, one entry at a time.
-            let data = try encoder.encode(entry)
+            // Decoded from its own bytes (the entry passed the schema, and the parser refuses
+            // duplicate keys, so the bytes mean what the validated tree means).
             switch entries {
             case .municipal(var list):
+                let typed = try DeferredEntries.decode(MunicipalListEntry.self, from: body, range: bytes, with: decoder)
+                if deferring {
+                    ranges.append(bytes)
+                    return
+                }
                 entries = .municipal([])  // keeps `list` uniquely referenced: appended in place
-                list.append(try decoder.decode(MunicipalListEntry.self, from: data))
+                list.append(typed)
                 entries = .municipal(list)
             case .clinic(var list):
+                let typed = try DeferredEntries.decode(ClinicListEntry.self, from: body, range: bytes, with: decoder)
                 entries = .clinic([])
-                list.append(try decoder.decode(ClinicListEntry.self, from: data))
+                list.append(typed)
                 entries = .clinic(list)
             case .contactStatus(var list):
+                let typed = try DeferredEntries.decode(ContactStatusEntry.self, from: body, range: bytes, with: decoder)
                 entries = .contactStatus([])
-                list.append(try decoder.decode(ContactStatusEntry.self, from: data))
+                list.append(typed)
                 entries = .contactStatus(list)
             }
         } catch {
             undecodable = true
         }
+    }
+
+    /// The deferred entries' bytes, when deferring.
+    func deferred(in body: Data) -> DeferredEntries? {
+        deferring ? DeferredEntries(body: body, ranges: ranges) : nil
     }
 
     /// The typed message decoded without its entries, with the collected entries put in.

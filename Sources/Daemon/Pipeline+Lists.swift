@@ -19,7 +19,7 @@ extension Pipeline {
         var rejected: [Receipt.RejectedEntry]
         var held: [Int] = []
         var summary = ListSummary()
-        /// Positions (in `list.entries`) answered as a foreign municipality's citizen (R4).
+        /// Positions (in the accepted entries) answered as a foreign municipality's citizen (R4).
         var foreign: Set<Int> = []
     }
 
@@ -29,26 +29,35 @@ extension Pipeline {
     ) async -> Settlement {
         let sender = decoded.sender
         let today = Self.civilDate(of: now)
-        // The workflow's view of the list: only keys and consent per entry (the entries'
-        // contents stay in `list`), so the whole list can be passed for every slice.
-        let workflowList = Workflow.MunicipalList(
-            messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
-            clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
-            entries: list.entries.map { entry in
-                Workflow.MunicipalList.Entry(citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent))
-            })
+        let count = decoded.acceptedEntryIndices.count
+        let slices = stride(from: 0, to: count, by: max(1, sliceSize)).map { $0..<min(count, $0 + max(1, sliceSize)) }
         let source = MessageSource(
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: sender.kind, id: sender.id))
-        let repeats = Self.repeatedCitizens(workflowList)
 
         return await commit(decoded) { tx -> ListSummary in
+            // The workflow's view of the list: only keys and consent per entry, so the whole
+            // list can be passed for every slice. A big list's entries stay in its body
+            // (`DecodedMessage.deferredEntries`) and are decoded a slice at a time, here and
+            // again below, so only one slice of typed entries is in memory at once.
+            var keys: [Workflow.MunicipalList.Entry] = []
+            keys.reserveCapacity(count)
+            for slice in slices {
+                for entry in try decoded.municipalEntries(slice) {
+                    keys.append(Workflow.MunicipalList.Entry(
+                        citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent)))
+                }
+            }
+            let workflowList = Workflow.MunicipalList(
+                messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
+                clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
+                entries: keys)
+            let repeats = Self.repeatedCitizens(workflowList)
             var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
-            for start in stride(from: 0, to: workflowList.entries.count, by: max(1, sliceSize)) {
-                let slice = start..<min(workflowList.entries.count, start + max(1, sliceSize))
+            for slice in slices {
                 try process(
-                    slice: slice, of: list, workflowList, repeats: repeats, decoded: decoded, source: source, today: today,
-                    in: tx, at: now, run: &run)
+                    slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
+                    decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
             }
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             try answer(decoded, rejected: run.rejected, sentEntries: sentEntries, held: run.held, in: tx, at: now)
@@ -70,12 +79,14 @@ extension Pipeline {
         return repeats
     }
 
-    /// Decides and writes the entries at `slice` (positions in `list.entries`) in `tx`: loads
-    /// only their cases, applies the workflow to them (entry references stay `messageID#position`)
-    /// and writes each case, its history, audit, consent, list membership and events.
+    /// Decides and writes the entries at `slice` (positions in the accepted entries; `entries`
+    /// are those entries) in `tx`: loads only their cases, applies the workflow to them (entry
+    /// references stay `messageID#position`) and writes each case, its history, audit,
+    /// consent, list membership and events.
     // swiftlint:disable:next function_body_length function_parameter_count
     func process(
-        slice: Range<Int>, of list: Contract.MunicipalList, _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
+        slice: Range<Int>, entries: [MunicipalListEntry], of list: Contract.MunicipalList,
+        _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
         decoded: DecodedMessage, source: MessageSource, today: LocalDate, in tx: StoreTransaction, at now: Date,
         run: inout ListRun
     ) throws {
@@ -137,9 +148,9 @@ extension Pipeline {
             workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: skipping)
 
         for outcome in outcomes {
-            // `list.entries` holds the accepted entries only; receipts use the sent index.
+            // Positions count the accepted entries only; receipts use the sent index.
             let originalIndex = decoded.acceptedEntryIndices[outcome.index]
-            let entry = list.entries[outcome.index]
+            let entry = entries[outcome.index - slice.lowerBound]
             guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
             switch outcome.result {
             case .rejected(let reason):

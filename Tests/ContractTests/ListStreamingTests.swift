@@ -116,6 +116,54 @@ struct ListStreamingTests {
         #expect(list.municipality == "851")
     }
 
+    @Test("a municipal list over decodedEntriesMaxBytes leaves its entries in the body; decoded, they are the same")
+    func deferredEntries() throws {
+        let good = try Self.entries("municipal-list")
+        let entries = [good[0], "17", good[1], good[0], #"{"cpr":"0204304123","consent":{"status":"absent"}}"#,
+                       good[1].replacingOccurrences(of: #""cpr":"1506315018""#, with: #""cpr":"0504304123""#)]
+        let body = try Self.list("municipal-list", entries: entries)
+        let properties = Fixtures.properties("municipal-list", sender: .municipality("851"))
+        let upFront = try Fixtures.decoder.decode(properties: properties, body: body).get()
+        var limits = Fixtures.decoder.limits
+        limits.decodedEntriesMaxBytes = body.count - 1
+        let deferring = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
+        let deferred = try deferring.decode(properties: properties, body: body).get()
+        #expect(upFront.deferredEntries == nil)
+        #expect(deferred.deferredEntries?.count == 3)
+        #expect(deferred.acceptedEntryIndices == [0, 2, 5])
+        #expect(deferred.acceptedEntryIndices == upFront.acceptedEntryIndices)
+        #expect(deferred.rejectedEntries == upFront.rejectedEntries)
+        guard case .municipalList(let typed) = upFront.message, case .municipalList(let bare) = deferred.message else {
+            Issue.record("not a municipal list")
+            return
+        }
+        #expect(typed.entries.count == 3)
+        #expect(bare.entries.isEmpty)
+        #expect(try deferred.municipalEntries(0..<3) == typed.entries)
+        #expect(try deferred.municipalEntries(1..<3) == Array(typed.entries[1..<3]))
+        #expect(try upFront.municipalEntries(1..<3) == Array(typed.entries[1..<3]))
+        #expect(try deferred.municipalEntries(3..<3).isEmpty)
+        // Everything but the entries is the same message.
+        var withoutEntries = typed
+        withoutEntries.entries = []
+        #expect(bare == withoutEntries)
+        // At the limit itself the entries are decoded up front; other lists never wait.
+        limits.decodedEntriesMaxBytes = body.count
+        let atLimit = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
+        #expect(try atLimit.decode(properties: properties, body: body).get().deferredEntries == nil)
+        let status = try Self.list("contact-status", entries: try Self.entries("contact-status"))
+        limits.decodedEntriesMaxBytes = 0
+        let zero = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
+        let decodedStatus = try zero.decode(
+            properties: Fixtures.properties("contact-status", sender: .journal("journal-rn")), body: status).get()
+        #expect(decodedStatus.deferredEntries == nil)
+        guard case .contactStatus(let statusMessage) = decodedStatus.message else {
+            Issue.record("not a contact-status")
+            return
+        }
+        #expect(!statusMessage.entries.isEmpty)
+    }
+
     @Test("contact-status and clinic-list entries: same rejections and typed entries")
     func otherLists() throws {
         for (type, sender) in [("contact-status", Sender.journal("journal-rn")), ("clinic-list", .clinic("amb-syd-aalborg"))] {

@@ -40,6 +40,9 @@ struct ScaleTests {
         ).get()
         let elapsed = ContinuousClock.now - start
         #expect(decoded.acceptedEntryIndices.count == 9_999)
+        // Over 1 MiB: the entries stay in the body, decoded a slice at a time by the pipeline.
+        #expect(decoded.deferredEntries?.count == 9_999)
+        #expect(try decoded.municipalEntries(4_320..<4_322).map(\.cpr.digits) == [Self.cpr(4_320), Self.cpr(4_322)].map { $0.replacingOccurrences(of: "-", with: "") })
         #expect(decoded.rejectedEntries.map(\.index) == [4_321])
         #expect(decoded.rejectedEntries.first?.rejection.code == .invalidCPR)
         #expect(elapsed < .seconds(60), "decoding 10,000 entries took \(elapsed)")

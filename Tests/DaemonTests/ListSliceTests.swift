@@ -16,6 +16,9 @@ struct ListSliceTests {
     static let decoder = MessageDecoder(
         codeBook: CodeBook(clinics: ["amb-syd-aalborg", "amb-nord-hjoerring"], journals: ["journal-rn"]))
     static let now = ISO8601DateFormatter().date(from: "2026-11-23T10:00:00Z")!
+    /// Leaves every municipal list's entries in its body (as the daemon does above 1 MiB).
+    static let deferring = MessageDecoder(
+        codeBook: decoder.codeBook, limits: DecoderLimits(decodedEntriesMaxBytes: 0))
 
     /// A store and a pipeline on it (the AMQP client is never started: nothing is published).
     struct Rig {
@@ -46,15 +49,20 @@ struct ListSliceTests {
         }
 
         /// Decodes `body` as a municipal list of `municipality` and processes it in slices of `sliceSize`.
-        func process(_ body: Data, municipality: String, id: String, sliceSize: Int) async throws {
+        func process(
+            _ body: Data, municipality: String, id: String, sliceSize: Int, decoder: MessageDecoder = ListSliceTests.decoder
+        ) async throws {
             let properties = InboundProperties(
                 type: "municipal-list", messageID: id, userID: "municipality-\(municipality)",
                 contentType: "application/json", exchange: "dd.in.municipality.\(municipality)")
-            let decoded = try ListSliceTests.decoder.decode(properties: properties, body: body).get()
+            let decoded = try decoder.decode(properties: properties, body: body).get()
             guard case .municipalList(let list) = decoded.message, let asOf = LocalDate(iso: list.asOf.description) else {
                 Issue.record("not a municipal list")
                 return
             }
+            // The deferring decoder leaves the entries in the body; the other decodes them.
+            #expect((decoded.deferredEntries != nil) == (decoder.limits.decodedEntriesMaxBytes < body.count))
+            #expect(list.entries.isEmpty == (decoded.deferredEntries != nil))
             let settlement = await pipeline.process(list: list, asOf: asOf, decoded: decoded, at: ListSliceTests.now,
                                                     sliceSize: sliceSize)
             #expect(settlement == .ack)
@@ -92,15 +100,15 @@ struct ListSliceTests {
         var audit: [String]
     }
 
-    static func run(sliceSize: Int) async throws -> Outcome {
+    static func run(sliceSize: Int, decoder: MessageDecoder = ListSliceTests.decoder) async throws -> Outcome {
         let rig = try Rig()
         defer { rig.close() }
         // Citizens 4 and 7 have cases of municipality 813 (R4: 851's entries for them change nothing).
         try await rig.process(try body(municipality: "813", citizens: [4, 7]), municipality: "813", id: "l-813",
-                              sliceSize: sliceSize)
+                              sliceSize: sliceSize, decoder: decoder)
         let citizens: [Int?] = [1, 2, 3, 4, nil, 5, 6, 7, 8, 9, 10, 11, 12, 13, nil, 14, 15, 16, 17, 18]
         try await rig.process(try body(municipality: "851", citizens: citizens), municipality: "851", id: "l-851",
-                              sliceSize: sliceSize)
+                              sliceSize: sliceSize, decoder: decoder)
         let cases = try rig.store.allCases().sorted { $0.caseID < $1.caseID }
         return Outcome(
             receipt: try rig.store.receipt(forSender: Pipeline.senderKey(.municipality("851")), messageID: "l-851"),
@@ -135,6 +143,20 @@ struct ListSliceTests {
             #expect(sliced.history == whole.history, "slice \(size)")
             #expect(sliced.outbox == whole.outbox, "slice \(size)")
             #expect(sliced.audit == whole.audit, "slice \(size)")
+        }
+    }
+
+    @Test("entries left in the body and decoded a slice at a time: same rows as entries decoded up front")
+    func deferredEntries() async throws {
+        let decodedUpFront = try await Self.run(sliceSize: 1_000_000)
+        #expect(decodedUpFront.cases.count == 18)
+        for size in [1_000_000, 4, 1] {
+            let deferred = try await Self.run(sliceSize: size, decoder: Self.deferring)
+            #expect(deferred.receipt == decodedUpFront.receipt, "slice \(size)")
+            #expect(deferred.cases == decodedUpFront.cases, "slice \(size)")
+            #expect(deferred.history == decodedUpFront.history, "slice \(size)")
+            #expect(deferred.outbox == decodedUpFront.outbox, "slice \(size)")
+            #expect(deferred.audit == decodedUpFront.audit, "slice \(size)")
         }
     }
 
