@@ -94,7 +94,8 @@ struct RunCommand: AsyncParsableCommand {
         // WATCHDOG=1 at half of WatchdogSec while the process lives; STOPPING=1 on shutdown.
         // STATUS= never carries personal data.
         let notifier = SystemdNotifier(environment: environment)
-        let health = DaemonHealth(clients: [client, publisher])
+        let brokerClients = [client, publisher]
+        let health = DaemonHealth(clients: brokerClients)
         let monitor = DaemonMonitor(
             client: client, publisher: publisher, store: service.store, health: health, names: settings.names, logger: logger,
             interval: observability.sampleInterval, status: { notifier.status($0) })
@@ -135,7 +136,7 @@ struct RunCommand: AsyncParsableCommand {
         let readiness = Task {
             while !Task.isCancelled {
                 // Connected, topology declared, and the broker has accepted the consumer.
-                if client.isConnected && publisher.isConnected && client.isConsuming(queue: settings.names.inboundQueue)
+                if brokerClients.allSatisfy(\.isConnected) && client.isConsuming(queue: settings.names.inboundQueue)
                     && Observe.isConsuming {
                     notifier.ready(status: "consuming ddrouter.inbound")
                     logger.info("ready: connected and consuming")
@@ -152,7 +153,7 @@ struct RunCommand: AsyncParsableCommand {
             let gate = WatchdogGate(pingInterval: interval)
             var withheld = false
             while !Task.isCancelled {
-                let silence = [client.ioLoopSilence, publisher.ioLoopSilence].compactMap { $0 }.max()
+                let silence = brokerClients.compactMap(\.ioLoopSilence).max()
                 if let problem = gate.problem(ioLoopSilence: silence, pipelineBusy: pipeline.busyFor) {
                     if !withheld { logger.error("watchdog ping withheld: systemd restarts the service if this lasts", metadata: ["problem": "\(problem)"]) }
                     withheld = true

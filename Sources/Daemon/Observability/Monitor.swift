@@ -59,10 +59,8 @@ public final class DaemonMonitor: Sendable {
             var connected = false
             var hinted = false
             for await event in followed.events {
-                Self.record(event, wasConnected: &connected, logger: logger)
-                if clients.count > 1 {  // connected means both connections
-                    Gauge(label: DaemonMetric.brokerConnected.name).record(clients.allSatisfy(\.isConnected) ? 1 : 0)
-                }
+                // The gauge says whether every connection is up, whichever one this event is of.
+                Self.record(event, wasConnected: &connected, allConnected: clients.allSatisfy(\.isConnected), logger: logger)
                 // A topology refusal caused by a configuration change: say which key, once.
                 if case .disconnected(let reason) = event, !hinted, let hint = TopologyHint.forFailure(reason) {
                     logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
@@ -89,16 +87,18 @@ public final class DaemonMonitor: Sendable {
         if let sampler = running.first { await sampler.value }
     }
 
-    /// Records one connection event. `wasConnected` tells a lost connection from a failed
-    /// attempt (both arrive as `.disconnected`): only the first counts as a disconnection.
-    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, logger: Logger) {
+    /// Records one connection event of one connection. `wasConnected` tells a lost connection
+    /// from a failed attempt (both arrive as `.disconnected`): only the first counts as a
+    /// disconnection. `allConnected` (every connection of the daemon is up, read after the
+    /// event) is what the connected gauge shows.
+    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, allConnected: Bool, logger: Logger) {
         switch event {
         case .connected:
             wasConnected = true
-            Gauge(label: DaemonMetric.brokerConnected.name).record(1)
+            Gauge(label: DaemonMetric.brokerConnected.name).record(allConnected ? 1 : 0)
             Counter(label: DaemonMetric.brokerConnections.name).increment()
         case .disconnected:
-            Gauge(label: DaemonMetric.brokerConnected.name).record(0)
+            Gauge(label: DaemonMetric.brokerConnected.name).record(allConnected ? 1 : 0)
             if wasConnected { Counter(label: DaemonMetric.brokerDisconnections.name).increment() }
             wasConnected = false
         case .blocked:
