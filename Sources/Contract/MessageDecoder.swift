@@ -128,7 +128,7 @@ public struct DeferredEntries: Sendable, Hashable {
     }
 }
 
-/// Limits on inbound messages. Config keys: `maxBodyBytes`.
+/// Limits on inbound messages (the contract's; not configuration keys of the daemon).
 public struct DecoderLimits: Sendable, Hashable {
     /// Largest accepted body in bytes (default 16 MiB: a list of about 26,000 citizens).
     public var maxBodyBytes: Int
