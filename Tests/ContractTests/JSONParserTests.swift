@@ -26,6 +26,25 @@ struct JSONParserTests {
         #expect(Self.parse(text) == nil)
     }
 
+    @Test("a streamed array's elements come with their own bytes, also in a slice of a larger Data")
+    func streamedElementRanges() throws {
+        let text = #"{"a":1, "entries" : [ {"x": [1, 2]} ,"s\"]" ,3 , [] ,null ], "b":"entries"}"#
+        let whole = Data(("xx" + text + "yy").utf8)
+        let data = whole[2..<(whole.count - 2)]  // indices start at 2: ranges are in data's indices
+        var seen: [(Int, JSONValue, String)] = []
+        let parsed = try JSONParser.parse(data, streamingArrayAt: "entries") { index, value, range in
+            seen.append((index, value, String(decoding: data[range], as: UTF8.self)))
+        }
+        #expect(parsed.count == 5)
+        #expect(parsed.value == .object(["a": .number(1), "entries": .array([]), "b": .string("entries")]))
+        #expect(seen.map(\.0) == [0, 1, 2, 3, 4])
+        #expect(seen.map(\.2) == [#"{"x": [1, 2]}"#, #""s\"]""#, "3", "[]", "null"])
+        // Each element's bytes parse to the element the parser handed over.
+        for (_, value, bytes) in seen {
+            #expect(try JSONParser.parse(Data(bytes.utf8)) == value)
+        }
+    }
+
     @Test("nesting deeper than 64 levels is rejected")
     func depth() {
         #expect(Self.parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) != nil)
