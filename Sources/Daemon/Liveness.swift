@@ -44,6 +44,9 @@ final class BusyClock: Sendable {
     /// How many deliveries are in hand (taken and not yet settled).
     var inHand: Int { state.withLock { $0.inHand } }
 
+    /// When progress was last recorded (`now()`'s clock; for tests).
+    var lastProgress: Int64 { state.withLock { $0.since } }
+
     /// How long since the last progress while work is in hand; zero when idle (waiting is healthy).
     var busyFor: Duration {
         let (inHand, since) = state.withLock { ($0.inHand, $0.since) }
@@ -75,7 +78,7 @@ public struct WatchdogGate: Sendable, Hashable {
     public func problem(ioLoopSilence: Duration?, pipelineBusy: Duration) -> String? {
         guard let silence = ioLoopSilence else { return "the AMQP I/O thread is not running" }
         if silence >= limit { return "the AMQP I/O thread has not gone round its loop for \(silence)" }
-        if pipelineBusy >= limit { return "the pipeline has been processing one delivery for \(pipelineBusy)" }
+        if pipelineBusy >= limit { return "the pipeline has made no progress (a delivery, or a slice of a list) for \(pipelineBusy)" }
         return nil
     }
 }

@@ -14,6 +14,15 @@ extension Pipeline {
     /// "Memory"). All slices still go into the message's one store transaction.
     static let listSliceSize = 1_000
 
+    /// Tells the watchdog that a long list message is moving: called every `every` entries
+    /// (a slice), so `busyFor` measures one slice, not the whole message. Without it a list
+    /// of 26,800 citizens, which takes tens of seconds in one transaction, would look like a
+    /// hung pipeline and systemd would restart the daemon in the middle of it, again on
+    /// every redelivery (docs/operations.md, "WatchdogSec").
+    func listProgress(at position: Int, every: Int) {
+        if position > 0, position % max(1, every) == 0 { busy.progress() }
+    }
+
     /// What the slices of one municipal list build up for its receipt and log.
     struct ListRun {
         var rejected: [Receipt.RejectedEntry]
@@ -55,6 +64,7 @@ extension Pipeline {
             let repeats = Self.repeatedCitizens(workflowList)
             var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
             for slice in slices {
+                busy.progress()
                 try process(
                     slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
                     decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
@@ -224,7 +234,10 @@ extension Pipeline {
     /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
     /// which may now route it (assessment request, Central Visitation). An entry for a
     /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
-    func process(contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date) async -> Settlement {
+    func process(
+        contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date,
+        progressEvery: Int = Pipeline.listSliceSize
+    ) async -> Settlement {
         let today = Self.civilDate(of: now)
         let source = MessageSource(
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
@@ -235,6 +248,7 @@ extension Pipeline {
             var summary = ListSummary()
             var seen: Set<String> = []
             for (position, entry) in status.entries.enumerated() {
+                listProgress(at: position, every: progressEvery)
                 let index = decoded.acceptedEntryIndices[position]
                 func reject(_ code: RejectionCode, _ reason: String) {
                     rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
@@ -317,7 +331,10 @@ extension Pipeline {
     /// A clinic's own list (R3): it starts no case. Each entry is accepted and recorded in
     /// the audit trail; the comparison with the municipal list of the same pair is sent to
     /// both sides as `reconciliation-report`s (see `reconcile`).
-    func process(clinicList list: Contract.ClinicList, decoded: DecodedMessage, at now: Date) async -> Settlement {
+    func process(
+        clinicList list: Contract.ClinicList, decoded: DecodedMessage, at now: Date,
+        progressEvery: Int = Pipeline.listSliceSize
+    ) async -> Settlement {
         let senderKey = Self.senderKey(decoded.sender)
         return await commit(decoded) { tx -> ListSummary in
             var summary = ListSummary()
@@ -325,6 +342,7 @@ extension Pipeline {
             var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
             var seen: Set<String> = []
             for (position, entry) in list.entries.enumerated() {
+                listProgress(at: position, every: progressEvery)
                 let index = decoded.acceptedEntryIndices[position]
                 guard seen.insert(entry.cpr.digits).inserted else {
                     rejected.append(.init(

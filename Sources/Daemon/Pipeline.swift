@@ -135,9 +135,10 @@ public final class Pipeline: Sendable {
     }
 
     /// How long the pipeline has had deliveries in hand without progress (taking one, handing
-    /// one's write over, settling one), i.e. how long its slowest step in hand (one delivery's
-    /// handling, one transaction) has taken so far; zero while waiting for a delivery: the
-    /// watchdog's measure of a stuck pipeline (`WatchdogGate`).
+    /// one's write over, settling one, finishing a slice of a list message), i.e. how long its
+    /// slowest step in hand (one delivery's handling, one slice, one transaction) has taken so
+    /// far; zero while waiting for a delivery: the watchdog's measure of a stuck pipeline
+    /// (`WatchdogGate`).
     public var busyFor: Duration { busy.busyFor }
 
     /// How many deliveries are in hand: taken and not yet settled (one being handled, the

@@ -160,6 +160,49 @@ struct ListSliceTests {
         }
     }
 
+    @Test("a long list message reports progress to the watchdog every slice, not only when it is settled")
+    func progressPerSlice() async throws {
+        let rig = try Rig()
+        defer { rig.close() }
+        let busy = rig.pipeline.busy
+        // A municipal list in slices of 4: progress at every slice.
+        busy.enter()
+        var before = BusyClock.now()
+        try await rig.process(try Self.body(municipality: "851", citizens: Array(1...9)), municipality: "851", id: "l-1",
+                              sliceSize: 4)
+        #expect(busy.lastProgress >= before)
+        // A journal's contact statuses (here for citizens without a case: each is rejected,
+        // and still counts): progress every `progressEvery` entries, none below that.
+        let url = DaemonSettingsTests.repoRoot.appendingPathComponent("Config/examples/contact-status.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let template = try #require((json["entries"] as? [[String: Any]])?.first)
+        json["entries"] = (100..<103).map { n -> [String: Any] in
+            var entry = template
+            entry["cpr"] = Self.cpr(n)
+            return entry
+        }
+        let properties = InboundProperties(
+            type: "contact-status", messageID: "s-1", userID: "journal-rn", contentType: "application/json",
+            exchange: "dd.in.journal.journal-rn")
+        let decoded = try Self.decoder.decode(properties: properties, body: try JSONSerialization.data(withJSONObject: json)).get()
+        guard case .contactStatus(let status) = decoded.message else {
+            Issue.record("not a contact-status")
+            return
+        }
+        #expect(status.entries.count == 3)
+        before = BusyClock.now()
+        #expect(await rig.pipeline.process(contactStatus: status, decoded: decoded, at: Self.now, progressEvery: 1_000) == .ack)
+        #expect(busy.lastProgress < before, "3 entries are under one slice of 1,000: no progress yet")
+        let again = try Self.decoder.decode(
+            properties: InboundProperties(
+                type: "contact-status", messageID: "s-2", userID: "journal-rn", contentType: "application/json",
+                exchange: "dd.in.journal.journal-rn"),
+            body: try JSONSerialization.data(withJSONObject: json)).get()
+        #expect(await rig.pipeline.process(contactStatus: status, decoded: again, at: Self.now, progressEvery: 1) == .ack)
+        #expect(busy.lastProgress >= before)
+        busy.leave()
+    }
+
     @Test("a repeated citizen (which the decoder never passes) is answered as the workflow answers it")
     func repeats() {
         let list = Workflow.MunicipalList(
