@@ -70,9 +70,11 @@ public struct DecodedMessage: Sendable, Hashable {
     public let rejectedEntries: [EntryRejection]
     /// The `schemaVersion` the sender wrote.
     public let schemaVersion: String
-    /// For a municipal list whose body is larger than `DecoderLimits.decodedEntriesMaxBytes`:
-    /// the accepted entries, left undecoded in the body (the typed list's `entries` is then
-    /// empty); `municipalEntries(_:)` decodes them a slice at a time.
+    /// For a municipal list or contact-status message whose body is larger than
+    /// `DecoderLimits.decodedEntriesMaxBytes`: the accepted entries, left undecoded in the body
+    /// (the typed message's `entries` is then empty); `municipalEntries(_:)` and
+    /// `contactStatusEntries(_:)` decode them a slice at a time. (A clinic list is compared
+    /// whole with the municipal list, so its entries are always decoded.)
     public let deferredEntries: DeferredEntries?
 
     init(
@@ -96,9 +98,16 @@ public struct DecodedMessage: Sendable, Hashable {
     /// entries, as `acceptedEntryIndices`): taken from the typed list, or decoded from the
     /// body when the decoder deferred them. Empty for other messages.
     public func municipalEntries(_ positions: Range<Int>) throws -> [MunicipalListEntry] {
-        if let deferredEntries { return try deferredEntries.decode(MunicipalListEntry.self, positions) }
         guard case .municipalList(let list) = message else { return [] }
+        if let deferredEntries { return try deferredEntries.decode(MunicipalListEntry.self, positions) }
         return Array(list.entries[positions])
+    }
+
+    /// The accepted entries of a contact-status message at `positions`, as `municipalEntries(_:)`.
+    public func contactStatusEntries(_ positions: Range<Int>) throws -> [ContactStatusEntry] {
+        guard case .contactStatus(let status) = message else { return [] }
+        if let deferredEntries { return try deferredEntries.decode(ContactStatusEntry.self, positions) }
+        return Array(status.entries[positions])
     }
 }
 
@@ -132,9 +141,9 @@ public struct DeferredEntries: Sendable, Hashable {
 public struct DecoderLimits: Sendable, Hashable {
     /// Largest accepted body in bytes (default 16 MiB: a list of about 26,000 citizens).
     public var maxBodyBytes: Int
-    /// A municipal list with a larger body keeps its accepted entries undecoded in the body
-    /// (`DecodedMessage.deferredEntries`), to be decoded a slice at a time (default 1 MiB,
-    /// about 1,600 entries).
+    /// A municipal list or contact-status message with a larger body keeps its accepted
+    /// entries undecoded in the body (`DecodedMessage.deferredEntries`), to be decoded a slice
+    /// at a time (default 1 MiB, about 1,600 municipal-list entries).
     public var decodedEntriesMaxBytes: Int
 
     public init(maxBodyBytes: Int = 16 * 1024 * 1024, decodedEntriesMaxBytes: Int = 1024 * 1024) {
@@ -244,7 +253,8 @@ public struct MessageDecoder: Sendable {
         var entries: EntryCollector?
         if streamsLists, type.isList, let schema = schemas.entriesSchema(for: type.rawValue) {
             entries = EntryCollector(
-                type: type, schema: schema, deferring: type == .municipalList && body.count > limits.decodedEntriesMaxBytes)
+                type: type, schema: schema,
+                deferring: (type == .municipalList || type == .contactStatus) && body.count > limits.decodedEntriesMaxBytes)
         }
         let json: JSONValue
         do {
@@ -491,6 +501,10 @@ struct EntryCollector {
                 entries = .clinic(list)
             case .contactStatus(var list):
                 let typed = try DeferredEntries.decode(ContactStatusEntry.self, from: body, range: bytes, with: decoder)
+                if deferring {
+                    ranges.append(bytes)
+                    return
+                }
                 entries = .contactStatus([])
                 list.append(typed)
                 entries = .contactStatus(list)

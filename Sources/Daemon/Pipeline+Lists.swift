@@ -247,55 +247,62 @@ extension Pipeline {
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()
             var seen: Set<String> = []
-            for (position, entry) in status.entries.enumerated() {
-                listProgress(at: position, every: progressEvery)
-                let index = decoded.acceptedEntryIndices[position]
-                func reject(_ code: RejectionCode, _ reason: String) {
-                    rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
+            // A big message's entries stay in its body and are decoded a slice at a time
+            // (`DecodedMessage.deferredEntries`).
+            let count = decoded.acceptedEntryIndices.count
+            let step = max(1, progressEvery)
+            for start in stride(from: 0, to: count, by: step) {
+                for (offset, entry) in try decoded.contactStatusEntries(start..<min(count, start + step)).enumerated() {
+                    let position = start + offset
+                    listProgress(at: position, every: progressEvery)
+                    let index = decoded.acceptedEntryIndices[position]
+                    func reject(_ code: RejectionCode, _ reason: String) {
+                        rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
+                    }
+                    guard seen.insert(entry.cpr.digits).inserted else {
+                        reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
+                        continue
+                    }
+                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+                    let caseID = Self.caseID(pseudonym)
+                    guard var record = try tx.case(id: caseID) else {
+                        reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
+                        continue
+                    }
+                    if let quoted = entry.caseId, quoted != caseID {
+                        rejected.append(.init(
+                            index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
+                            reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
+                        continue
+                    }
+                    var citizenCase = try record.decodeState(as: CitizenCase.self)
+                    let facts = Self.facts(entry)
+                    let result = citizenCase.apply(
+                        .contactStatus(facts),
+                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
+                        configuration: options.workflow)
+                    if case .rejected(let why) = result.outcome {
+                        reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
+                        continue
+                    }
+                    record.state = try StoreJSON.encode(citizenCase)
+                    record.status = citizenCase.stateName
+                    record.clinic = Self.clinicInCharge(citizenCase) ?? record.clinic
+                    record.updatedAt = now
+                    _ = try tx.upsertCase(record)
+                    _ = try tx.appendHistory(CaseHistoryEntry(
+                        caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
+                        payload: try StoreJSON.encode(facts), explanation: nil))
+                    _ = try tx.appendAudit(AuditRecord(
+                        at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
+                        messageType: decoded.type.rawValue, messageID: decoded.messageID,
+                        purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
+                    let data = try caseData(
+                        in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
+                        citizenCase: citizenCase, on: today)
+                    try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
+                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
                 }
-                guard seen.insert(entry.cpr.digits).inserted else {
-                    reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
-                    continue
-                }
-                let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                let caseID = Self.caseID(pseudonym)
-                guard var record = try tx.case(id: caseID) else {
-                    reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
-                    continue
-                }
-                if let quoted = entry.caseId, quoted != caseID {
-                    rejected.append(.init(
-                        index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
-                        reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
-                    continue
-                }
-                var citizenCase = try record.decodeState(as: CitizenCase.self)
-                let facts = Self.facts(entry)
-                let result = citizenCase.apply(
-                    .contactStatus(facts),
-                    context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
-                    configuration: options.workflow)
-                if case .rejected(let why) = result.outcome {
-                    reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
-                    continue
-                }
-                record.state = try StoreJSON.encode(citizenCase)
-                record.status = citizenCase.stateName
-                record.clinic = Self.clinicInCharge(citizenCase) ?? record.clinic
-                record.updatedAt = now
-                _ = try tx.upsertCase(record)
-                _ = try tx.appendHistory(CaseHistoryEntry(
-                    caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
-                    payload: try StoreJSON.encode(facts), explanation: nil))
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                    purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
-                let data = try caseData(
-                    in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
-                    citizenCase: citizenCase, on: today)
-                try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                           pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
             }
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count

@@ -116,7 +116,7 @@ struct ListStreamingTests {
         #expect(list.municipality == "851")
     }
 
-    @Test("a municipal list over decodedEntriesMaxBytes leaves its entries in the body; decoded, they are the same")
+    @Test("municipal lists and contact statuses over decodedEntriesMaxBytes leave their entries in the body; decoded, they are the same")
     func deferredEntries() throws {
         let good = try Self.entries("municipal-list")
         let entries = [good[0], "17", good[1], good[0], #"{"cpr":"0204304123","consent":{"status":"absent"}}"#,
@@ -147,21 +147,44 @@ struct ListStreamingTests {
         var withoutEntries = typed
         withoutEntries.entries = []
         #expect(bare == withoutEntries)
-        // At the limit itself the entries are decoded up front; other lists never wait.
+        // The other accessor has nothing for a municipal list.
+        #expect(try deferred.contactStatusEntries(0..<3).isEmpty)
+        // At the limit itself the entries are decoded up front.
         limits.decodedEntriesMaxBytes = body.count
         let atLimit = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
         #expect(try atLimit.decode(properties: properties, body: body).get().deferredEntries == nil)
-        let status = try Self.list("contact-status", entries: try Self.entries("contact-status"))
         limits.decodedEntriesMaxBytes = 0
         let zero = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
-        let decodedStatus = try zero.decode(
-            properties: Fixtures.properties("contact-status", sender: .journal("journal-rn")), body: status).get()
-        #expect(decodedStatus.deferredEntries == nil)
-        guard case .contactStatus(let statusMessage) = decodedStatus.message else {
+        // A contact-status waits in its body the same way.
+        let statusEntries = try Self.entries("contact-status")
+        let status = try Self.list("contact-status", entries: statusEntries + ["null"] + statusEntries.prefix(1))
+        let statusProperties = Fixtures.properties("contact-status", sender: .journal("journal-rn"))
+        let statusUpFront = try Fixtures.decoder.decode(properties: statusProperties, body: status).get()
+        let statusDeferred = try zero.decode(properties: statusProperties, body: status).get()
+        #expect(statusUpFront.deferredEntries == nil)
+        #expect(statusDeferred.deferredEntries?.count == statusEntries.count)
+        #expect(statusDeferred.acceptedEntryIndices == statusUpFront.acceptedEntryIndices)
+        #expect(statusDeferred.rejectedEntries == statusUpFront.rejectedEntries)
+        #expect(statusDeferred.rejectedEntries.map(\.index) == [statusEntries.count, statusEntries.count + 1])
+        guard case .contactStatus(let typedStatus) = statusUpFront.message,
+            case .contactStatus(let bareStatus) = statusDeferred.message
+        else {
             Issue.record("not a contact-status")
             return
         }
-        #expect(!statusMessage.entries.isEmpty)
+        #expect(bareStatus.entries.isEmpty)
+        #expect(try statusDeferred.contactStatusEntries(0..<statusEntries.count) == typedStatus.entries)
+        #expect(try statusDeferred.municipalEntries(0..<statusEntries.count).isEmpty)
+        // A clinic list is compared whole with the municipal list: never left in the body.
+        let clinic = try Self.list("clinic-list", entries: try Self.entries("clinic-list"))
+        let decodedClinic = try zero.decode(
+            properties: Fixtures.properties("clinic-list", sender: .clinic("amb-syd-aalborg")), body: clinic).get()
+        #expect(decodedClinic.deferredEntries == nil)
+        guard case .clinicList(let clinicMessage) = decodedClinic.message else {
+            Issue.record("not a clinic-list")
+            return
+        }
+        #expect(!clinicMessage.entries.isEmpty)
     }
 
     @Test("contact-status and clinic-list entries: same rejections and typed entries")

@@ -67,6 +67,39 @@ struct ListSliceTests {
                                                     sliceSize: sliceSize)
             #expect(settlement == .ack)
         }
+
+        /// Decodes `body` as the journal's `contact-status` and processes it, `every` entries a slice.
+        func processStatus(_ body: Data, id: String, every: Int, decoder: MessageDecoder) async throws {
+            let properties = InboundProperties(
+                type: "contact-status", messageID: id, userID: "journal-rn", contentType: "application/json",
+                exchange: "dd.in.journal.journal-rn")
+            let decoded = try decoder.decode(properties: properties, body: body).get()
+            guard case .contactStatus(let status) = decoded.message else {
+                Issue.record("not a contact-status")
+                return
+            }
+            #expect((decoded.deferredEntries != nil) == (decoder.limits.decodedEntriesMaxBytes < body.count))
+            #expect(status.entries.isEmpty == (decoded.deferredEntries != nil))
+            let settlement = await pipeline.process(contactStatus: status, decoded: decoded, at: ListSliceTests.now,
+                                                    progressEvery: every)
+            #expect(settlement == .ack)
+        }
+    }
+
+    /// A journal's `contact-status` for `citizens`, the example's two entries taken in turn
+    /// (without the example's `caseId`).
+    static func statusBody(citizens: [Int]) throws -> Data {
+        let url = DaemonSettingsTests.repoRoot.appendingPathComponent("Config/examples/contact-status.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let templates = try #require(json["entries"] as? [[String: Any]])
+        #expect(templates.count >= 2)
+        json["entries"] = citizens.enumerated().map { i, n -> [String: Any] in
+            var entry = templates[i % 2]
+            entry["cpr"] = cpr(n)
+            entry["caseId"] = nil
+            return entry
+        }
+        return try JSONSerialization.data(withJSONObject: json)
     }
 
     /// Fictitious CPR numbers (born 2030, 7th digit 4).
@@ -94,6 +127,7 @@ struct ListSliceTests {
 
     struct Outcome: Equatable {
         var receipt: Data?
+        var statusReceipt: Data?
         var cases: [CaseRecord]
         var history: [[CaseHistoryEntry]]
         var outbox: [[String]]
@@ -109,9 +143,13 @@ struct ListSliceTests {
         let citizens: [Int?] = [1, 2, 3, 4, nil, 5, 6, 7, 8, 9, 10, 11, 12, 13, nil, 14, 15, 16, 17, 18]
         try await rig.process(try body(municipality: "851", citizens: citizens), municipality: "851", id: "l-851",
                               sliceSize: sliceSize, decoder: decoder)
+        // The journal's statuses for some of them (99 has no case; 4 is 813's citizen).
+        try await rig.processStatus(try statusBody(citizens: [1, 2, 99, 4, 5, 6, 10]), id: "s-1", every: sliceSize,
+                                    decoder: decoder)
         let cases = try rig.store.allCases().sorted { $0.caseID < $1.caseID }
         return Outcome(
             receipt: try rig.store.receipt(forSender: Pipeline.senderKey(.municipality("851")), messageID: "l-851"),
+            statusReceipt: try rig.store.receipt(forSender: Pipeline.senderKey(.journal("journal-rn")), messageID: "s-1"),
             cases: cases,
             history: try cases.map { try rig.store.caseHistory(id: $0.caseID) },
             outbox: try rig.store.pendingOutbox(limit: 10_000).map {
@@ -136,9 +174,15 @@ struct ListSliceTests {
         #expect(json["heldEntries"] as? [Int] == [2, 6, 9, 12, 16, 19])
         #expect(whole.cases.count == 18)
         #expect(!whole.outbox.isEmpty)
+        // The statuses: 99 has no case (sent index 2); the other six are taken.
+        let statusReceiptBody = try #require(whole.statusReceipt)
+        let statusReceipt = try #require(try JSONSerialization.jsonObject(with: statusReceiptBody) as? [String: Any])
+        #expect(statusReceipt["acceptedEntries"] as? Int == 6)
+        #expect((statusReceipt["rejectedEntries"] as? [[String: Any]])?.compactMap { $0["index"] as? Int } == [2])
         for size in [1, 4, 7] {
             let sliced = try await Self.run(sliceSize: size)
             #expect(sliced.receipt == whole.receipt, "slice \(size)")
+            #expect(sliced.statusReceipt == whole.statusReceipt, "slice \(size)")
             #expect(sliced.cases == whole.cases, "slice \(size)")
             #expect(sliced.history == whole.history, "slice \(size)")
             #expect(sliced.outbox == whole.outbox, "slice \(size)")
@@ -153,6 +197,7 @@ struct ListSliceTests {
         for size in [1_000_000, 4, 1] {
             let deferred = try await Self.run(sliceSize: size, decoder: Self.deferring)
             #expect(deferred.receipt == decodedUpFront.receipt, "slice \(size)")
+            #expect(deferred.statusReceipt == decodedUpFront.statusReceipt, "slice \(size)")
             #expect(deferred.cases == decodedUpFront.cases, "slice \(size)")
             #expect(deferred.history == decodedUpFront.history, "slice \(size)")
             #expect(deferred.outbox == decodedUpFront.outbox, "slice \(size)")
