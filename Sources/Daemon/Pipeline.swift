@@ -656,8 +656,8 @@ public final class Pipeline: Sendable {
         return calendar
     }()
 
-    /// The Europe/Copenhagen civil date of an instant.
-    static func civilDate(of date: Date) -> LocalDate {
+    /// The Europe/Copenhagen civil date of an instant (the daemon's and the admin commands' "today").
+    public static func civilDate(of date: Date) -> LocalDate {
         let c = copenhagen.dateComponents([.year, .month, .day], from: date)
         return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
             ?? LocalDate(year: 1970, month: 1, day: 1)!

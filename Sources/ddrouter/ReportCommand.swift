@@ -22,10 +22,7 @@ struct ReportCommand: AsyncParsableCommand {
             guard let date = LocalDate(iso: asOf) else { throw ValidationError("--as-of must be yyyy-MM-dd") }
             today = date
         } else {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "Europe/Copenhagen") ?? .gmt
-            let c = calendar.dateComponents([.year, .month, .day], from: now)
-            today = LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1) ?? LocalDate(year: 1970, month: 1, day: 1)!
+            today = Pipeline.civilDate(of: now)
         }
         let report = try AdminReport.make(store: context.store, directory: context.settings.directory, now: now, today: today)
         print(tsv ? report.tsv : report.table(directory: context.settings.directory))
