@@ -514,9 +514,10 @@ struct EntryCollector {
         }
     }
 
-    /// The deferred entries' bytes, when deferring.
+    /// The deferred entries' bytes, when deferring and the entries were streamed (otherwise
+    /// the whole-tree path decoded them into the message).
     func deferred(in body: Data) -> DeferredEntries? {
-        deferring ? DeferredEntries(body: body, ranges: ranges) : nil
+        deferring && count != nil ? DeferredEntries(body: body, ranges: ranges) : nil
     }
 
     /// The typed message decoded without its entries, with the collected entries put in.
