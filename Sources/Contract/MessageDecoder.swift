@@ -96,18 +96,26 @@ public struct DecodedMessage: Sendable, Hashable {
 
     /// The accepted entries of a municipal list at `positions` (indices into the accepted
     /// entries, as `acceptedEntryIndices`): taken from the typed list, or decoded from the
-    /// body when the decoder deferred them. Empty for other messages.
+    /// body when the decoder deferred them. Exactly one entry per position, or it throws
+    /// (also for a message of another type).
     public func municipalEntries(_ positions: Range<Int>) throws -> [MunicipalListEntry] {
-        guard case .municipalList(let list) = message else { return [] }
-        if let deferredEntries { return try deferredEntries.decode(MunicipalListEntry.self, positions) }
-        return Array(list.entries[positions])
+        guard case .municipalList(let list) = message else { throw DeferredEntries.Mismatch.otherType }
+        return try Self.entries(positions, typed: list.entries, deferred: deferredEntries)
     }
 
     /// The accepted entries of a contact-status message at `positions`, as `municipalEntries(_:)`.
     public func contactStatusEntries(_ positions: Range<Int>) throws -> [ContactStatusEntry] {
-        guard case .contactStatus(let status) = message else { return [] }
-        if let deferredEntries { return try deferredEntries.decode(ContactStatusEntry.self, positions) }
-        return Array(status.entries[positions])
+        guard case .contactStatus(let status) = message else { throw DeferredEntries.Mismatch.otherType }
+        return try Self.entries(positions, typed: status.entries, deferred: deferredEntries)
+    }
+
+    private static func entries<Entry: Decodable>(
+        _ positions: Range<Int>, typed: [Entry], deferred: DeferredEntries?
+    ) throws -> [Entry] {
+        let count = deferred?.count ?? typed.count
+        guard positions.lowerBound >= 0, positions.upperBound <= count else { throw DeferredEntries.Mismatch.outOfRange }
+        if let deferred { return try deferred.decode(Entry.self, positions) }
+        return Array(typed[positions])
     }
 }
 
@@ -117,6 +125,13 @@ public struct DecodedMessage: Sendable, Hashable {
 /// (docs/performance.md, "Memory"). Each entry has been validated and decoded once by the
 /// decoder; decoding it again here runs the same decoder on the same bytes.
 public struct DeferredEntries: Sendable, Hashable {
+    /// Entries asked of the wrong message type, or positions beyond the accepted entries (a
+    /// router defect: the caller's transaction is undone).
+    public enum Mismatch: Error, Sendable {
+        case otherType
+        case outOfRange
+    }
+
     let body: Data
     /// Each accepted entry's bytes in `body`, in order.
     let ranges: [Range<Int>]

@@ -308,6 +308,8 @@ public struct MunicipalList: ContractMessage {
     /// The list's own date; routing (R1) is evaluated as of this date, never the wall clock.
     public var asOf: CalendarDate
     /// One entry per citizen; each entry is validated and answered on its own (R11).
+    /// Empty in a decoded message whose entries stayed in the body
+    /// (`DecodedMessage.deferredEntries`; read them with `DecodedMessage.municipalEntries(_:)`).
     public var entries: [MunicipalListEntry]
 
     public init(
@@ -508,6 +510,8 @@ public struct ContactStatus: ContractMessage {
     /// The date the facts are true for.
     public var asOf: CalendarDate
     /// One entry per citizen, validated one by one (R11).
+    /// Empty in a decoded message whose entries stayed in the body
+    /// (`DecodedMessage.deferredEntries`; read them with `DecodedMessage.contactStatusEntries(_:)`).
     public var entries: [ContactStatusEntry]
 
     public init(

@@ -10,13 +10,15 @@ final class StopFlag: Sendable {
 
 /// How long a loop with work in hand has gone without progress (0 while it has none). The
 /// pipeline has several deliveries in hand at once (group commit): each counts from `enter`
-/// to `leave`, and taking one, handing one's write over (`progress`) or settling one is
-/// progress. So this is how long the slowest step in hand has taken so far: one delivery's
-/// handling or one transaction, not the time a delivery waited behind others.
+/// to `leave`, and taking one, handing one's write over (`progress`), finishing a slice of
+/// a list message (`progress`) or settling one is progress. So this is how long the slowest
+/// step in hand has taken so far: one delivery's handling, one slice or one transaction,
+/// not the time a delivery waited behind others.
 final class BusyClock: Sendable {
     private struct State {
         var inHand = 0
         var since: Int64 = 0  // ns of the monotonic clock: the last progress
+        var progressed = 0  // `progress()` calls (for tests)
     }
     private let state = Mutex(State())
 
@@ -30,8 +32,14 @@ final class BusyClock: Sendable {
 
     func progress() {
         let now = Self.now()
-        state.withLock { $0.since = now }
+        state.withLock {
+            $0.since = now
+            $0.progressed += 1
+        }
     }
+
+    /// How many times `progress()` was called (for tests).
+    var progressCount: Int { state.withLock { $0.progressed } }
 
     func leave() {
         let now = Self.now()
@@ -63,8 +71,9 @@ final class BusyClock: Sendable {
 /// Whether `ddrouter run` may tell systemd it is alive (`WATCHDOG=1`, issue 5). A ping
 /// proves liveness, not just that a timer task runs: the AMQP I/O thread must have gone round
 /// its loop within `limit` (it does so at least every 100 ms, connected or not) and the
-/// pipeline must not have been busy with one delivery for `limit` or longer (waiting for a
-/// delivery is healthy: an idle daemon pings). Without pings systemd restarts the service
+/// pipeline must have made progress within `limit` while it has deliveries in hand (one
+/// delivery, one slice of a list, one transaction; waiting for a delivery is healthy: an
+/// idle daemon pings). Without pings systemd restarts the service
 /// `WatchdogSec` after the last one.
 public struct WatchdogGate: Sendable, Hashable {
     public var limit: Duration

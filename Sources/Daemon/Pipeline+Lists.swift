@@ -52,6 +52,7 @@ extension Pipeline {
             var keys: [Workflow.MunicipalList.Entry] = []
             keys.reserveCapacity(count)
             for slice in slices {
+                // `municipalEntries` gives one entry per position of the slice, or throws.
                 for entry in try decoded.municipalEntries(slice) {
                     keys.append(Workflow.MunicipalList.Entry(
                         citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent)))
@@ -234,9 +235,9 @@ extension Pipeline {
     /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
     /// which may now route it (assessment request, Central Visitation). An entry for a
     /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
+    /// The entries come from `decoded` (`contactStatusEntries`), `progressEvery` at a time.
     func process(
-        contactStatus status: Contract.ContactStatus, decoded: DecodedMessage, at now: Date,
-        progressEvery: Int = Pipeline.listSliceSize
+        contactStatus decoded: DecodedMessage, at now: Date, progressEvery: Int = Pipeline.listSliceSize
     ) async -> Settlement {
         let today = Self.civilDate(of: now)
         let source = MessageSource(

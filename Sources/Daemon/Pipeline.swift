@@ -229,8 +229,8 @@ public final class Pipeline: Sendable {
                     reason: "`/asOf` is not a date the router can route by."), at: now)
             }
             return await process(list: list, asOf: asOf, decoded: decoded, at: now)
-        case .contactStatus(let status):
-            return await process(contactStatus: status, decoded: decoded, at: now)
+        case .contactStatus:
+            return await process(contactStatus: decoded, at: now)
         case .clinicList(let list):
             return await process(clinicList: list, decoded: decoded, at: now)
         case .referral, .consentUpdate, .assessment, .municipalPosition, .meetingOutcome, .transitionProposal,

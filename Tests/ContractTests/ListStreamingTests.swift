@@ -97,12 +97,15 @@ struct ListStreamingTests {
             with(good[0], cpr: "3213301234").replacingOccurrences(of: "2024-03-01", with: "2024-13-01"),  // 7 two faults: first decides
             with(good[1], cpr: "0504304123"),                               // 8 accepted
             with(good[0], cpr: "0304304123"),                               // 9 accepted: 6 (same CPR) was rejected
+            // 10 accepted: escapes in the free text, decoded from the entry's own bytes
+            with(good[1], cpr: "0604304123").replacingOccurrences(
+                of: #""note":"Borger ønsker kontakt via SMS.""#, with: #""note":"Sk\u00e6rm \/ \"x\" \ud83d\ude00 \\ \n""#),
         ]
         let body = try Self.list("municipal-list", entries: entries)
         let (streamed, whole) = Self.both("municipal-list", sender: .municipality("851"), body: body)
         #expect(streamed == whole)
         let decoded = try streamed.get()
-        #expect(decoded.acceptedEntryIndices == [0, 1, 8, 9])
+        #expect(decoded.acceptedEntryIndices == [0, 1, 8, 9, 10])
         #expect(decoded.rejectedEntries.map(\.index) == [2, 3, 4, 5, 6, 7])
         #expect(decoded.rejectedEntries.map(\.rejection.code) == [
             .invalidCPR, .duplicateEntry, .wrongType, .missingField, .unknownField,
@@ -112,7 +115,8 @@ struct ListStreamingTests {
             Issue.record("not a municipal list")
             return
         }
-        #expect(list.entries.map(\.cpr.digits) == ["0103304123", "1506315018", "0504304123", "0304304123"])
+        #expect(list.entries.map(\.cpr.digits) == ["0103304123", "1506315018", "0504304123", "0304304123", "0604304123"])
+        #expect(list.entries.last?.note == "Skærm / \"x\" 😀 \\ \n", "the example's note has changed: the escapes were not put in")
         #expect(list.municipality == "851")
     }
 
@@ -147,8 +151,10 @@ struct ListStreamingTests {
         var withoutEntries = typed
         withoutEntries.entries = []
         #expect(bare == withoutEntries)
-        // The other accessor has nothing for a municipal list.
-        #expect(try deferred.contactStatusEntries(0..<3).isEmpty)
+        // The other accessor, or positions past the accepted entries, are a defect: thrown.
+        #expect(throws: DeferredEntries.Mismatch.self) { try deferred.contactStatusEntries(0..<3) }
+        #expect(throws: DeferredEntries.Mismatch.self) { try deferred.municipalEntries(2..<4) }
+        #expect(throws: DeferredEntries.Mismatch.self) { try upFront.municipalEntries(2..<4) }
         // At the limit itself the entries are decoded up front.
         limits.decodedEntriesMaxBytes = body.count
         let atLimit = MessageDecoder(codeBook: Fixtures.decoder.codeBook, topology: Fixtures.decoder.topology, limits: limits)
@@ -174,7 +180,7 @@ struct ListStreamingTests {
         }
         #expect(bareStatus.entries.isEmpty)
         #expect(try statusDeferred.contactStatusEntries(0..<statusEntries.count) == typedStatus.entries)
-        #expect(try statusDeferred.municipalEntries(0..<statusEntries.count).isEmpty)
+        #expect(throws: DeferredEntries.Mismatch.self) { try statusDeferred.municipalEntries(0..<statusEntries.count) }
         // A clinic list is compared whole with the municipal list: never left in the body.
         let clinic = try Self.list("clinic-list", entries: try Self.entries("clinic-list"))
         let decodedClinic = try zero.decode(

@@ -80,8 +80,7 @@ struct ListSliceTests {
             }
             #expect((decoded.deferredEntries != nil) == (decoder.limits.decodedEntriesMaxBytes < body.count))
             #expect(status.entries.isEmpty == (decoded.deferredEntries != nil))
-            let settlement = await pipeline.process(contactStatus: status, decoded: decoded, at: ListSliceTests.now,
-                                                    progressEvery: every)
+            let settlement = await pipeline.process(contactStatus: decoded, at: ListSliceTests.now, progressEvery: every)
             #expect(settlement == .ack)
         }
     }
@@ -210,12 +209,14 @@ struct ListSliceTests {
         let rig = try Rig()
         defer { rig.close() }
         let busy = rig.pipeline.busy
-        // A municipal list in slices of 4: progress at every slice.
+        // A municipal list of 9 in slices of 4: progress at each of the 3 slices.
         busy.enter()
         var before = BusyClock.now()
+        var calls = busy.progressCount
         try await rig.process(try Self.body(municipality: "851", citizens: Array(1...9)), municipality: "851", id: "l-1",
                               sliceSize: 4)
         #expect(busy.lastProgress >= before)
+        #expect(busy.progressCount - calls == 3)
         // A journal's contact statuses (here for citizens without a case: each is rejected,
         // and still counts): progress every `progressEvery` entries, none below that.
         let url = DaemonSettingsTests.repoRoot.appendingPathComponent("Config/examples/contact-status.json")
@@ -236,15 +237,18 @@ struct ListSliceTests {
         }
         #expect(status.entries.count == 3)
         before = BusyClock.now()
-        #expect(await rig.pipeline.process(contactStatus: status, decoded: decoded, at: Self.now, progressEvery: 1_000) == .ack)
+        calls = busy.progressCount
+        #expect(await rig.pipeline.process(contactStatus: decoded, at: Self.now, progressEvery: 1_000) == .ack)
         #expect(busy.lastProgress < before, "3 entries are under one slice of 1,000: no progress yet")
+        #expect(busy.progressCount == calls)
         let again = try Self.decoder.decode(
             properties: InboundProperties(
                 type: "contact-status", messageID: "s-2", userID: "journal-rn", contentType: "application/json",
                 exchange: "dd.in.journal.journal-rn"),
             body: try JSONSerialization.data(withJSONObject: json)).get()
-        #expect(await rig.pipeline.process(contactStatus: status, decoded: again, at: Self.now, progressEvery: 1) == .ack)
+        #expect(await rig.pipeline.process(contactStatus: again, at: Self.now, progressEvery: 1) == .ack)
         #expect(busy.lastProgress >= before)
+        #expect(busy.progressCount - calls == 2, "after entries 0 and 1 of 3")
         busy.leave()
     }
 
