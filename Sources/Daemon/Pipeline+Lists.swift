@@ -16,9 +16,10 @@ extension Pipeline {
 
     /// Tells the watchdog that a long list message is moving: called every `every` entries
     /// (a slice), so `busyFor` measures one slice, not the whole message. Without it a list
-    /// of 26,800 citizens, which takes tens of seconds in one transaction, would look like a
-    /// hung pipeline and systemd would restart the daemon in the middle of it, again on
-    /// every redelivery (docs/operations.md, "WatchdogSec").
+    /// of 26,800 citizens (one transaction of an estimated 10-30 s on the bench machine, quiet
+    /// to busy; docs/performance.md, section 3) could look like a hung pipeline, and systemd
+    /// would restart the daemon in the middle of it, again on every redelivery
+    /// (docs/operations.md, "WatchdogSec").
     func listProgress(at position: Int, every: Int) {
         if position > 0, position % max(1, every) == 0 { busy.progress() }
     }
