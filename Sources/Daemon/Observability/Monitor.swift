@@ -51,16 +51,14 @@ public final class DaemonMonitor: Sendable {
     }
 
     public func start() {
-        Gauge(label: DaemonMetric.brokerConnected.name).record(clients.allSatisfy(\.isConnected) ? 1 : 0)
-        Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
+        Self.recordConnectionGauges(clients)
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
         let clients = clients
         let followers = clients.map { followed in Task { [logger] in
             var connected = false
             var hinted = false
             for await event in followed.events {
-                // The gauge says whether every connection is up, whichever one this event is of.
-                Self.record(event, wasConnected: &connected, allConnected: clients.allSatisfy(\.isConnected), logger: logger)
+                Self.record(event, wasConnected: &connected, clients: clients, logger: logger)
                 // A topology refusal caused by a configuration change: say which key, once.
                 if case .disconnected(let reason) = event, !hinted, let hint = TopologyHint.forFailure(reason) {
                     logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
@@ -87,24 +85,22 @@ public final class DaemonMonitor: Sendable {
         if let sampler = running.first { await sampler.value }
     }
 
-    /// Records one connection event of one connection. `wasConnected` tells a lost connection
-    /// from a failed attempt (both arrive as `.disconnected`): only the first counts as a
-    /// disconnection. `allConnected` (every connection of the daemon is up, read after the
-    /// event) is what the connected gauge shows.
-    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, allConnected: Bool, logger: Logger) {
+    /// Records one connection event of one of `clients` (the daemon's connections).
+    /// `wasConnected` tells a lost connection from a failed attempt (both arrive as
+    /// `.disconnected`): only the first counts as a disconnection. The connected and blocked
+    /// gauges are read from all of `clients` after the event, whichever connection it is of.
+    static func record(_ event: ConnectionEvent, wasConnected: inout Bool, clients: [AMQPClient], logger: Logger) {
         switch event {
         case .connected:
             wasConnected = true
-            Gauge(label: DaemonMetric.brokerConnected.name).record(allConnected ? 1 : 0)
+            recordConnectionGauges(clients)
             Counter(label: DaemonMetric.brokerConnections.name).increment()
         case .disconnected:
-            Gauge(label: DaemonMetric.brokerConnected.name).record(allConnected ? 1 : 0)
+            recordConnectionGauges(clients)
             if wasConnected { Counter(label: DaemonMetric.brokerDisconnections.name).increment() }
             wasConnected = false
-        case .blocked:
-            Gauge(label: DaemonMetric.brokerBlocked.name).record(1)
-        case .unblocked:
-            Gauge(label: DaemonMetric.brokerBlocked.name).record(0)
+        case .blocked, .unblocked:
+            recordConnectionGauges(clients)
         case .consumerCancelled(let queue):
             logger.warning("the broker cancelled a consumer; subscribing again", metadata: ["amqp.queue": "\(queue)"])
         case .resubscribed, .staleAcksDropped:
@@ -112,11 +108,16 @@ public final class DaemonMonitor: Sendable {
         }
     }
 
+    /// `broker_connected`: every connection is up; `broker_blocked`: the broker blocks any of them.
+    static func recordConnectionGauges(_ clients: [AMQPClient]) {
+        Gauge(label: DaemonMetric.brokerConnected.name).record(clients.allSatisfy(\.isConnected) ? 1 : 0)
+        Gauge(label: DaemonMetric.brokerBlocked.name).record(clients.allSatisfy { $0.blockedReason == nil } ? 0 : 1)
+    }
+
     /// One sampling round (also called by tests).
     public func sample() async {
         let connected = clients.allSatisfy(\.isConnected)
-        Gauge(label: DaemonMetric.brokerConnected.name).record(connected ? 1 : 0)
-        Gauge(label: DaemonMetric.brokerBlocked.name).record(clients.allSatisfy { $0.blockedReason == nil } ? 0 : 1)
+        Self.recordConnectionGauges(clients)
         Gauge(label: DaemonMetric.consumerActive.name).record(Observe.isConsuming ? 1 : 0)
         let inbound = connected ? await queueDepth(names.inboundQueue) : nil
         let dead = connected ? await queueDepth(names.deadLetterQueue) : nil
