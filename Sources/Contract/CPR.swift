@@ -1,6 +1,6 @@
 /// A Danish CPR number (personnummer), validated and normalised to ten digits.
 ///
-/// Rules (docs/messages.md, "CPR numbers"; DOMAIN.md "Facts around the seeds"):
+/// Rules (docs/messages.md, "CPR numbers"; docs/domain.md "Facts around the seeds"):
 /// - ten digits, written `DDMMYYSSSS` or `DDMMYY-SSSS`; stored without the hyphen;
 /// - the first six digits are a valid date, the century taken from the 7th digit by the
 ///   CPR office's table (see `century(seventhDigit:twoDigitYear:)`);

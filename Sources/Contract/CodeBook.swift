@@ -17,7 +17,7 @@ public struct CodeBook: Sendable, Hashable {
         self.journals = journals
     }
 
-    /// The 11 municipalities of Region Nordjylland (DOMAIN.md): Aalborg 851,
+    /// The 11 municipalities of Region Nordjylland (docs/domain.md): Aalborg 851,
     /// Brønderslev 810, Frederikshavn 813, Hjørring 860, Jammerbugt 849, Læsø 825,
     /// Mariagerfjord 846, Morsø 773, Rebild 840, Thisted 787, Vesthimmerland 820.
     public static let nordjyllandMunicipalities: Set<String> = [

@@ -1,7 +1,7 @@
 import Contract
 import Workflow
 
-/// Why the daemon wrote an audit entry: a purpose and its legal basis (DOMAIN.md "Facts
+/// Why the daemon wrote an audit entry: a purpose and its legal basis (docs/domain.md "Facts
 /// around the seeds"; docs/operations.md "Audit trail"). A small closed table, so the
 /// citizen's "who, when and why" (`audit citizen`) reads the same for every entry of a kind.
 /// The entry's `purpose` column holds `recorded`: `<purpose> (<legal basis>)`.

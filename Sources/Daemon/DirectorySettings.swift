@@ -73,7 +73,7 @@ public struct Directory: Sendable, Hashable {
         self.centralVisitationUser = centralVisitationUser
     }
 
-    /// Region Nordjylland (DOMAIN.md): the 11 municipalities, one clinic per catchment area
+    /// Region Nordjylland (docs/domain.md): the 11 municipalities, one clinic per catchment area
     /// (Syd: Aalborg, Vesthimmerland, Rebild, Mariagerfjord; Nord: Frederikshavn, Læsø,
     /// Hjørring, Jammerbugt, Brønderslev, Morsø, Thisted) and the region's journal.
     public static let nordjylland = Directory(

@@ -3,7 +3,7 @@ public import Workflow
 /// Reads the rules' configuration (`WorkflowConfiguration`): the R8 phasing calendar and
 /// the timer durations.
 ///
-/// Keys (defaults from DOMAIN.md):
+/// Keys (defaults from docs/domain.md):
 /// - `workflow.rules_version` (ddrouter-rules-1)
 /// - `workflow.phasing.group1_start` (2024-09-01), `.group2_start` (2025-07-01),
 ///   `.group2_phase_in_end` (2026-07-01), `.group3_start` (2026-07-01), all `yyyy-MM-dd`

@@ -28,7 +28,7 @@ public struct PhasingCalendar: Sendable, Hashable, Codable {
         self.group3Start = group3Start
     }
 
-    /// The defaults of DOMAIN.md (Region Nordjylland).
+    /// The defaults of docs/domain.md (Region Nordjylland).
     public static let nordjylland = PhasingCalendar()
 }
 

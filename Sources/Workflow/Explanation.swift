@@ -1,4 +1,4 @@
-/// The rules of DOMAIN.md, by number.
+/// The rules of docs/domain.md, by number.
 public enum RuleID: String, Sendable, Hashable, Codable, CaseIterable {
     case r1 = "R1", r2 = "R2", r3 = "R3", r4 = "R4", r5 = "R5", r6 = "R6"
     case r7 = "R7", r8 = "R8", r9 = "R9", r10 = "R10", r11 = "R11"

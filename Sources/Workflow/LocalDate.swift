@@ -1,6 +1,6 @@
 /// A civil calendar date (year, month, day) as used in Europe/Copenhagen.
 ///
-/// Every rule of DOMAIN.md works on civil dates: "closed within the last year" (R1),
+/// Every rule of docs/domain.md works on civil dates: "closed within the last year" (R1),
 /// "from 1 July 2026" (R8), "14 days after the referral" (R10). A `LocalDate` has no time
 /// of day and no time zone; turning an instant into the Copenhagen civil date is the
 /// daemon's job (it owns the clock and the time-zone database). Day arithmetic here is

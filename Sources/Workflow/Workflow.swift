@@ -1,4 +1,4 @@
-// Workflow: the pure rules core of ddrouter (DOMAIN.md rules R1–R11).
+// Workflow: the pure rules core of ddrouter (docs/domain.md rules R1–R11).
 //
 // No I/O, no clock reads, no randomness: every function is a pure function of its inputs,
 // so replaying an inbound message against the same stored state gives the same answer.

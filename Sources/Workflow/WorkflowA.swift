@@ -47,7 +47,7 @@ public struct ListingFacts: Sendable, Hashable, Codable {
     }
 }
 
-/// Workflow A: phasing a list-1 citizen into integrated treatment (DOMAIN.md, workflow A).
+/// Workflow A: phasing a list-1 citizen into integrated treatment (docs/domain.md, workflow A).
 ///
 /// listed → (consent, R4) → routed (R1) → assessed (R5) → positions/meetings → decided →
 /// transition (R9, R10) → handover. The patient may end the track at any time (R6).

@@ -1,4 +1,4 @@
-/// Workflow B: from integrated back to coordinated treatment (DOMAIN.md, workflow B).
+/// Workflow B: from integrated back to coordinated treatment (docs/domain.md, workflow B).
 ///
 /// proposal → consent check (R4) → agreement, or collaboration meeting and psychiatry's
 /// decision (R5) → network meeting → joint plan (one of three kinds) → knowledge handover

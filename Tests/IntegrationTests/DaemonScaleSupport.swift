@@ -6,7 +6,7 @@ import Testing
 /// A generated municipal list 1 load (issue 4, test 1): citizens spread over the 11
 /// municipalities, each with journal facts chosen so that every branch of R1 occurs, and the
 /// outcome each citizen must reach, worked out HERE from the generated facts and R1 as
-/// DOMAIN.md states it, not by the Workflow module's routing code.
+/// docs/domain.md states it, not by the Workflow module's routing code.
 struct ScaleWorkload: Sendable {
     /// What the journal says about a citizen (relative to the list's date A).
     enum Category: String, Sendable, CaseIterable {
@@ -113,7 +113,7 @@ struct ScaleWorkload: Sendable {
 
     func listID(_ municipality: String) -> String { "\(name)-list-\(municipality)" }
 
-    /// R1, restated for the generated facts (DOMAIN.md): current treatment → that clinic;
+    /// R1, restated for the generated facts (docs/domain.md): current treatment → that clinic;
     /// closed course or counted acute contact within 365 days (inclusive) → Central
     /// Visitation; no qualifying contact → group 3 referral from 2026-07-01, else not group 2;
     /// no answer → waits; no consent → held.

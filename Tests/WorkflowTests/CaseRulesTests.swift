@@ -315,7 +315,7 @@ struct R7Tests {
         }
     }
 
-    /// Sequences and, per step, whether DOMAIN.md's order allows it at that point.
+    /// Sequences and, per step, whether docs/domain.md's order allows it at that point.
     static let sequences: [([Step], [Bool])] = [
         ([.agree, .network, .plan, .knowledge], [true, true, true, true]),
         ([.disagree, .collabAgree, .network, .plan, .knowledge], [true, true, true, true, true]),

@@ -3,7 +3,7 @@ import Testing
 import Workflow
 
 /// Property tests over many generated citizens and message orders, with a seeded generator.
-/// Expectations come from an independent oracle written from DOMAIN.md (R1) and from the
+/// Expectations come from an independent oracle written from docs/domain.md (R1) and from the
 /// test's own record of which consents were given (R4), not from the code under test.
 @Suite("Properties: generated citizens and message orders")
 struct PropertyTests {
@@ -57,7 +57,7 @@ struct PropertyTests {
         return T.utc.dateComponents([.day], from: da, to: db).day!
     }
 
-    /// The R1 oracle: (event kind, recipient) of the one routing event DOMAIN.md expects.
+    /// The R1 oracle: (event kind, recipient) of the one routing event docs/domain.md expects.
     static func expectedRouting(_ c: Citizen) -> (String, Party) {
         if c.journal == .never { return ("cv-referral", .centralVisitation) }
         let f = c.facts
@@ -75,7 +75,7 @@ struct PropertyTests {
 
     static let routingKinds: Set<String> = ["assessment-request", "cv-referral", "not-group-2"]
 
-    /// Test-side data origin of each payload, from DOMAIN.md: what the municipality listed
+    /// Test-side data origin of each payload, from docs/domain.md: what the municipality listed
     /// is municipal data; what psychiatry knows or decides is regional.
     static func origin(_ p: EventPayload) -> Set<Sector> {
         switch p {
@@ -188,7 +188,7 @@ struct PropertyTests {
         }
     }
 
-    @Test("R1 every list-1 citizen ends in exactly one routing outcome, the one DOMAIN.md gives", arguments: [1 as UInt64, 2, 3])
+    @Test("R1 every list-1 citizen ends in exactly one routing outcome, the one docs/domain.md gives", arguments: [1 as UInt64, 2, 3])
     func exactlyOneOutcome(seed: UInt64) {
         let citizens = Self.generate(count: 300, seed: seed)
         var run = Run()

@@ -1,7 +1,7 @@
 import Testing
 import Workflow
 
-/// R1 routing edges, each expectation written from DOMAIN.md's text, not from the code.
+/// R1 routing edges, each expectation written from docs/domain.md's text, not from the code.
 @Suite("R1 routing of a list-1 citizen")
 struct R1RoutingTests {
     static let asOf = T.d("2026-11-23")  // after group 3's default start 2026-07-01

@@ -54,7 +54,7 @@ struct R3Tests {
 
 @Suite("R8 phasing calendar as configuration")
 struct R8Tests {
-    @Test("R8 defaults are DOMAIN.md's table")
+    @Test("R8 defaults are docs/domain.md's table")
     func defaults() {
         let p = PhasingCalendar.nordjylland
         #expect(p.group1Start.iso == "2024-09-01")

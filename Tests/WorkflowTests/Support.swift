@@ -83,7 +83,7 @@ extension CaseResult {
 }
 
 /// Independent classification of which payloads carry data about the citizen (as opposed
-/// to pure notices). Written from DOMAIN.md R4, not derived from `EventPayload.dataOrigins`.
+/// to pure notices). Written from docs/domain.md R4, not derived from `EventPayload.dataOrigins`.
 func carriesCitizenData(_ payload: EventPayload) -> Bool {
     switch payload {
     case .heldForConsent, .consentWithdrawn, .deadlineWarning, .reminder, .psychiatryProceedsAlone:
