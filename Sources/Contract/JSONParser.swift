@@ -72,8 +72,9 @@ struct JSONParser {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
     }
 
+    /// `depth` counts the containers around the value; a container at depth `d` is level
+    /// `d + 1`, so the two container functions refuse `depth >= maxDepth` (level 65 and more).
     private mutating func value(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= JSONParser.maxDepth else { throw fail("nested too deeply") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try object(depth: depth)
@@ -106,6 +107,7 @@ struct JSONParser {
     private mutating func object(
         depth: Int, streaming key: String?, _ element: (Int, JSONValue, Range<Int>) -> Void
     ) throws(Failure) -> (value: JSONValue, count: Int?) {
+        guard depth < JSONParser.maxDepth else { throw fail("nested too deeply") }
         i += 1
         var result: [String: JSONValue] = [:]
         var count: Int?
@@ -146,7 +148,7 @@ struct JSONParser {
     /// `array(depth:)`, handing each element (with its byte offsets) to `element` instead of
     /// keeping it; returns the count.
     private mutating func array(depth: Int, streaming element: (Int, JSONValue, Range<Int>) -> Void) throws(Failure) -> Int {
-        guard depth <= JSONParser.maxDepth else { throw fail("nested too deeply") }
+        guard depth < JSONParser.maxDepth else { throw fail("nested too deeply") }
         i += 1
         var count = 0
         skipWhitespace()

@@ -45,10 +45,35 @@ struct JSONParserTests {
         }
     }
 
-    @Test("nesting deeper than 64 levels is rejected")
+    @Test("nesting deeper than 64 levels is rejected (docs/messages.md, strict parsing)")
     func depth() {
-        #expect(Self.parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) != nil)
-        #expect(Self.parse(String(repeating: "[", count: 66) + String(repeating: "]", count: 66)) == nil)
+        func arrays(_ n: Int, around inner: String = "") -> String {
+            String(repeating: "[", count: n) + inner + String(repeating: "]", count: n)
+        }
+        func objects(_ n: Int) -> String {
+            String(repeating: #"{"a":"#, count: n - 1) + "{}" + String(repeating: "}", count: n - 1)
+        }
+        #expect(Self.parse(arrays(64)) != nil)
+        #expect(Self.parse(arrays(64, around: "1")) != nil, "a scalar adds no level")
+        #expect(Self.parse(arrays(65)) == nil)
+        #expect(Self.parse(arrays(66)) == nil)
+        #expect(Self.parse(objects(64)) != nil)
+        #expect(Self.parse(objects(65)) == nil)
+        #expect(Self.parse(String(repeating: #"{"a":["#, count: 32) + "{}" + String(repeating: "]}", count: 32)) == nil)
+    }
+
+    @Test("a body nested 65 levels deep is malformed-json, not a schema error (docs/messages.md)")
+    func depthRejection() throws {
+        let inner = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        let body = Data(#"{"schemaVersion":"1.0","x":\#(inner)}"#.utf8)
+        let result = Fixtures.decoder.decode(
+            properties: Fixtures.properties("municipal-list", sender: .municipality("851")), body: body)
+        guard case .failure(let rejection) = result else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(rejection.code == .malformedJSON)
+        #expect(rejection.reason.contains("nested too deeply"))
     }
 
     @Test("a duplicate key is malformed-json, so no body means two things")
