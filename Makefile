@@ -73,6 +73,8 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
 	$(call heading,Checking schemas: scripts/check-schemas.sh); \
 	scripts/check-schemas.sh; \
+	$(call heading,Checking alert rules: scripts/check-alerts.sh); \
+	scripts/check-alerts.sh; \
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
 	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \
