@@ -7,6 +7,14 @@ import Testing
 struct JSONParserTests {
     static func parse(_ text: String) -> JSONValue? { try? JSONParser.parse(Data(text.utf8)) }
 
+    /// The decoder's rejection of `body` sent as municipality 851's `municipal-list`; nil if accepted.
+    static func rejection(ofMunicipalList body: String) -> Rejection? {
+        let result = Fixtures.decoder.decode(
+            properties: Fixtures.properties("municipal-list", sender: .municipality("851")), body: Data(body.utf8))
+        guard case .failure(let rejection) = result else { return nil }
+        return rejection
+    }
+
     @Test("well-formed values parse to the right JSONValue")
     func accepts() {
         #expect(Self.parse(#" {"a": [1, -2.5e3, true, false, null, "x\"\\\/\n\u00e6\ud83d\ude00"]} "#)
@@ -65,26 +73,15 @@ struct JSONParserTests {
     @Test("a body nested 65 levels deep is malformed-json, not a schema error (docs/messages.md)")
     func depthRejection() throws {
         let inner = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
-        let body = Data(#"{"schemaVersion":"1.0","x":\#(inner)}"#.utf8)
-        let result = Fixtures.decoder.decode(
-            properties: Fixtures.properties("municipal-list", sender: .municipality("851")), body: body)
-        guard case .failure(let rejection) = result else {
-            Issue.record("accepted")
-            return
-        }
+        let rejection = try #require(Self.rejection(ofMunicipalList: #"{"schemaVersion":"1.0","x":\#(inner)}"#), "accepted")
         #expect(rejection.code == .malformedJSON)
         #expect(rejection.reason.contains("nested too deeply"))
     }
 
     @Test("a duplicate key is malformed-json, so no body means two things")
     func duplicateKeyRejection() throws {
-        let body = Data(#"{"schemaVersion":"1.0","schemaVersion":"2.0"}"#.utf8)
-        let result = Fixtures.decoder.decode(
-            properties: Fixtures.properties("municipal-list", sender: .municipality("851")), body: body)
-        guard case .failure(let rejection) = result else {
-            Issue.record("accepted")
-            return
-        }
+        let rejection = try #require(
+            Self.rejection(ofMunicipalList: #"{"schemaVersion":"1.0","schemaVersion":"2.0"}"#), "accepted")
         #expect(rejection.code == .malformedJSON)
         #expect(rejection.reason.contains("duplicate key"))
     }
