@@ -198,28 +198,7 @@ cmd_install() {
         return 0
     fi
     say "installing missing packages: $missing"
-    local sudo=()
-    if [[ "$(id -u)" != 0 ]]; then
-        command -v sudo >/dev/null || die "need root (or sudo) to install: $missing"
-        sudo=(sudo)
-    fi
-    # --no-upgrade: packages that are already there are left as they are.
-    # Keep the package's own init script from starting a system-wide broker
-    # (on 0.0.0.0:5672) while installing: a temporary policy-rc.d, if none exists.
-    local policy=/usr/sbin/policy-rc.d created_policy=0
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
-        "${sudo[@]}" chmod 755 "$policy"
-        created_policy=1
-    fi
-    local rc=0
-    {
-        "${sudo[@]}" apt-get update -qq &&
-            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-                --no-upgrade "${APT_PACKAGES[@]}"
-    } || rc=$?
-    if ((created_policy)); then "${sudo[@]}" rm -f "$policy"; fi
-    ((rc == 0)) || die "apt-get failed (exit $rc)"
+    "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" "${APT_PACKAGES[@]}" || die "installing $missing failed"
     missing="$(missing_packages)"
     [[ -z "$missing" ]] || die "still missing after apt-get: $missing"
 }

@@ -6,8 +6,8 @@
 #   3. the alert names in docs/operations.md ("Suggested alerts") are exactly those in the
 #      rules file, and every metric a rule names is one the daemon exports
 #      (Sources/Daemon/Observability/MetricCatalogue.swift).
-# promtool comes from Debian's `prometheus` package, installed here when missing (as root
-# or with sudo, like scripts/broker.sh install).
+# promtool comes from Debian's `prometheus` package, installed here when missing
+# (scripts/apt-install.sh, as for scripts/broker.sh install).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,24 +20,7 @@ fail() { echo "check-alerts: $*" >&2; exit 1; }
 
 if ! command -v promtool >/dev/null; then
   echo "check-alerts: installing Debian's prometheus package (for promtool)"
-  sudo=()
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || fail "need root (or sudo) to install prometheus"
-    sudo=(sudo)
-  fi
-  # Keep the package's init script from starting a Prometheus server while installing.
-  policy=/usr/sbin/policy-rc.d created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
-    "${sudo[@]}" chmod 755 "$policy"
-    created_policy=1
-  fi
-  rc=0
-  { "${sudo[@]}" apt-get update -qq &&
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        --no-upgrade prometheus; } || rc=$?
-  if [ "$created_policy" = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi
-  [ "$rc" = 0 ] || fail "apt-get failed (exit $rc)"
+  scripts/apt-install.sh prometheus || fail "installing prometheus failed"
   command -v promtool >/dev/null || fail "promtool still missing after installing prometheus"
 fi
 
