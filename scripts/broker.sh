@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/broker.sh — a private RabbitMQ node for ddrouter development and tests.
 #
-#   scripts/broker.sh start | stop | status | reset | wait | env | install | logs | list [RUN]
+#   scripts/broker.sh start | stop | restart | status | reset | wait | env | install | logs | list [RUN]
 #   scripts/broker.sh ctl ARGS...      (rabbitmqctl -n <node> ARGS, with the node's cookie)
 #
 # The node runs as a plain background process (no systemd), as the invoking user,
@@ -228,6 +228,7 @@ write_config() {
         echo "default_user = ddrouter"
         echo "default_pass = ddrouter-dev"
         echo "default_user_tags.administrator = true"
+        echo "default_user_tags.impersonator = true"
         echo "default_permissions.configure = .*"
         echo "default_permissions.read = .*"
         echo "default_permissions.write = .*"
@@ -257,7 +258,7 @@ write_config() {
         } >>"$conf"
         echo "[rabbitmq_auth_mechanism_ssl]." >"$DIR/enabled_plugins"
     else
-        rm -rf "$DIR/tls"
+        rm -rf "$DIR/tls" "$DIR/tls.restart"
         echo "[]." >"$DIR/enabled_plugins"
     fi
 }
@@ -316,7 +317,10 @@ provision() {
         ctl_raw add_user ddrouter-client "$(head -c 24 /dev/urandom | od -An -tx1 | tr -dc 'a-f0-9')" >/dev/null
         ctl_raw clear_password ddrouter-client >/dev/null
     fi
-    ctl_raw set_user_tags ddrouter administrator >/dev/null
+    # impersonator: `ddrouter dlq requeue` publishes as ddrouter with the sender's original
+    # user_id, which the broker allows only a user with this tag (the generated definitions
+    # give it to the service user too). Set on every start: this replaces all tags.
+    ctl_raw set_user_tags ddrouter administrator impersonator >/dev/null
     ctl_raw set_permissions -p ddrouter ddrouter '.*' '.*' '.*' >/dev/null
     ctl_raw set_permissions -p ddrouter ddrouter-client '.*' '.*' '.*' >/dev/null
     if grep -qx guest <<<"$users"; then
@@ -489,6 +493,30 @@ cmd_stop() {
     maybe_stop_epmd
 }
 
+# Stop and start again with the settings the instance runs with (node, ports, TLS
+# material), whatever the environment says; data, users and queues are kept, and start
+# provisions the users again as on every start. Not running: the same as start.
+cmd_restart() {
+    load_settings
+    if ! beam_alive; then
+        cmd_start
+        return
+    fi
+    export DDR_NODE_NAME="$NODE" DDR_AMQP_PORT="$AMQP_PORT" DDR_AMQPS_PORT="$AMQPS_PORT" DDR_DIST_PORT="$DIST_PORT"
+    export DDR_TEST_RUN="${STARTED_BY:-}"
+    if [[ -n "$TLS_DIR" ]]; then
+        # The copy the node uses: the directory it came from may be gone by now.
+        rm -rf "$DIR/tls.restart"
+        cp -R "$DIR/tls" "$DIR/tls.restart"
+        export DDR_TLS_DIR="$DIR/tls.restart"
+    else
+        unset DDR_TLS_DIR
+    fi
+    say "restarting node $NODE"
+    cmd_stop
+    cmd_start
+}
+
 cmd_status() {
     load_settings
     if beam_alive; then
@@ -578,6 +606,7 @@ cmd="${1:-}"
 case "$cmd" in
     start) with_lock cmd_start ;;
     stop) with_lock cmd_stop ;;
+    restart) with_lock cmd_restart ;;
     reset) with_lock cmd_reset ;;
     status) cmd_status ;;
     ctl) cmd_ctl "$@" ;;

@@ -165,6 +165,45 @@ extension ClientTests {
         #expect(left.properties.messageID == "dead-2")
     }
 
+    /// Issue 14, item 13: `dlq requeue` as the dev broker's own `ddrouter` user (the shipped
+    /// configuration's `broker.user`) after `scripts/broker.sh` restarted the broker. The
+    /// start used to set that user's tags to `administrator` alone, so the republish with the
+    /// sender's user_id was refused (PRECONDITION_FAILED) and the message stayed dead.
+    @Test("dlq requeue as the broker's ddrouter user works after a broker restart (it keeps the impersonator tag)")
+    func requeueAfterBrokerRestart() async throws {
+        let user = Broker.unique("adm-m851")
+        let (cli, adminEnv, _, _, cleanup) = try Self.adminVhost(municipalityUser: user)
+        defer { cleanup() }
+        let vhost = try #require(adminEnv["DDROUTER_BROKER_VHOST"])
+        try Broker.ctl("set_permissions", "-p", vhost, Broker.user, ".*", ".*", ".*")
+        var env = adminEnv
+        env["DDROUTER_BROKER_USER"] = Broker.user
+        env["DDROUTER_BROKER_PASSWORD"] = Broker.password
+
+        try await Broker.restart()
+
+        let client = try await Self.serviceClient(vhost: vhost, user: Broker.user, password: Broker.password)
+        defer { Task { await client.close() } }
+        try await client.publish(OutboundMessage(
+            exchange: "dd.dead", routingKey: "municipal-list", body: Data(#"{"dead":"after-restart"}"#.utf8),
+            properties: MessageProperties(
+                contentType: "application/json",
+                headers: ["x-ddrouter-exchange": .string("dd.in.municipality.851"),
+                          "x-ddrouter-user-id": .string(user), "x-ddrouter-code": .string("schema-violation"),
+                          "x-ddrouter-rejected-at": .string("2026-12-02T10:00:00Z")],
+                messageID: "dead-after-restart", type: "municipal-list")))
+        #expect(try await eventually(within: .seconds(5)) { try await Self.depth(client, "ddrouter.dead") == 1 })
+
+        let requeue = try cli.run(["dlq", "requeue", "--all"], env: env)
+        #expect(requeue.status == 0, "\(requeue.err)")
+        #expect(requeue.out.contains("requeued 1, left 0"), "\(requeue.out)")
+        #expect(!requeue.err.contains("PRECONDITION_FAILED"), "\(requeue.err)")
+        let d = try #require(try await Self.get(client, "ddrouter.inbound"), "the requeued message reached ddrouter.inbound")
+        #expect(d.properties.messageID == "dead-after-restart")
+        #expect(d.properties.userID == user)
+        #expect(try await Self.depth(client, "ddrouter.dead") == 0)
+    }
+
     /// `ddrouter run` as a subprocess: a sender whose broker user the directory renames is
     /// accepted as itself (the default naming rule would call it unauthorized).
     @Test("ddrouter run authorizes senders by the directory's broker users")

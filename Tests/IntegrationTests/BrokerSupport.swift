@@ -42,6 +42,13 @@ enum Broker {
         try run([script, "ctl"] + args, env: instanceEnv)
     }
 
+    /// Restarts the test broker (`scripts/broker.sh restart`: stop, then start with the same
+    /// node, ports and data, provisioning the users as every start does); returns once it
+    /// accepts AMQP again. Every connection is dropped, so only for the serialized suite.
+    static func restart() async throws {
+        _ = try await offPool { try run([script, "restart"]) }
+    }
+
     /// `scripts/broker.sh`, as `scripts/broker.sh env` names it (else the one in this checkout).
     static var script: String {
         env["DDR_BROKER_SCRIPT"] ?? repoRoot.appendingPathComponent("scripts/broker.sh").path
