@@ -28,6 +28,28 @@ extension ClientTests {
         try ScaleHarness.verify(result)
     }
 
+    /// Issue 14, item 14: every graceful stop used to log "Waiting on child channel:
+    /// CancellationError()" at error level (Hummingbird, its accept loop cancelled), so the
+    /// DDRouterErrors alert fired on every planned restart.
+    @Test("daemon subprocess: a clean SIGTERM stop exits 0 and logs nothing at error or critical level")
+    func cleanStopLogsNoError() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.removeFiles() }
+        try await daemon.start()
+        let port = try await daemon.httpPort()
+        // A scrape first, as Prometheus does: the server has served a connection.
+        let (status, _) = try await offPool { try httpGet(port: port, path: "/metrics") }
+        #expect(status == 200)
+        #expect(try await daemon.terminate() == 0)
+        let lines = daemon.logLines
+        #expect(lines.contains { $0.object?["msg"] as? String == "stopped" }, "the stop completed:\n\(daemon.logTail())")
+        let alarming = lines.filter { line in
+            guard let object = line.object else { return line.text.lowercased().contains("error") }
+            return ["error", "critical"].contains(object["level"] as? String ?? "")
+        }
+        #expect(alarming.isEmpty, "error lines on a clean stop:\n\(alarming.map(\.text).joined(separator: "\n"))")
+    }
+
     @Test("daemon subprocess: a second SIGTERM during the stop exits at once (143); a restart completes everything exactly once")
     func daemonDoubleSigterm() async throws {
         let (result, daemon) = try await ScaleHarness.run(Self.shutdownWorkload, disturbance: .sigterm(atShare: 0.3, twice: true))

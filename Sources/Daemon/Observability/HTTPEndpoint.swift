@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 public import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// The daemon's HTTP endpoints (Hummingbird), bound to loopback by default:
@@ -13,10 +14,12 @@ import Synchronization
 public final class HTTPEndpoint: Sendable {
     /// The port actually bound (differs from the configured one when that was 0).
     public let port: Int
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
         self.port = port
+        self.group = group
         self.task = task
     }
 
@@ -47,9 +50,16 @@ public final class HTTPEndpoint: Sendable {
                 boundSink.finish()
             },
             logger: httpLogger)
+        // In a service group of its own, so that `stop()` can shut the server down gracefully.
+        // Cancelling `app.run()` instead made Hummingbird log "Waiting on child channel:
+        // CancellationError()" at error level on every clean stop (issue 14, item 14).
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], logger: httpLogger)
+        // A connection still busy after this is cancelled (then Hummingbird does log that error).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         let task = Task {
             do {
-                try await app.run()
+                try await group.run()
             } catch {
                 boundSink.finish()
                 throw error
@@ -64,12 +74,13 @@ public final class HTTPEndpoint: Sendable {
             }
             throw HTTPEndpointError(message: "the HTTP server on \(host):\(port) stopped before listening")
         }
-        return HTTPEndpoint(port: actual, task: task)
+        return HTTPEndpoint(port: actual, group: group, task: task)
     }
 
-    /// Stops serving (open connections are closed).
+    /// Stops serving: no new connections; requests in progress are answered (for at most
+    /// 5 s), idle keep-alive connections are closed.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 
