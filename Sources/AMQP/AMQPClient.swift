@@ -41,6 +41,8 @@ public final class AMQPClient: Sendable {
         var nextConsumerID = 1
         /// Queues with a consumer the broker has accepted (basic.consume-ok) on the live connection.
         var consumingQueues: Set<String> = []
+        /// Why the latest connection attempt failed; nil once one succeeds.
+        var lastConnectError: AMQPError?
     }
 
     public init(configuration: AMQPConfiguration, topology: Topology = Topology(), logger: Logger) {
@@ -92,13 +94,25 @@ public final class AMQPClient: Sendable {
     /// The broker's reason while it blocks publishing (memory or disk alarm), else nil.
     public var blockedReason: String? { shared.withLock { $0.blockedReason } }
 
-    /// Waits until the client is connected, or throws `.timeout` with the last error seen.
-    public func waitUntilConnected(timeout: Duration) async throws {
+    /// Why the latest connection attempt failed (the broker refused the login, an endpoint was
+    /// unreachable, …); nil before the first attempt ends and while the last one succeeded.
+    public var lastConnectError: AMQPError? { shared.withLock { $0.lastConnectError } }
+
+    /// Waits until the client is connected, or throws `.timeout` naming the last failure seen.
+    ///
+    /// The client keeps retrying every failure (a daemon outlives a broker restart, or a
+    /// password fixed meanwhile). A one-shot command passes `failOnRefusedLogin`: then the
+    /// first attempt the broker refuses, for credentials (`.authenticationFailed`) or the
+    /// vhost (`.vhostAccessRefused`), is thrown at once, naming the user and the vhost.
+    public func waitUntilConnected(timeout: Duration, failOnRefusedLogin: Bool = false) async throws {
         let deadline = ContinuousClock.now + timeout
         while !isConnected {
-            if shared.withLock({ $0.closed }) { throw AMQPError(.closed, "client was closed") }
+            let (closed, last) = shared.withLock { ($0.closed, $0.lastConnectError) }
+            if closed { throw AMQPError(.closed, "client was closed") }
+            if failOnRefusedLogin, let last, last.isRefusedLogin { throw last }
             if ContinuousClock.now >= deadline {
-                throw AMQPError(.timeout, "no broker connection within \(timeout) (endpoints: \(configuration.endpoints.map(\.description).joined(separator: ", ")))")
+                let why = last.map { "; last attempt: \($0)" } ?? ""
+                throw AMQPError(.timeout, "no broker connection within \(timeout) (endpoints: \(configuration.endpoints.map(\.description).joined(separator: ", ")))\(why)")
             }
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -48,6 +48,10 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         return "AMQP \(code.rawValue): \(message)"
     }
 
+    /// The broker refused the login: wrong or unknown credentials, or a user without access to
+    /// the vhost. Retrying does not help until someone fixes the user or the configuration.
+    public var isRefusedLogin: Bool { code == .authenticationFailed || code == .vhostAccessRefused }
+
     /// Whether a publish that failed with this error may have been lost in flight and should
     /// be sent again (with the same message_id) once the connection is back.
     public var isRetryable: Bool {

@@ -23,7 +23,8 @@ public struct AMQPConfiguration: Sendable {
         /// SASL EXTERNAL: the broker takes the identity from the TLS client certificate.
         case external(identity: String)
 
-        var user: String {
+        /// The user name that logs in, for messages ("(certificate)" for EXTERNAL without one).
+        public var user: String {
             switch self {
             case .plain(let user, _): return user
             case .external(let identity): return identity.isEmpty ? "(certificate)" : identity

@@ -54,7 +54,7 @@ final class IOLoop: @unchecked Sendable {
                 do {
                     try connect()
                     action = (try? machine.connectSucceeded()) ?? .shutDown
-                    client.shared.withLock { $0.connectedEndpoint = endpoint; $0.blockedReason = nil }
+                    client.shared.withLock { $0.connectedEndpoint = endpoint; $0.blockedReason = nil; $0.lastConnectError = nil }
                     updateConsuming()
                     logger.info("connected to broker", metadata: ["amqp.endpoint": "\(endpoint)", "amqp.vhost": "\(config.vhost)"])
                     client.emit(.connected(endpoint: endpoint))
@@ -62,6 +62,7 @@ final class IOLoop: @unchecked Sendable {
                     logger.warning("broker connection failed", metadata: ["amqp.error": "\(error)", "amqp.attempt": "\(machine.attempt)"])
                     client.emit(.disconnected(reason: error.description))
                     lastConnectError = error
+                    client.shared.withLock { $0.lastConnectError = error }
                     action = (try? machine.connectFailed(jitter: Double.random(in: 0..<1, using: &rng))) ?? .shutDown
                 }
             case .serve:

@@ -1,3 +1,4 @@
+import AMQP
 import ArgumentParser
 import Daemon
 import Foundation
@@ -62,6 +63,15 @@ struct AdminContext {
 }
 
 /// Prints `message` to standard error and exits with `code`.
+/// The line for a login the broker refused (`AMQPError.isRefusedLogin`): who, where, and the
+/// broker's own words.
+func refusedLogin(_ error: AMQPError, user: String, vhost: String) -> String {
+    let what = error.code == .vhostAccessRefused
+        ? "the broker refused the login of user '\(user)' to vhost '\(vhost)' (no access to the vhost, or it does not exist)"
+        : "the broker refused the login of user '\(user)' on vhost '\(vhost)' (wrong password or certificate, or unknown user)"
+    return "\(what): \(error)"
+}
+
 func fail(_ message: String, code: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data("ddrouter: \(message)\n".utf8))
     exit(code)

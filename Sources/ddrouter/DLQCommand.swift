@@ -102,11 +102,14 @@ struct DeadLetters {
         let queue = settings.names.deadLetterQueue
         let total: Int
         do {
-            try await client.waitUntilConnected(timeout: .seconds(15))
+            try await client.waitUntilConnected(timeout: .seconds(15), failOnRefusedLogin: true)
             guard case .queue(let messages, _) = try await client.admin(.inspectQueue(queue)) else {
                 throw AMQPError(.closed, "unexpected answer")
             }
             total = Int(messages)
+        } catch let error as AMQPError where error.isRefusedLogin {
+            await client.close()
+            fail(refusedLogin(error, user: configuration.authentication.user, vhost: configuration.vhost), code: 77)  // EX_NOPERM
         } catch {
             await client.close()
             fail("broker: \(queue): \(error)", code: 69)

@@ -80,13 +80,18 @@ struct PublishCommand: AsyncParsableCommand {
         let id = messageID ?? UUID().uuidString.lowercased()
         let exchange = settings.names.exchange(for: who)
         do {
-            try await client.waitUntilConnected(timeout: .seconds(timeout))
+            // A refused login (wrong password, unknown user, no access to the vhost) is said at
+            // once: waiting out --timeout cannot fix it.
+            try await client.waitUntilConnected(timeout: .seconds(timeout), failOnRefusedLogin: true)
             try await client.publish(OutboundMessage(
                 exchange: exchange, routingKey: messageType.rawValue, body: body,
                 properties: MessageProperties(
                     contentType: "application/json", persistent: true, correlationID: correlationID, messageID: id,
                     timestamp: UInt64(Date().timeIntervalSince1970), type: messageType.rawValue, userID: user,
                     appID: "ddrouter-publish")))
+        } catch let error as AMQPError where error.isRefusedLogin {
+            await client.close()
+            fail(refusedLogin(error, user: configuration.authentication.user, vhost: configuration.vhost), code: 77)  // EX_NOPERM
         } catch {
             await client.close()
             fail("publish to \(exchange) as \(user) failed: \(error)", code: 69)

@@ -204,6 +204,41 @@ extension ClientTests {
         #expect(try await Self.depth(client, "ddrouter.dead") == 0)
     }
 
+    /// Issue 14, item 15: `publish` with a wrong password used to wait out its 15 s and say
+    /// only "AMQP timeout: no broker connection within 15.0 seconds".
+    @Test("ddrouter publish with a wrong password fails at once, saying the broker refused the login for that user and vhost")
+    func publishWithWrongPasswordFailsFast() async throws {
+        let user = Broker.unique("adm-wrongpw")
+        try await offPool {
+            try Broker.ctl("add_user", user, "the-right-password")
+            try Broker.ctl("set_permissions", "-p", Broker.vhost, user, "^$", ".*", ".*")
+        }
+        defer { _ = try? Broker.ctl("delete_user", user) }
+        let cli = try AdminCLI { $0.replacingOccurrences(of: "broker_user: municipality-851}", with: "broker_user: \(user)}") }
+        defer { cli.cleanUp() }
+        let env = ["DDROUTER_BROKER_HOST": Broker.host, "DDROUTER_BROKER_PORT": "\(Broker.port)", "DDROUTER_BROKER_VHOST": Broker.vhost]
+        let body = cli.directory.appendingPathComponent("list.json").path
+        try #"{"hello":"list"}"#.write(toFile: body, atomically: true, encoding: .utf8)
+
+        let started = ContinuousClock.now
+        let r = try cli.run(["publish", "--type", "municipal-list", "--sender", "municipality:851", "--timeout", "15", body],
+                            env: env, stdin: "a-wrong-password\n")
+        let took = ContinuousClock.now - started
+        #expect(r.status == 77, "exit \(r.status): \(r.err)")
+        #expect(took < .seconds(5), "took \(took): \(r.err)")
+        #expect(r.err.contains("the broker refused the login of user '\(user)' on vhost '\(Broker.vhost)'"), "\(r.err)")
+        #expect(!r.err.contains("timeout"), "\(r.err)")
+
+        // What retrying may fix is still waited for; the timeout then names the last failure.
+        var unreachable = env
+        unreachable["DDROUTER_BROKER_PORT"] = "1"
+        let closed = try cli.run(["publish", "--type", "municipal-list", "--sender", "municipality:851", "--timeout", "1", body],
+                                 env: unreachable, stdin: "a-wrong-password\n")
+        #expect(closed.status == 69, "exit \(closed.status): \(closed.err)")
+        #expect(closed.err.contains("no broker connection within 1.0 seconds") && closed.err.contains("last attempt: AMQP unreachable"),
+                "\(closed.err)")
+    }
+
     /// `ddrouter run` as a subprocess: a sender whose broker user the directory renames is
     /// accepted as itself (the default naming rule would call it unauthorized).
     @Test("ddrouter run authorizes senders by the directory's broker users")
