@@ -202,7 +202,7 @@ extension Pipeline {
                     at: now, actor: senderKey, action: .rejected, pseudonym: pseudonym,
                     messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.answerSender.recorded))
                 summary.rejected = 1
-                summary.refusal = code.rawValue
+                summary.refusal = Rejection(code: code, pointer: pointer.map(Self.jsonPointer), reason: String(reason.prefix(1000)))
                 return summary
             }
 

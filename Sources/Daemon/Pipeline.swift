@@ -30,8 +30,10 @@ import Synchronization
 ///    and resent receipts, both confirmed before the ack.
 ///
 /// Rejections (decode or authorization) get a `fatal-error` receipt (stored, so a resend
-/// gets the identical one) and an unchanged copy in `ddrouter.dead` with the
-/// `x-ddrouter-*` headers; the original is acked. A transient store failure (busy, disk
+/// gets the identical one) and a copy in `ddrouter.dead` with the `x-ddrouter-*` headers
+/// (body and properties unchanged, except that `user_id` travels as `x-ddrouter-user-id`:
+/// `publishDeadLetter`); the original is acked. A message its case refuses (`unknown-case`,
+/// `out-of-order`) gets the same copy, published once the refusal has committed. A transient store failure (busy, disk
 /// full) is retried in-process with bounded backoff while the delivery is held; what still
 /// fails (or a publish refused) requeues the delivery. On the last delivery the quorum
 /// queue allows (`x-delivery-count` = `deliveryLimit`) the message is not processed again:
@@ -56,6 +58,10 @@ public final class Pipeline: Sendable {
     let pause = Mutex<ContinuousClock.Instant?>(nil)
     /// Set by `run` while one delivery is handled: opened when its write is submitted.
     @TaskLocal static var handoff: Handoff?
+    /// The delivery `handle` is handling, for `commit`: a message its case refuses
+    /// (`unknown-case`, `out-of-order`) is copied to `ddrouter.dead` once the refusal has
+    /// committed, like every other rejected message.
+    @TaskLocal static var inHand: Delivery?
 
     public init(client: AMQPClient, publisher: AMQPClient? = nil, store: Store, options: PipelineOptions, logger: Logger) {
         self.client = client
@@ -170,6 +176,10 @@ public final class Pipeline: Sendable {
 
     /// Handles one delivery; the caller settles it as answered.
     public func handle(_ delivery: Delivery) async -> Settlement {
+        await Self.$inHand.withValue(delivery) { await handleInHand(delivery) }
+    }
+
+    private func handleInHand(_ delivery: Delivery) async -> Settlement {
         let now = options.clock()
         let properties = InboundProperties(
             type: delivery.properties.type, messageID: delivery.properties.messageID,
@@ -258,6 +268,9 @@ public final class Pipeline: Sendable {
         do {
             let summary = try result.get()
             log(summary, decoded)
+            if let refusal = summary.refusal, let delivery = Self.inHand {
+                return await deadLetterRefused(delivery, refusal: refusal)
+            }
             return .ack
         } catch let duplicate as DuplicateInbound {
             return await resendReceipt(duplicate.receipt, sender: decoded.sender, messageID: decoded.messageID,
@@ -315,7 +328,7 @@ public final class Pipeline: Sendable {
 
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
         Observe.decided(events: summary.events, held: summary.held)
-        if let refusal = summary.refusal { Observe.refused(code: refusal) }
+        if let refusal = summary.refusal { Observe.refused(code: refusal.code.rawValue) }
         for why in Set(summary.unmapped).sorted() {
             logger.error("workflow event not published: its wire message cannot be built",
                          metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "event": "\(why)"])
@@ -330,7 +343,7 @@ public final class Pipeline: Sendable {
             "message_id": "\(Self.loggable(decoded.messageID))", "type": "\(decoded.type.rawValue)",
             "sender": "\(Self.senderKey(decoded.sender))", "accepted": "\(summary.accepted)",
             "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
-            "code": "\(summary.refusal ?? "-")",
+            "code": "\(summary.refusal?.code.rawValue ?? "-")",
         ])
     }
 
@@ -406,8 +419,9 @@ public final class Pipeline: Sendable {
     struct ListSummary {
         var accepted = 0
         var rejected = 0
-        /// The rejection code of a single-citizen message refused by its case.
-        var refusal: String?
+        /// Why its case refused a single-citizen message (`unknown-case`, `out-of-order`):
+        /// the receipt's code, reason and pointer, for the dead-letter copy's headers.
+        var refusal: Rejection?
         var events = 0
         var held = 0
         var unmapped: [String] = []
@@ -485,6 +499,24 @@ public final class Pipeline: Sendable {
         } catch {
             logger.warning("recording the rejection failed; requeueing", metadata: ["error": "\(error)"])
             return .requeue
+        }
+    }
+
+    /// The copy in `ddrouter.dead` of a message its case refused (docs/messages.md, "Dead
+    /// letters": every fatal-error message has one). The refusal is decided inside the
+    /// message's transaction, so the copy is published after that has committed, before the
+    /// ack. If the broker does not confirm it, the delivery is rejected without requeue: the
+    /// inbound queue's dead-letter exchange puts the message itself into `ddrouter.dead`
+    /// (with `x-death`, code `dead-lettered:rejected` in `ddrouter dlq list`), so it is never
+    /// missing there; a redelivery would only get the stored receipt.
+    func deadLetterRefused(_ delivery: Delivery, refusal: Rejection) async -> Settlement {
+        do {
+            try await publishDeadLetter(delivery, rejection: refusal, at: options.clock())
+            return .ack
+        } catch {
+            logger.warning("dead-letter copy of a refused message not confirmed; leaving it to the broker's dead-letter exchange",
+                           metadata: ["message_id": "\(Self.loggable(delivery.properties.messageID))", "error": "\(error)"])
+            return .deadLetter
         }
     }
 
@@ -621,6 +653,13 @@ public final class Pipeline: Sendable {
         for (key, value) in row.headers { properties.headers[key] = .string(value) }
         return OutboundMessage(exchange: row.exchange, routingKey: row.routingKey, body: row.body,
                                properties: properties, mandatory: true)
+    }
+
+    /// A JSON pointer written as text (RFC 6901, e.g. `/caseId`).
+    static func jsonPointer(_ text: String) -> JSONPointer {
+        JSONPointer(text.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
+            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        })
     }
 
     /// The inbox key of a sender: `municipality.851`, `clinic.<id>`, `journal.<id>`.

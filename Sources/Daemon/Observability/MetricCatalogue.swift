@@ -84,7 +84,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .messagesReceived:
             "Deliveries taken from ddrouter.inbound, by message type (the AMQP type property if known, else other) and outcome (processed, rejected, refused, duplicate, dead-lettered, requeued)."
         case .messageRejections:
-            "Messages answered with a fatal-error receipt as a whole, by rejection code: rejected before reaching a case (copy in ddrouter.dead) or refused by their case (unknown-case, out-of-order)."
+            "Messages answered with a fatal-error receipt as a whole, by rejection code: rejected before reaching a case or refused by their case (unknown-case, out-of-order); each has a copy in ddrouter.dead."
         case .processingDuration:
             "Time from taking a delivery to settling it (decode, decide, one store transaction), by message type."
         case .messageAge:
@@ -92,7 +92,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .lastProcessed:
             "Unix time at which the last delivery was settled with an ack."
         case .deadLettered:
-            "Messages put into ddrouter.dead by the router: rejected (unchanged copy of a rejected message) or nacked (delivery dead-lettered without requeue)."
+            "Messages put into ddrouter.dead by the router: rejected (the copy of a message answered with a fatal-error receipt, refused ones included) or nacked (delivery dead-lettered without requeue)."
         case .receipts:
             "Receipts sent to senders and confirmed by the broker, by receipt status."
         case .eventsQueued:
@@ -179,7 +179,7 @@ public enum MetricLabel {
         case processed
         /// Rejected as a whole before reaching a case: fatal-error receipt, copy in ddrouter.dead; acked.
         case rejected
-        /// Decoded, but its case refused it (unknown-case, out-of-order): fatal-error receipt; acked.
+        /// Decoded, but its case refused it (unknown-case, out-of-order): fatal-error receipt, copy in ddrouter.dead; acked.
         case refused
         /// A message_id already answered: the stored receipt was sent again; acked.
         case duplicate

@@ -88,6 +88,7 @@ public enum Observe {
             } else if let code = noted.refusal {
                 outcome = .refused
                 Counter(label: DaemonMetric.messageRejections.name, dimensions: [("code", code)]).increment()
+                Counter(label: DaemonMetric.deadLettered.name, dimensions: [("reason", "rejected")]).increment()
             } else {
                 outcome = .processed
             }
@@ -106,7 +107,8 @@ public enum Observe {
     }
 
     /// The delivery in hand was decoded but its case refused it (`unknown-case`,
-    /// `out-of-order`): a fatal-error receipt, committed with the inbox row; no dead letter.
+    /// `out-of-order`): a fatal-error receipt, committed with the inbox row, and (once that
+    /// committed) a copy in ddrouter.dead. Counted once the delivery is acked.
     public static func refused(code: String) {
         notes?.refused(MetricLabel.rejectionCode(code))
     }
