@@ -323,6 +323,15 @@ provision() {
     ctl_raw set_user_tags ddrouter administrator impersonator >/dev/null
     ctl_raw set_permissions -p ddrouter ddrouter '.*' '.*' '.*' >/dev/null
     ctl_raw set_permissions -p ddrouter ddrouter-client '.*' '.*' '.*' >/dev/null
+    # ddrouter declares the recipients' dd.* queues quorum; an older version declared them
+    # classic, and the declare of another type fails. A dev/test broker holds test data
+    # only, so such queues are deleted here and declared anew (production: the drain and
+    # delete of docs/operations.md, Upgrade).
+    local queue
+    for queue in $(ctl_raw list_queues -p ddrouter --quiet --no-table-headers name type \
+        | awk '$1 ~ /^dd\./ && $2 == "classic" {print $1}'); do
+        ctl_raw delete_queue -p ddrouter "$queue" >/dev/null
+    done
     if grep -qx guest <<<"$users"; then
         ctl_raw delete_user guest >/dev/null
     fi

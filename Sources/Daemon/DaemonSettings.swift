@@ -146,7 +146,10 @@ public struct DaemonSettings: Sendable {
     /// The broker topology of docs/messages.md for this directory: one inbound topic
     /// exchange per sender bound to the quorum queue `ddrouter.inbound` (poison messages
     /// dead-lettered after `deliveryLimit` deliveries), the outbound topic exchange `dd.out`
-    /// with one queue per recipient, and the dead-letter queue.
+    /// with one durable quorum queue per recipient (docs/messages.md: replicated, so a
+    /// partner's messages survive the loss of a broker node like the router's own), and the
+    /// quorum dead-letter queue. A recipient queue an older version declared classic makes
+    /// the declare fail (`TopologyHint`; docs/operations.md says how to move it over).
     public var topology: AMQP.Topology {
         let n = names
         var t = AMQP.Topology()
@@ -163,7 +166,7 @@ public struct DaemonSettings: Sendable {
         }
         func outbound(_ template: String, _ audience: String, _ id: String) {
             let queue = template.replacingOccurrences(of: "{id}", with: id)
-            t.queues.append(.init(name: queue, kind: .classic))
+            t.queues.append(.init(name: queue, kind: .quorum))
             t.bindings.append(.init(queue: queue, exchange: n.outboundExchange, routingKey: "\(audience).\(id).#"))
         }
         for code in codeBook.municipalities.sorted() {
@@ -178,7 +181,7 @@ public struct DaemonSettings: Sendable {
             inbound(n.inboundJournalExchangePrefix, id)
             outbound(n.journalQueueTemplate, "journal", id)
         }
-        t.queues.append(.init(name: n.centralVisitationQueue, kind: .classic))
+        t.queues.append(.init(name: n.centralVisitationQueue, kind: .quorum))
         t.bindings.append(.init(queue: n.centralVisitationQueue, exchange: n.outboundExchange, routingKey: "cv.#"))
         return t
     }

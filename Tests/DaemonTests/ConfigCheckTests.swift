@@ -200,6 +200,20 @@ struct ConfigCheckTests {
         #expect(nord?["write"] as? String == "^dd\\.in\\.clinic\\.amb-nord-hjoerring$")
     }
 
+    @Test("Topology (docs/messages.md): the generated definitions declare every queue, the outbound ones included, as a durable quorum queue")
+    func definitionsDeclareQuorumQueues() async throws {
+        let s = try await DaemonSettings.load(path: DaemonSettingsTests.shippedConfig, environment: [:])
+        let queues = BrokerDefinitions.make(settings: s)["queues"] as? [[String: Any]] ?? []
+        #expect(queues.count == 17, "inbound, dead letters, 11 municipalities, 2 clinics, 1 journal, Central Visitation")
+        for queue in queues {
+            let arguments = queue["arguments"] as? [String: Any]
+            #expect(arguments?["x-queue-type"] as? String == "quorum", "\(queue["name"] ?? "?") is not quorum")
+            #expect(queue["durable"] as? Bool == true, "\(queue["name"] ?? "?") is not durable")
+        }
+        // The daemon declares the same.
+        #expect(s.topology.queues.allSatisfy { $0.kind == .quorum && $0.durable })
+    }
+
     @Test func shippedDefinitionsExampleIsCurrent() async throws {
         let s = try await DaemonSettings.load(path: DaemonSettingsTests.shippedConfig, environment: [:])
         let example = try Data(contentsOf: DaemonSettingsTests.repoRoot.appendingPathComponent("deploy/rabbitmq/definitions.example.json"))

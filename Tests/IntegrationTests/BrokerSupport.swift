@@ -28,13 +28,27 @@ enum Broker {
         name: String, heartbeat: Duration = .seconds(30), publishTimeout: Duration = .seconds(30),
         port: Int? = nil, host: String? = nil
     ) -> AMQPConfiguration {
-        AMQPConfiguration(
+        _ = classicQueuesRemoved
+        return AMQPConfiguration(
             endpoints: [.init(host: host ?? self.host, port: port ?? self.port)], vhost: vhost,
             authentication: .plain(user: user, password: password), heartbeat: heartbeat,
             publishTimeout: publishTimeout,
             backoff: .init(initial: .milliseconds(50), maximum: .seconds(2)),
             connectionName: name)
     }
+
+    /// ddrouter declares the recipients' `dd.*` queues quorum (docs/messages.md); a test
+    /// broker that an older checkout started and that still runs (so `broker.sh start` did
+    /// not provision it again) may hold them classic, and every declare of the daemon's
+    /// topology would fail. They hold test data only: deleted once per test process.
+    static let classicQueuesRemoved: Void = {
+        guard let listed = try? ctl("list_queues", "-p", vhost, "name", "type", "--no-table-headers", "--quiet") else { return }
+        for line in listed.split(separator: "\n") {
+            let fields = line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count == 2, fields[0].hasPrefix("dd."), fields[1] == "classic" else { continue }
+            _ = try? ctl("delete_queue", "-p", vhost, fields[0])
+        }
+    }()
 
     /// Runs `rabbitmqctl` against the test node (through `scripts/broker.sh ctl`).
     @discardableResult
