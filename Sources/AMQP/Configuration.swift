@@ -67,6 +67,16 @@ public struct AMQPConfiguration: Sendable {
         }
     }
 
+    /// The broker user the connection logs in as, when the configuration names it (PLAIN,
+    /// or EXTERNAL with an identity): what the broker accepts as the `user_id` property of a
+    /// message published on this connection. nil for EXTERNAL without an identity.
+    public var userID: String? {
+        switch authentication {
+        case .plain(let user, _): return user
+        case .external(let identity): return identity.isEmpty ? nil : identity
+        }
+    }
+
     public var endpoints: [Endpoint]
     public var vhost: String
     public var authentication: Authentication

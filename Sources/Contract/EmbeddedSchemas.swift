@@ -592,7 +592,7 @@ enum EmbeddedSchemas {
                   "type": "string",
                   "minLength": 1,
                   "maxLength": 200,
-                  "description": "Machine-readable outcome name, e.g. closed-course-within-year."
+                  "description": "Machine-readable outcome name: the event (docs/messages.md, Which event becomes which message), e.g. cv-referral."
                 },
                 "facts": {
                   "type": "array",

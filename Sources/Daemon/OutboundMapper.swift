@@ -6,7 +6,7 @@ import Workflow
 /// Turns a workflow `OutboundEvent` into the outbox row of its wire message
 /// (docs/messages.md, "Which event becomes which message"): exchange `dd.out`, routing key
 /// `<audience>.<wire type>`, the event's deterministic id as `message_id`, the inbound
-/// `message_id` as `correlation_id`.
+/// `message_id` as `correlation_id` (for an `assessment-request`: the listing's).
 ///
 /// Every event kind has its message. The event's explanation travels in the body where the
 /// schema has an `explanation` field, and always in the headers `x-ddrouter-rule`,
@@ -93,11 +93,11 @@ struct OutboundMapper {
             if case .clinic(let id) = event.recipient { return id.rawValue }
             return data.clinic
         }()
-        func row<M: ContractMessage>(_ message: M) throws -> Wire {
+        func row<M: ContractMessage>(_ message: M, correlation: String? = nil) throws -> Wire {
             .publish(OutboxEvent(
                 messageID: event.id.rawValue, exchange: names.outboundExchange,
                 routingKey: names.routingKey(for: M.messageType, to: audience), type: M.messageType.rawValue,
-                correlationID: source.messageId, headers: headers(explanation),
+                correlationID: correlation ?? source.messageId, headers: headers(explanation),
                 body: try message.encodedBody(), createdAt: now))
         }
         func date(_ day: LocalDate) -> CalendarDate { CalendarDate(iso: day.iso) ?? data.today }
@@ -119,11 +119,16 @@ struct OutboundMapper {
 
         switch event.payload {
         case .assessmentRequest(let clinic, _, _):
+            // Correlates to the list (or referral) that listed the citizen, as the contract
+            // says, also when the journal's contact status released it: the clinic answers
+            // about that listing (its asOf and municipal information), and never sees the
+            // journal's messages.
+            let listing = data.source ?? source
             return try row(AssessmentRequest(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, clinic: clinic.rawValue, asOf: data.asOf,
                 assessBy: data.today.adding(days: workflow.timers.assessmentReminderDays),
                 municipalInformation: information, consentInForce: consentInForce, explanation: explanation,
-                source: source))
+                source: listing), correlation: listing.messageId)
         case .centralVisitationReferral(let reason, let deadline, _, _):
             return try row(CVReferral(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, reason: Self.reason(reason),

@@ -118,7 +118,8 @@ public final class OutboxRelay: Sendable {
         // In outbox order on the one publishing channel, all in flight together: events for
         // the same case reach each queue in the order the pipeline recorded them (a
         // consent-withdrawn never overtakes the event before it). Confirms stay pipelined.
-        let outcomes = await client.publish(batch: rows.map(Pipeline.outbound))
+        let user = client.configuration.userID
+        let outcomes = await client.publish(batch: rows.map { Pipeline.outbound($0, userID: user) })
         let results: [(String, (any Error)?)] = zip(rows, outcomes).map { row, outcome in
             switch outcome {
             case .success: (row.messageID, nil)

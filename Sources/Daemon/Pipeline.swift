@@ -578,7 +578,7 @@ public final class Pipeline: Sendable {
             let body = try Receipt(deferring: properties, sender: sender, receivedAt: Contract.Timestamp(now)).encodedBody()
             let row = receiptRow(body, sender: sender, messageID: properties.messageID.flatMap { $0.isEmpty ? nil : $0 },
                                  at: now, suffix: "deferred")
-            try await publisher.publish(Self.outbound(row))
+            try await publisher.publish(Self.outbound(row, userID: publisher.configuration.userID))
         } catch {
             logger.error("the processing-deferred receipt was not confirmed; the dead letter is the record",
                          metadata: ["message_id": "\(Self.loggable(properties.messageID))", "error": "\(error)"])
@@ -624,7 +624,7 @@ public final class Pipeline: Sendable {
     func resendReceipt(_ body: Data, sender: Sender, messageID: String, type: String?) async -> Settlement {
         let row = receiptRow(body, sender: sender, messageID: messageID, at: options.clock())
         do {
-            try await publisher.publish(Self.outbound(row))
+            try await publisher.publish(Self.outbound(row, userID: publisher.configuration.userID))
             Observe.duplicate(receipt: body)
             logger.info("duplicate message_id; stored receipt resent", metadata: [
                 "message_id": "\(Self.loggable(messageID))", "sender": "\(Self.senderKey(sender))", "type": "\(Self.loggableType(type))",
@@ -641,8 +641,12 @@ public final class Pipeline: Sendable {
 
     /// The AMQP message for an outbox row: persistent JSON with the row's id, type and
     /// correlation id; mandatory, so a message no queue takes fails instead of vanishing.
-    public static func outbound(_ row: OutboxEvent) -> OutboundMessage {
+    /// `userID` is the publishing connection's broker user (`AMQPConfiguration.userID`): the
+    /// contract's `user_id` of every outbound message, which the broker checks against the
+    /// connection (docs/messages.md, Outbound messages).
+    public static func outbound(_ row: OutboxEvent, userID: String?) -> OutboundMessage {
         var properties = MessageProperties()
+        properties.userID = userID
         properties.contentType = "application/json"
         properties.persistent = true
         properties.messageID = row.messageID

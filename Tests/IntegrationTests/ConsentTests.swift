@@ -48,7 +48,9 @@ extension ClientTests {
             #expect(all[inbox]?.first?.json["heldEntries"] == nil, "nothing held any more")
             let released = try #require(all[clinic]?.first)
             #expect(types(all[clinic]) == ["assessment-request"])
-            #expect(released.properties.correlationID == "c-given")
+            // An assessment-request correlates to the list that listed the citizen (docs/messages.md),
+            // also when a consent-update released it.
+            #expect(released.properties.correlationID == "c-list")
             #expect(released.json["cpr"] as? String == held)
             #expect(released.json["consentInForce"] as? Bool == true)
             #expect(released.json["municipalInformation"] != nil)

@@ -150,7 +150,8 @@ extension ClientTests {
         let assessments = try await drain(clinic, count: 1)
         let assessment = try #require(assessments.first)
         #expect(assessment.routingKey == "clinic.amb-syd-aalborg.assessment-request")
-        #expect(assessment.properties.correlationID == statusID)
+        // The contract: an assessment-request correlates to the list, not to the journal's answer.
+        #expect(assessment.properties.correlationID == listID)
         let assessmentBody = try JSONSerialization.jsonObject(with: assessment.body) as? [String: Any]
         #expect(assessmentBody?["consentInForce"] as? Bool == true)
         #expect(assessmentBody?["municipalInformation"] != nil)
@@ -441,7 +442,7 @@ extension ClientTests {
             _ = try tx.enqueue(row(unconfirmed))
         }
         // A relay that published `unconfirmed` and died before recording the broker's confirm.
-        try await client.publish(Pipeline.outbound(row(unconfirmed)))
+        try await client.publish(Pipeline.outbound(row(unconfirmed), userID: Broker.user))
 
         // One row per round: the old relay would take the failing oldest row every time.
         let relay = OutboxRelay(
