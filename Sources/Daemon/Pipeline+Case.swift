@@ -245,14 +245,14 @@ extension Pipeline {
             if let consent = request.consent, consent.status != .absent {
                 let result = citizenCase.apply(
                     .consentUpdate(Self.consentUpdate(consent)),
-                    context: CaseContext(ref: InboundRef(messageID: decoded.messageID + "/consent"), at: now, on: today),
+                    context: CaseContext(ref: InboundRef(sender: senderKey, messageID: decoded.messageID + "/consent"), at: now, on: today),
                     configuration: options.workflow)
                 events += result.events
                 timers += result.timers
             }
             if let input = request.input {
                 let result = citizenCase.apply(
-                    input, context: CaseContext(ref: InboundRef(messageID: decoded.messageID), at: now, on: today),
+                    input, context: CaseContext(ref: InboundRef(sender: senderKey, messageID: decoded.messageID), at: now, on: today),
                     configuration: options.workflow)
                 if case .rejected(let why) = result.outcome {
                     return try refuse(
@@ -269,7 +269,7 @@ extension Pipeline {
                 municipality: municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
                 updatedAt: now))
             _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .input, messageID: decoded.messageID,
+                caseID: caseID, at: now, kind: .input, messageID: Self.sourceKey(decoded),
                 payload: try request.listed.map { try StoreJSON.encode($0) } ?? StoreJSON.encode(request.record),
                 explanation: nil))
             _ = try tx.appendAudit(AuditRecord(
@@ -281,7 +281,7 @@ extension Pipeline {
             try record(events: events, timers: timers, in: tx, caseID: caseID, cpr: request.cpr,
                        pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
             if let statement = request.consentStatement ?? request.consent {
-                try recordConsent(statement, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
+                try recordConsent(statement, pseudonym: pseudonym, messageID: Self.sourceKey(decoded), in: tx, at: now)
             }
             var receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
             if request.opensCase, events.contains(where: Self.isHeldNotice) { receipt.heldEntries = [0] }

@@ -60,7 +60,7 @@ extension Pipeline {
                 }
             }
             let workflowList = Workflow.MunicipalList(
-                messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
+                sender: Self.senderKey(sender), messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
                 clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
                 entries: keys)
             let repeats = Self.repeatedCitizens(workflowList)
@@ -93,7 +93,7 @@ extension Pipeline {
 
     /// Decides and writes the entries at `slice` (positions in the accepted entries; `entries`
     /// are those entries) in `tx`: loads only their cases, applies the workflow to them (entry
-    /// references stay `messageID#position`) and writes each case, its history, audit,
+    /// references stay `<sender>/messageID#position`) and writes each case, its history, audit,
     /// consent, list membership and events.
     // swiftlint:disable:next function_body_length function_parameter_count
     func process(
@@ -186,7 +186,7 @@ extension Pipeline {
                 type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
                 asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
             _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(originalIndex)",
+                caseID: caseID, at: now, kind: .input, messageID: "\(Self.sourceKey(decoded))#\(originalIndex)",
                 payload: try StoreJSON.encode(listed), explanation: nil))
             // A case this message opened has this listing as its only input: no need to read
             // the history back.
@@ -197,7 +197,7 @@ extension Pipeline {
                 at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                 messageType: decoded.type.rawValue, messageID: decoded.messageID,
                 purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
-            try recordConsent(entry.consent, pseudonym: pseudonym, messageID: decoded.messageID, in: tx, at: now)
+            try recordConsent(entry.consent, pseudonym: pseudonym, messageID: Self.sourceKey(decoded), in: tx, at: now)
             try tx.recordListMember(ListMember(
                 side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
                 listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,
@@ -281,7 +281,7 @@ extension Pipeline {
                     let facts = Self.facts(entry)
                     let result = citizenCase.apply(
                         .contactStatus(facts),
-                        context: CaseContext(ref: InboundRef(messageID: decoded.messageID, entry: index), at: now, on: today),
+                        context: CaseContext(ref: InboundRef(sender: Self.senderKey(decoded.sender), messageID: decoded.messageID, entry: index), at: now, on: today),
                         configuration: options.workflow)
                     if case .rejected(let why) = result.outcome {
                         reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
@@ -293,7 +293,7 @@ extension Pipeline {
                     record.updatedAt = now
                     _ = try tx.upsertCase(record)
                     _ = try tx.appendHistory(CaseHistoryEntry(
-                        caseID: caseID, at: now, kind: .input, messageID: "\(decoded.messageID)#\(index)",
+                        caseID: caseID, at: now, kind: .input, messageID: "\(Self.sourceKey(decoded))#\(index)",
                         payload: try StoreJSON.encode(facts), explanation: nil))
                     _ = try tx.appendAudit(AuditRecord(
                         at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,

@@ -92,7 +92,7 @@ extension Pipeline {
         ]
         for (audience, actor, message) in reports {
             let row = OutboxEvent(
-                messageID: "\(decoded.messageID)/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
+                messageID: "\(Self.sourceKey(decoded))/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
                 routingKey: options.names.routingKey(for: .reconciliationReport, to: audience),
                 type: MessageType.reconciliationReport.rawValue, correlationID: decoded.messageID,
                 headers: mapper.headers(explanation), body: try message.encodedBody(), createdAt: now,

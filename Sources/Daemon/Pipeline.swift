@@ -669,6 +669,11 @@ public final class Pipeline: Sendable {
     /// The inbox key of a sender: `municipality.851`, `clinic.<id>`, `journal.<id>`.
     static func senderKey(_ sender: Sender) -> String { "\(sender.kind.rawValue).\(sender.id)" }
 
+    /// `<sender>/<message_id>`: what the router stores and derives from an inbound message
+    /// (case history, consent records, event and report ids), since a `message_id` is unique
+    /// per sender only (docs/messages.md, "Outbound properties").
+    static func sourceKey(_ decoded: DecodedMessage) -> String { "\(senderKey(decoded.sender))/\(decoded.messageID)" }
+
     static func partyKey(_ party: Party) -> String {
         switch party {
         case .municipality(let code): "municipality.\(code.rawValue)"

@@ -7,24 +7,34 @@ public import Foundation
 /// Names the inbound message (and the entry within a list message) that caused a change.
 /// Outbound event ids derive from it, so replaying the same message gives the same ids.
 public struct InboundRef: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The sender the `message_id` belongs to, as the daemon names it (`municipality.851`,
+    /// `clinic.amb-syd-aalborg`, `journal.journal-rn`): a `message_id` is unique per sender
+    /// only (docs/messages.md, "Outbound properties"). `nil` for a timer (its id names the case) and
+    /// in references stored before ids named the sender (987ea6c and earlier).
+    public var sender: String?
     /// The AMQP `message_id` of the inbound message (unique per sender). For timers the
     /// daemon makes a stable id, e.g. `timer/<case>/<kind>/<due date>`.
     public var messageID: String
     /// The entry's index within a list message; `nil` for single-citizen messages.
     public var entry: Int?
 
-    public init(messageID: String, entry: Int? = nil) {
+    public init(sender: String? = nil, messageID: String, entry: Int? = nil) {
+        self.sender = sender
         self.messageID = messageID
         self.entry = entry
     }
 
-    /// `messageID` or `messageID#entry`. Never contains the citizen key.
-    public var key: String { entry.map { "\(messageID)#\($0)" } ?? messageID }
+    /// `<sender>/<messageID>` or `<sender>/<messageID>#<entry>` (without `<sender>/` when
+    /// there is none). Never contains the citizen key.
+    public var key: String {
+        let message = sender.map { "\($0)/\(messageID)" } ?? messageID
+        return entry.map { "\(message)#\($0)" } ?? message
+    }
     public var description: String { key }
 }
 
 /// A deterministic outbound event id: `<inbound key>/<index>-<kind>`, e.g.
-/// `m-851-2026-11#3/0-assessment-request`. The same inbound message applied to the same
+/// `municipality.851/m-851-2026-11#3/0-assessment-request`. The same inbound message applied to the same
 /// state always yields the same ids, so consumers can deduplicate a replay.
 public struct EventID: Sendable, Hashable, Codable, CustomStringConvertible {
     public let rawValue: String

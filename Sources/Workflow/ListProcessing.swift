@@ -20,6 +20,8 @@ public struct MunicipalList: Sendable, Hashable, Codable {
         }
     }
 
+    /// The sender of the list, as `InboundRef.sender` names it.
+    public var sender: String?
     /// The inbound `message_id`.
     public var messageID: String
     public var municipality: MunicipalityCode
@@ -31,9 +33,10 @@ public struct MunicipalList: Sendable, Hashable, Codable {
     public var entries: [Entry]
 
     public init(
-        messageID: String, municipality: MunicipalityCode, clinic: ClinicID?, list: ListKind, asOf: LocalDate,
-        entries: [Entry]
+        sender: String? = nil, messageID: String, municipality: MunicipalityCode, clinic: ClinicID?, list: ListKind,
+        asOf: LocalDate, entries: [Entry]
     ) {
+        self.sender = sender
         self.messageID = messageID
         self.municipality = municipality
         self.clinic = clinic
@@ -60,7 +63,7 @@ public enum ListProcessing {
     /// Applies every entry to its citizen's case (created if new) and returns one outcome
     /// per entry, in list order. An entry naming a citizen already named earlier in the same
     /// list is rejected with a reason; nothing is dropped silently. Entry `i` uses inbound
-    /// reference `messageID#i`, so replaying the list changes nothing. Entries whose index is
+    /// reference `<sender>/messageID#i`, so replaying the list changes nothing. Entries whose index is
     /// in `skipping` (answered by the caller) are left out: no outcome, no case change.
     public static func apply(
         _ list: MunicipalList, at: Date, on: LocalDate, cases: inout [CitizenKey: CitizenCase],
@@ -78,7 +81,7 @@ public enum ListProcessing {
                 continue
             }
             seen[entry.citizen] = index
-            let context = CaseContext(ref: InboundRef(messageID: list.messageID, entry: index), at: at, on: on)
+            let context = CaseContext(ref: InboundRef(sender: list.sender, messageID: list.messageID, entry: index), at: at, on: on)
             var citizenCase = cases[entry.citizen] ?? CitizenCase(citizen: entry.citizen)
             let result = citizenCase.apply(
                 .listed(

@@ -26,8 +26,9 @@ struct ListSliceTests {
         let store: Store
         let pipeline: Pipeline
 
-        init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-slices-\(UUID().uuidString)")
+        /// A fresh store, or the `store.sqlite` already in `directory` (removed with it by `close`).
+        init(directory existing: URL? = nil) throws {
+            directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-slices-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             store = try Store(path: directory.appendingPathComponent("store.sqlite").path, auditKey: ListSliceTests.keys.auditKey)
             let logger = Logger(label: "test.slices")

@@ -104,13 +104,13 @@ extension ClientTests {
             for (queue, deliveries) in all where queue != inbox && queue != clinic {
                 #expect(deliveries.isEmpty, "unexpected in \(queue): \(types(deliveries))")
             }
-            // The store's consent records: appended per statement, the withdrawal is current.
+            // The store's consent records: appended per statement (naming sender and message), the withdrawal is current.
             let pseudonym = try Pseudonymizer(key: StoreKeys(master: h.storeSettings.masterKey).pseudonymKey)
                 .pseudonym(forCPR: held)
             let store = try #require(h.service?.store)
             let current = try store.currentConsents(pseudonym: pseudonym)
-            #expect(!current.isEmpty && current.allSatisfy { $0.state == .withdrawn && $0.messageID == "c-withdrawn" })
-            #expect(try store.consents(pseudonym: pseudonym).contains { $0.state == .given && $0.messageID == "c-given" })
+            #expect(!current.isEmpty && current.allSatisfy { $0.state == .withdrawn && $0.messageID == "municipality.851/c-withdrawn" })
+            #expect(try store.consents(pseudonym: pseudonym).contains { $0.state == .given && $0.messageID == "municipality.851/c-given" })
         }
     }
 }

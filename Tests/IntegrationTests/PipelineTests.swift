@@ -115,7 +115,7 @@ extension ClientTests {
         #expect(request.routingKey == "journal.journal-rn.contact-status-request")
         #expect(request.properties.type == "contact-status-request")
         #expect(request.properties.correlationID == listID)
-        #expect(request.properties.messageID?.hasPrefix(listID) == true)
+        #expect(request.properties.messageID?.hasPrefix("municipality.851/\(listID)#") == true, "event ids name the sender")
 
         // The journal answers: entry 0 is in current treatment at the clinic → assessment
         // request with the municipal information (consent given); entry 1's closed course
