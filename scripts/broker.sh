@@ -502,14 +502,18 @@ cmd_stop() {
     maybe_stop_epmd
 }
 
-# Stop and start again with the settings the instance runs with (node, ports, TLS
-# material), whatever the environment says; data, users and queues are kept, and start
-# provisions the users again as on every start. Not running: the same as start.
+# Stop and start again with the settings the instance runs with, or last ran with (node,
+# ports, TLS material), whatever the environment says; data, users and queues are kept, and
+# start provisions the users again as on every start. Never started: the same as start.
 cmd_restart() {
     load_settings
     if ! beam_alive; then
-        cmd_start
-        return
+        if [[ ! -f "$SETTINGS_FILE" ]]; then
+            cmd_start
+            return
+        fi
+        # shellcheck source=/dev/null
+        . "$SETTINGS_FILE"
     fi
     export DDR_NODE_NAME="$NODE" DDR_AMQP_PORT="$AMQP_PORT" DDR_AMQPS_PORT="$AMQPS_PORT" DDR_DIST_PORT="$DIST_PORT"
     export DDR_TEST_RUN="${STARTED_BY:-}"

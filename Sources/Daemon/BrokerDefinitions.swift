@@ -2,12 +2,13 @@ import AMQP
 public import Foundation
 
 /// RabbitMQ definitions (the JSON that `rabbitmqctl import_definitions` and the
-/// `load_definitions` setting read) derived from the directory: the vhost, one user per
+/// `definitions.local.path` setting read) derived from the directory: the vhost, one user per
 /// sender, least-privilege permissions, and the topology `run` declares.
 ///
 /// Users carry **no password** (empty `password_hash`): set one with
 /// `rabbitmqctl change_password <user>` or, better, let them log in with a client
-/// certificate (EXTERNAL). The broker validates `user_id` against the connected user, and
+/// certificate (EXTERNAL). Every import clears the passwords of the users it names, hence
+/// `definitions.skip_if_unchanged` in deploy/rabbitmq/rabbitmq.conf. The broker validates `user_id` against the connected user, and
 /// ddrouter relies on that to know who sent a message.
 ///
 /// User names: each sender's `broker_user` from the directory (defaults
