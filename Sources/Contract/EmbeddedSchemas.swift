@@ -144,6 +144,10 @@ enum EmbeddedSchemas {
               "$ref": "common.schema.json#/$defs/date",
               "description": "Date by which an assessment is expected (configured reminder)."
             },
+            "treatmentDeadline": {
+              "$ref": "common.schema.json#/$defs/date",
+              "description": "For a referral: latest date treatment must start, the date the router received the referral + 14 days (R10). Absent for a list entry (its deadline starts at the responsibility transfer, R9)."
+            },
             "municipalInformation": {
               "$ref": "common.schema.json#/$defs/municipalInformation",
               "description": "The municipality's information; present only with consent in force (R4)."

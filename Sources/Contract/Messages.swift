@@ -1233,6 +1233,10 @@ public struct AssessmentRequest: ContractMessage {
     public var asOf: CalendarDate
     /// Date by which an assessment is expected (configured reminder).
     public var assessBy: CalendarDate?
+    /// For a referral: latest date treatment must start, the date the router received the
+    /// referral + 14 days (R10). Absent for a list entry (its deadline starts at the
+    /// responsibility transfer, R9).
+    public var treatmentDeadline: CalendarDate?
     /// The municipality's information; present only with consent in force (R4).
     public var municipalInformation: MunicipalInformation?
     /// Whether consent to the dialogue is in force now; without it psychiatry works from its own
@@ -1251,6 +1255,7 @@ public struct AssessmentRequest: ContractMessage {
         clinic: String,
         asOf: CalendarDate,
         assessBy: CalendarDate? = nil,
+        treatmentDeadline: CalendarDate? = nil,
         municipalInformation: MunicipalInformation? = nil,
         consentInForce: Bool,
         explanation: Explanation,
@@ -1263,6 +1268,7 @@ public struct AssessmentRequest: ContractMessage {
         self.clinic = clinic
         self.asOf = asOf
         self.assessBy = assessBy
+        self.treatmentDeadline = treatmentDeadline
         self.municipalInformation = municipalInformation
         self.consentInForce = consentInForce
         self.explanation = explanation

@@ -50,6 +50,8 @@ struct OutboundMapper {
         var source: MessageSource?
         /// The date of the latest consent withdrawal or refusal recorded on the case (R4).
         var withdrawnOn: CalendarDate?
+        /// When the router received the referral that opened the case (R10), if a referral did.
+        var receivedAt: Date?
 
         init(
             municipality: String, asOf: CalendarDate, municipalInformation: MunicipalInformation?,
@@ -118,7 +120,7 @@ struct OutboundMapper {
         }
 
         switch event.payload {
-        case .assessmentRequest(let clinic, _, _):
+        case .assessmentRequest(let clinic, _, _, let deadline):
             // Correlates to the list (or referral) that listed the citizen, as the contract
             // says, also when the journal's contact status released it: the clinic answers
             // about that listing (its asOf and municipal information), and never sees the
@@ -127,12 +129,13 @@ struct OutboundMapper {
             return try row(AssessmentRequest(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, clinic: clinic.rawValue, asOf: data.asOf,
                 assessBy: data.today.adding(days: workflow.timers.assessmentReminderDays),
+                treatmentDeadline: deadline.map(date),
                 municipalInformation: information, consentInForce: consentInForce, explanation: explanation,
                 source: listing), correlation: listing.messageId)
         case .centralVisitationReferral(let reason, let deadline, _, _):
             return try row(CVReferral(
                 caseId: caseID, cpr: cpr, municipality: data.municipality, reason: Self.reason(reason),
-                receivedAt: Contract.Timestamp(now), treatmentDeadline: date(deadline), grounds: data.grounds,
+                receivedAt: Contract.Timestamp(data.receivedAt ?? now), treatmentDeadline: date(deadline), grounds: data.grounds,
                 municipalInformation: information, explanation: explanation, source: source))
         case .coordinatedCourse(let clinic, let asOf, _):
             return try row(Contract.CoordinatedCourse(

@@ -345,6 +345,7 @@ extension Pipeline {
             knowledgeHandover: inputs.knowledge, transitionDate: inputs.transitionDate,
             collaborationMeeting: inputs.collaboration)
         data.source = listed?.source
+        data.receivedAt = citizenCase.workflowA?.listing.receivedAt
         data.withdrawnOn = citizenCase.consent.entries.compactMap { entry -> CalendarDate? in
             switch entry.status {
             case .withdrawn(let on), .refused(let on): return CalendarDate(iso: on.iso)

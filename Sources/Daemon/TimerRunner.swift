@@ -104,7 +104,7 @@ public final class TimerRunner: Sendable {
             // and change nothing else (the guard comes before any write of the case).
             guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
             let result = citizenCase.apply(
-                .timerFired(kind), context: CaseContext(ref: InboundRef(sender: nil, messageID: timer.timerID), at: now, on: today),
+                .timerFired(kind), context: CaseContext(ref: InboundRef(sender: nil, messageID: timer.timerID), at: now, on: today, dueAt: timer.dueAt),
                 configuration: pipeline.options.workflow)
             if case .rejected(let why) = result.outcome {
                 _ = try tx.appendHistory(CaseHistoryEntry(

@@ -366,7 +366,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                     WorkflowA(
                         listing: ListingFacts(
                             municipality: referral.municipality, listClinic: referral.clinic, asOf: referral.asOf,
-                            listedBy: context.ref, source: source)))
+                            listedBy: context.ref, source: source, receivedAt: context.at, receivedOn: context.on)))
                 step.notes.append("referral registered")
                 try consentChanged(from: consentBefore, context: context, config: config, step: &step)
             } else {
@@ -801,7 +801,8 @@ extension EventPayload {
         switch self {
         case .centralVisitationReferral(_, let deadline, _, _): return deadline
         case .responsibilityTransfer(_, _, _, _, let deadline): return deadline
-        case .assessmentRequest, .notGroup2, .contactStatusRequest, .coordinatedCourse, .heldForConsent,
+        case .assessmentRequest(_, _, _, let deadline): return deadline
+        case .notGroup2, .contactStatusRequest, .coordinatedCourse, .heldForConsent,
             .consentWithdrawn, .assessmentShared, .moreInformationRequested, .decision, .transitionProposed,
             .collaborationMeetingNeeded, .psychiatryProceedsAlone, .handover, .trackEnded, .deadlineWarning,
             .reminder:
@@ -818,7 +819,10 @@ extension EventPayload {
         case .responsibilityTransfer(let from, let to, let at, let effectiveOn, let deadline):
             return .responsibilityTransfer(
                 from: from, to: to, at: at, effectiveOn: effectiveOn, treatmentStartDeadline: deadline.map { _ in due })
-        case .assessmentRequest, .notGroup2, .contactStatusRequest, .coordinatedCourse, .heldForConsent,
+        case .assessmentRequest(let clinic, let listedBy, let origin, let deadline):
+            return .assessmentRequest(
+                clinic: clinic, listedBy: listedBy, origin: origin, treatmentStartDeadline: deadline.map { _ in due })
+        case .notGroup2, .contactStatusRequest, .coordinatedCourse, .heldForConsent,
             .consentWithdrawn, .assessmentShared, .moreInformationRequested, .decision, .transitionProposed,
             .collaborationMeetingNeeded, .psychiatryProceedsAlone, .handover, .trackEnded, .deadlineWarning,
             .reminder:

@@ -158,7 +158,8 @@ public enum EventPayload: Sendable, Hashable, Codable {
     /// R1: assessment case for the clinic's queue. Carries the list entry or referral
     /// (`listedBy` tells the daemon which stored entry to attach); `origin` is the sector
     /// that sent it (the municipality for a list, the region for a journal referral).
-    case assessmentRequest(clinic: ClinicID, listedBy: InboundRef, origin: Sector)
+    /// A referral's (not a list entry's) assessment request carries its R10 deadline.
+    case assessmentRequest(clinic: ClinicID, listedBy: InboundRef, origin: Sector, treatmentStartDeadline: LocalDate?)
     /// R1/R10: referral to Central Visitation with the treatment-start deadline.
     case centralVisitationReferral(
         reason: ReferralReason, treatmentStartDeadline: LocalDate, listedBy: InboundRef, origin: Sector)
@@ -249,7 +250,7 @@ public enum EventPayload: Sendable, Hashable, Codable {
     /// the event through only if each of them may reach the recipient's sector.
     public var dataOrigins: Set<Sector> {
         switch self {
-        case .assessmentRequest(_, _, let origin), .centralVisitationReferral(_, _, _, let origin),
+        case .assessmentRequest(_, _, let origin, _), .centralVisitationReferral(_, _, _, let origin),
             .contactStatusRequest(_, let origin):
             // The list entry or referral (and that the citizen is on a list).
             return [origin]

@@ -14,11 +14,16 @@ public struct CaseContext: Sendable, Hashable, Codable {
     public var at: Date
     /// The Europe/Copenhagen civil date of `at`, computed by the daemon.
     public var on: LocalDate
+    /// For a fired timer, the moment it was due (midnight Europe/Copenhagen at the start of
+    /// its day), which may be long before `at` when the daemon was down then; `nil` for a
+    /// message. R9 stamps a transfer on its transition date with it.
+    public var dueAt: Date?
 
-    public init(ref: InboundRef, at: Date, on: LocalDate) {
+    public init(ref: InboundRef, at: Date, on: LocalDate, dueAt: Date? = nil) {
         self.ref = ref
         self.at = at
         self.on = on
+        self.dueAt = dueAt
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 /// Who put the citizen into workflow A.
 public enum ListingSource: Sendable, Hashable, Codable {
     /// A municipality's list 1: municipal data, crosses to the region only with consent.
@@ -34,16 +40,30 @@ public struct ListingFacts: Sendable, Hashable, Codable {
     public var listedBy: InboundRef
     /// Municipal list or regional referral.
     public var source: ListingSource
+    /// For a `referral` message: when the router received it and that moment's Copenhagen
+    /// date. R10 counts the referral's 14 days from it, whatever its route and however long
+    /// routing waits for the journal. `nil` for a list entry (and for referrals stored before
+    /// this was kept: they count from the routing day, as then).
+    public var receivedAt: Date?
+    public var receivedOn: LocalDate?
 
     public init(
         municipality: MunicipalityCode, listClinic: ClinicID?, asOf: LocalDate, listedBy: InboundRef,
-        source: ListingSource = .municipalList
+        source: ListingSource = .municipalList, receivedAt: Date? = nil, receivedOn: LocalDate? = nil
     ) {
         self.municipality = municipality
         self.listClinic = listClinic
         self.asOf = asOf
         self.listedBy = listedBy
         self.source = source
+        self.receivedAt = receivedAt
+        self.receivedOn = receivedOn
+    }
+
+    /// R10: the deadline a referral carries when it is routed on `routedOn`: 14 days from
+    /// its receipt; for a list entry routed to Central Visitation, from the routing day.
+    func treatmentStartDeadline(routedOn: LocalDate, config: WorkflowConfiguration) -> LocalDate {
+        (receivedOn ?? routedOn).adding(days: config.timers.treatmentStartLimitDays)
     }
 }
 
@@ -293,7 +313,9 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                 // Treatment in the integrated offer means Central Visitation visited the
                 // citizen to it: responsibility moves now (R9).
                 let region = Party.centralVisitation
-                transfer(region: region, context: context, config: config, step: &step, withDeadline: false)
+                transfer(
+                    region: region, at: context.at, on: context.on, context: context, config: config, step: &step,
+                    withDeadline: false)
                 state = .integrated(region: region)
                 step.send(
                     .handover(workflow: .a, course: .integrated, plan: nil), to: [municipality, region],
@@ -373,8 +395,12 @@ public struct WorkflowA: Sendable, Hashable, Codable {
             }
         case .transitionDue:
             switch state {
-            case .awaitingTransition(let region, _):
-                transfer(region: region, context: context, config: config, step: &step, withDeadline: true)
+            case .awaitingTransition(let region, let decision):
+                // R9: responsibility moved at the start of the agreed transition date, when
+                // the timer was due, however late the daemon fires it (docs/domain.md, I11).
+                transfer(
+                    region: region, at: context.dueAt ?? context.at, on: decision.transitionOn ?? context.on,
+                    context: context, config: config, step: &step, withDeadline: true)
                 state = .inTransition(region: region)
             case .listed, .awaitingJournalStatus, .inAssessment, .referredToCentralVisitation,
                 .notGroup2, .assessed, .positioned, .inTransition, .integrated, .coordinated,
@@ -416,14 +442,18 @@ public struct WorkflowA: Sendable, Hashable, Codable {
     private mutating func apply(
         _ decision: RoutingDecision, context: CaseContext, config: WorkflowConfiguration, step: inout Step
     ) {
-        let deadline = context.on.adding(days: config.timers.treatmentStartLimitDays)
+        let deadline = listing.treatmentStartDeadline(routedOn: context.on, config: config)
         switch decision.outcome {
         case .clinicAssessment(let clinic):
             routing = decision
             state = .inAssessment(clinic: clinic)
+            // R10: a referral carries its deadline to the clinic too; a list entry's starts
+            // only when responsibility moves (R9).
             step.send(
-                .assessmentRequest(clinic: clinic, listedBy: listing.listedBy, origin: listing.source.sector), to: [.clinic(clinic)],
-                decision.explanation)
+                .assessmentRequest(
+                    clinic: clinic, listedBy: listing.listedBy, origin: listing.source.sector,
+                    treatmentStartDeadline: listing.receivedOn == nil ? nil : deadline),
+                to: [.clinic(clinic)], decision.explanation)
             step.timers.append(
                 .schedule(.assessmentReminder, on: context.on.adding(days: config.timers.assessmentReminderDays)))
         case .centralVisitation(let reason):
@@ -488,7 +518,9 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                 case .integrated:
                     // The referral's R10 deadline is already running since Central
                     // Visitation received it; the transfer does not restart it.
-                    transfer(region: inCharge, context: context, config: config, step: &step, withDeadline: false)
+                    transfer(
+                        region: inCharge, at: context.at, on: context.on, context: context, config: config, step: &step,
+                        withDeadline: false)
                     state = .inTransition(region: inCharge)
                 case .coordinated:
                     state = .coordinated
@@ -545,7 +577,11 @@ public struct WorkflowA: Sendable, Hashable, Codable {
         case .integrated:
             let transitionOn = decision.transitionOn ?? context.on
             if transitionOn <= context.on {
-                transfer(region: region, context: context, config: config, step: &step, withDeadline: true)
+                // A transition date of today or earlier: responsibility moves at the decision
+                // (it cannot move before it was decided).
+                transfer(
+                    region: region, at: context.at, on: context.on, context: context, config: config, step: &step,
+                    withDeadline: true)
                 state = .inTransition(region: region)
             } else {
                 state = .awaitingTransition(region: region, decision: record)
@@ -556,18 +592,23 @@ public struct WorkflowA: Sendable, Hashable, Codable {
 
     // MARK: - R9
 
+    /// R9: responsibility moves to the region at `at` (its Copenhagen date `on`); with
+    /// `withDeadline` the R10 deadline counts from `on`.
     private func transfer(
-        region: Party, context: CaseContext, config: WorkflowConfiguration, step: inout Step, withDeadline: Bool
+        region: Party, at: Date, on: LocalDate, context: CaseContext, config: WorkflowConfiguration, step: inout Step,
+        withDeadline: Bool
     ) {
-        let deadline = withDeadline ? context.on.adding(days: config.timers.treatmentStartLimitDays) : nil
+        let deadline = withDeadline ? on.adding(days: config.timers.treatmentStartLimitDays) : nil
         var facts = [
-            "psychiatry visited the citizen to the integrated offer on \(context.on)",
+            on == context.on
+                ? "psychiatry visited the citizen to the integrated offer on \(context.on)"
+                : "psychiatry visited the citizen to the integrated offer; the agreed transition date was \(on)",
             "responsibility for the substance treatment moves from municipality \(listing.municipality) to the region (health act § 82 c)",
         ]
         if let deadline { facts.append("treatment must start no later than \(deadline) (R10)") }
         step.send(
             .responsibilityTransfer(
-                from: .municipality, to: .region, at: context.at, effectiveOn: context.on,
+                from: .municipality, to: .region, at: at, effectiveOn: on,
                 treatmentStartDeadline: deadline),
             to: [municipality, region], config.explanation(.r9, "responsibility transferred to the region", facts))
     }

@@ -36,7 +36,7 @@ struct OutboundMapperTests {
 
     /// One sample per payload case (several for some), with a recipient that may get it.
     static let samples: [(EventPayload, Party)] = [
-        (.assessmentRequest(clinic: "amb-syd-aalborg", listedBy: ref, origin: .municipality), clinic),
+        (.assessmentRequest(clinic: "amb-syd-aalborg", listedBy: ref, origin: .municipality, treatmentStartDeadline: nil), clinic),
         (.centralVisitationReferral(
             reason: .routing(.courseClosedWithinYear(clinic: "x", closedOn: day.adding(days: -30))),
             treatmentStartDeadline: day.adding(days: 14), listedBy: ref, origin: .municipality), .centralVisitation),
@@ -187,7 +187,7 @@ struct OutboundMapperTests {
             contactPerson: ContactPerson(name: "Staff Member"))
         data.consentInForce = false
         guard case .publish(let row) = try Self.map(
-            .assessmentRequest(clinic: "amb-syd-aalborg", listedBy: Self.ref, origin: .municipality), to: Self.clinic,
+            .assessmentRequest(clinic: "amb-syd-aalborg", listedBy: Self.ref, origin: .municipality, treatmentStartDeadline: nil), to: Self.clinic,
             data: data)
         else {
             Issue.record("not published")
@@ -198,7 +198,7 @@ struct OutboundMapperTests {
         #expect(body["consentInForce"] as? Bool == false)
         data.consentInForce = true
         guard case .publish(let withConsent) = try Self.map(
-            .assessmentRequest(clinic: "amb-syd-aalborg", listedBy: Self.ref, origin: .municipality), to: Self.clinic,
+            .assessmentRequest(clinic: "amb-syd-aalborg", listedBy: Self.ref, origin: .municipality, treatmentStartDeadline: nil), to: Self.clinic,
             data: data)
         else { return }
         let full = try #require(try JSONSerialization.jsonObject(with: withConsent.body) as? [String: Any])
