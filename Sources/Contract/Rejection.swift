@@ -37,6 +37,7 @@ public enum RejectionCode: String, Sendable, Hashable, Codable, CaseIterable {
     case unauthorizedSender = "unauthorized-sender"
     case unknownCase = "unknown-case"
     case outOfOrder = "out-of-order"
+    case ambiguousClinic = "ambiguous-clinic"
     case processingDeferred = "processing-deferred"
 
     /// Whether `scripts/check-schemas.py` can see this fault from the body and schema alone.
@@ -48,7 +49,7 @@ public enum RejectionCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .unknownSender, .missingUserID, .missingMessageID, .invalidMessageID, .missingType, .unknownType,
             .senderNotAllowed, .unsupportedContentType, .unsupportedContentEncoding, .emptyBody, .bodyTooLarge,
             .invalidEncoding, .malformedJSON, .unknownMunicipality, .unknownClinic, .unknownJournal, .senderMismatch,
-            .duplicateEntry, .unauthorizedSender, .unknownCase, .outOfOrder, .processingDeferred:
+            .duplicateEntry, .unauthorizedSender, .unknownCase, .outOfOrder, .ambiguousClinic, .processingDeferred:
             false
         }
     }

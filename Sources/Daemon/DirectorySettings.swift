@@ -124,6 +124,11 @@ public struct Directory: Sendable, Hashable {
         clinics.first { $0.serves.contains(code) }
     }
 
+    /// The ids of every clinic that serves the municipality, in directory order.
+    public func clinics(serving code: String) -> [String] {
+        clinics.filter { $0.serves.contains(code) }.map(\.id)
+    }
+
     public func municipalityName(_ code: String) -> String {
         municipalities.first { $0.code == code }?.name ?? code
     }

@@ -59,10 +59,32 @@ extension Pipeline {
                         citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent)))
                 }
             }
+            // R2: a list 2 without `clinic` shares its courses with the municipality's
+            // serving clinic, when the directory names exactly one.
+            let serving = options.servingClinics(list.municipality)
+            let listClinic = list.clinic ?? (list.listKind == .list2 && serving.count == 1 ? serving.first : nil)
             let workflowList = Workflow.MunicipalList(
                 sender: Self.senderKey(sender), messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
-                clinic: list.clinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
+                clinic: listClinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
                 entries: keys)
+            if list.listKind == .list2, listClinic == nil {
+                // No clinic to share with: every entry is answered so, none reaches a case.
+                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+                let why = serving.isEmpty
+                    ? "The list names no clinic and the router's directory names no clinic serving municipality \(list.municipality): name the clinic in `/clinic`."
+                    : "The list names no clinic and \(serving.count) clinics serve municipality \(list.municipality) in the router's directory: name the clinic in `/clinic`."
+                for index in decoded.acceptedEntryIndices {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.ambiguousClinic.rawValue, pointer: "/entries/\(index)", reason: why))
+                }
+                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+                try answer(decoded, rejected: rejected.sorted { $0.index < $1.index }, sentEntries: sentEntries, held: [],
+                           in: tx, at: now)
+                var summary = ListSummary()
+                summary.accepted = sentEntries - rejected.count
+                summary.rejected = rejected.count
+                return summary
+            }
             let repeats = Self.repeatedCitizens(workflowList)
             var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
             for slice in slices {
@@ -166,9 +188,11 @@ extension Pipeline {
             guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
             switch outcome.result {
             case .rejected(let reason):
+                // Repeats are answered above (`repeats`): what reaches here is the case
+                // refusing the entry in its state, not a duplicate.
                 run.rejected.append(.init(
-                    index: originalIndex, code: RejectionCode.duplicateEntry.rawValue,
-                    pointer: "/entries/\(originalIndex)", reason: reason))
+                    index: originalIndex, code: RejectionCode.outOfOrder.rawValue,
+                    pointer: "/entries/\(originalIndex)", reason: "The case cannot take this entry now: \(reason)"))
                 continue
             case .accepted:
                 break

@@ -733,6 +733,9 @@ public struct PipelineOptions: Sendable {
     /// `journal-journal-rn` to `dd.in.journal.journal-rn`. The broker guarantees `user_id`
     /// equals the connection's user, so the pair (exchange, user_id) authenticates the sender.
     public var userForSender: @Sendable (Sender) -> String
+    /// The clinics the directory says serve a municipality (R2: a list 2 without `clinic`
+    /// shares its coordinated courses with the municipality's serving clinic).
+    public var servingClinics: @Sendable (String) -> [String] = { _ in [] }
     public var clock: @Sendable () -> Date
     /// The inbound queue's `x-delivery-limit` (`inbound.delivery_limit`): on the delivery
     /// after this many failed ones the pipeline answers and dead-letters the message itself.

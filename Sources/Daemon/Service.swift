@@ -49,10 +49,12 @@ public final class Service: Sendable {
         }
         let keys = try StoreKeys(master: storeSettings.masterKey)
         let store = try Store(path: storeSettings.path, auditKey: keys.auditKey)
-        let options = PipelineOptions(
+        var options = PipelineOptions(
             codeBook: settings.codeBook, names: settings.names, workflow: workflow,
             pseudonymizer: try Pseudonymizer(key: keys.pseudonymKey), userForSender: userForSender, clock: clock,
             deliveryLimit: settings.deliveryLimit)
+        let senders = settings.directory
+        options.servingClinics = { code in senders.clinics(serving: code) }
         self.store = store
         let pipeline = Pipeline(client: client, publisher: publisher, store: store, options: options, logger: logger)
         self.pipeline = pipeline

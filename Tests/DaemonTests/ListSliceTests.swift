@@ -27,7 +27,7 @@ struct ListSliceTests {
         let pipeline: Pipeline
 
         /// A fresh store, or the `store.sqlite` already in `directory` (removed with it by `close`).
-        init(directory existing: URL? = nil) throws {
+        init(directory existing: URL? = nil, servingClinics: @escaping @Sendable (String) -> [String] = { _ in [] }) throws {
             directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-slices-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             store = try Store(path: directory.appendingPathComponent("store.sqlite").path, auditKey: ListSliceTests.keys.auditKey)
@@ -36,12 +36,11 @@ struct ListSliceTests {
                 configuration: AMQPConfiguration(endpoints: [.init(host: "127.0.0.1", port: 1)],
                                                  authentication: .plain(user: "none", password: "none")),
                 logger: logger)
-            pipeline = Pipeline(
-                client: client, store: store,
-                options: PipelineOptions(
-                    codeBook: ListSliceTests.decoder.codeBook,
-                    pseudonymizer: try Pseudonymizer(key: ListSliceTests.keys.pseudonymKey), clock: { ListSliceTests.now }),
-                logger: logger)
+            var options = PipelineOptions(
+                codeBook: ListSliceTests.decoder.codeBook,
+                pseudonymizer: try Pseudonymizer(key: ListSliceTests.keys.pseudonymKey), clock: { ListSliceTests.now })
+            options.servingClinics = servingClinics
+            pipeline = Pipeline(client: client, store: store, options: options, logger: logger)
         }
 
         func close() {
