@@ -70,8 +70,13 @@ extension Pipeline {
             }
             return (citizens, unknown)
         }
-        let toMunicipality = named(report.toMunicipality)
-        let toClinic = named(report.toClinic)
+        // R3: each side is told the one-list citizens of both lists (`municipalOnly` and
+        // `clinicOnly`), as far as consent towards it allows; a citizen on both lists (the
+        // same kind here) is only counted.
+        let toMunicipality = named(report.toMunicipality.filter { $0.clinicList == nil })
+        let toMunicipalityClinicOnly = named(report.toMunicipality.filter { $0.municipalList == nil })
+        let toClinic = named(report.toClinic.filter { $0.clinicList == nil })
+        let toClinicClinicOnly = named(report.toClinic.filter { $0.municipalList == nil })
         let both = report.counts.onBothSameList + report.counts.onBothDifferentList
         let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
         let reports: [(Audience, String, Contract.ReconciliationReport)] = [
@@ -80,15 +85,16 @@ extension Pipeline {
                 municipalListAsOf: municipalAsOf, clinicListAsOf: list.asOf,
                 counts: ReconciliationCounts(
                     onBoth: both, municipalOnly: report.counts.onlyMunicipal, clinicOnly: report.counts.onlyClinic,
-                    withheld: report.withheldFromMunicipality + toMunicipality.unknown),
-                municipalOnly: [], clinicOnly: toMunicipality.citizens, explanation: explanation)),
+                    withheld: report.withheldFromMunicipality + toMunicipality.unknown + toMunicipalityClinicOnly.unknown),
+                municipalOnly: toMunicipality.citizens, clinicOnly: toMunicipalityClinicOnly.citizens,
+                explanation: explanation)),
             (.clinic(list.clinic), "clinic.\(list.clinic)", Contract.ReconciliationReport(
                 municipality: list.municipality, clinic: list.clinic, listKind: list.listKind,
                 municipalListAsOf: municipalAsOf, clinicListAsOf: list.asOf,
                 counts: ReconciliationCounts(
                     onBoth: both, municipalOnly: report.counts.onlyMunicipal, clinicOnly: report.counts.onlyClinic,
-                    withheld: report.withheldFromClinic + toClinic.unknown),
-                municipalOnly: toClinic.citizens, clinicOnly: [], explanation: explanation)),
+                    withheld: report.withheldFromClinic + toClinic.unknown + toClinicClinicOnly.unknown),
+                municipalOnly: toClinic.citizens, clinicOnly: toClinicClinicOnly.citizens, explanation: explanation)),
         ]
         for (audience, actor, message) in reports {
             let row = OutboxEvent(

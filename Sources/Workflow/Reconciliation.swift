@@ -36,11 +36,12 @@ public struct ReconciliationReport: Sendable, Hashable, Codable {
     public var clinic: ClinicID
     public var asOf: LocalDate
     public var counts: Counts
-    /// For the municipality: citizens the clinic lists differently or that only the clinic
-    /// lists, as far as consent (region → municipality, course overview) allows.
+    /// For the municipality: citizens the clinic lists differently, that only the clinic lists
+    /// or that only the municipality lists, as far as consent (region → municipality, course
+    /// overview) allows.
     public var toMunicipality: [Line]
-    /// For the clinic: citizens the municipality lists differently or that only it lists,
-    /// as far as consent (municipality → region, course overview) allows.
+    /// For the clinic: citizens the municipality lists differently, that only it lists or that
+    /// only the clinic lists, as far as consent (municipality → region, course overview) allows.
     public var toClinic: [Line]
     /// How many lines were withheld from the municipality for lack of consent.
     public var withheldFromMunicipality: Int
@@ -93,14 +94,17 @@ public enum Reconciliation {
                     forMunicipality = true
                     forClinic = true
                 }
+            // A one-list citizen is a line for both sides: the other side should look for
+            // the citizen, and the listing side should know the other lacks its citizen
+            // (each named as far as consent towards that side allows).
             case (.some, .none):
                 counts.onlyMunicipal += 1
-                forMunicipality = false
+                forMunicipality = true
                 forClinic = true
             case (.none, .some):
                 counts.onlyClinic += 1
                 forMunicipality = true
-                forClinic = false
+                forClinic = true
             case (.none, .none):
                 forMunicipality = false
                 forClinic = false

@@ -147,11 +147,16 @@ extension ClientTests {
             // The municipality may not learn who only the clinic lists (no consent): withheld.
             #expect((toMunicipality.json["clinicOnly"] as? [Any])?.isEmpty == true)
             #expect((toMunicipality.json["counts"] as? [String: Int])?["withheld"] == 1)
+            // It is told which of its own citizens the clinic lacks (issue 14 item 4; consent given).
+            #expect((toMunicipality.json["municipalOnly"] as? [[String: Any]])?.map { $0["cpr"] as? String } == [onlyMunicipal])
             // The clinic may learn of the municipal-only citizen (consent given), with the case id.
             let named = toClinic.json["municipalOnly"] as? [[String: Any]]
             #expect(named?.map { $0["cpr"] as? String } == [onlyMunicipal])
             #expect(named?.first?["caseId"] != nil)
-            #expect((toClinic.json["counts"] as? [String: Int])?["withheld"] == 0)
+            // The clinic's own one-list citizen has no consent municipality → region: that the
+            // municipality lacks it is not named to the clinic, only counted.
+            #expect((toClinic.json["clinicOnly"] as? [Any])?.isEmpty == true)
+            #expect((toClinic.json["counts"] as? [String: Int])?["withheld"] == 1)
             #expect(!String(decoding: toMunicipality.body, as: UTF8.self).contains(onlyClinic))
         }
     }

@@ -29,11 +29,29 @@ struct R3Tests {
         #expect(report.counts.onlyMunicipal == 2)
         #expect(report.counts.onlyClinic == 1)
         #expect(report.toClinic.map(\.citizen.rawValue) == ["c2", "c3"])
-        #expect(report.withheldFromClinic == 1)  // c5 has no consent
-        #expect(report.toMunicipality.isEmpty)
-        #expect(report.withheldFromMunicipality == 2)  // c4 none, c3 only municipality→region
+        #expect(report.withheldFromClinic == 2)  // c4 and c5 have no consent
+        // The municipality learns of its own c2 (consent both ways) that the clinic lacks it.
+        #expect(report.toMunicipality.map(\.citizen.rawValue) == ["c2"])
+        #expect(report.withheldFromMunicipality == 3)  // c4, c5 none, c3 only municipality→region
         #expect(report.explanation.rule == .r3)
         #expect(!report.explanation.description.contains("c2"))
+    }
+
+    @Test("R3 (issue 14 item 4): each side is told which of its own citizens the other lacks; named + withheld covers every one-list citizen")
+    func ownCitizensTheOtherLacks() {
+        let report = Reconciliation.reconcile(
+            municipality: "851", clinic: "A", asOf: T.d("2026-11-23"),
+            municipalList: ["A", "B", "C"].map { .init(citizen: Self.key($0), list: .list1) },
+            clinicList: ["A", "D", "E"].map { .init(citizen: Self.key($0), list: .list1) },
+            consents: [Self.key("B"): .uniform(Self.given), Self.key("D"): .uniform(Self.given)],
+            configuration: T.config)
+        #expect(report.counts.onlyMunicipal == 2)
+        #expect(report.counts.onlyClinic == 2)
+        #expect(report.toMunicipality.map(\.citizen.rawValue) == ["B", "D"])
+        #expect(report.toClinic.map(\.citizen.rawValue) == ["B", "D"])
+        #expect(report.toMunicipality.count + report.withheldFromMunicipality == 4)
+        #expect(report.toClinic.count + report.withheldFromClinic == 4)
+        #expect(report.toMunicipality.first { $0.citizen == Self.key("B") }?.clinicList == nil, "B: the clinic lacks it")
     }
 
     @Test("R3 a citizen only on the clinic's list reaches the municipality only with consent", arguments: [
