@@ -170,9 +170,12 @@ extension Pipeline {
     static func consentUpdate(_ consent: Contract.Consent) -> Workflow.ConsentUpdate {
         Workflow.ConsentUpdate(
             status: Self.consent(consent),
-            directions: (consent.directions ?? Contract.ConsentDirection.allCases).map {
-                $0 == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality
-            })
+            directions: Self.directions(consent.directions ?? Contract.ConsentDirection.allCases))
+    }
+
+    /// Wire consent directions as the workflow's (R4).
+    static func directions(_ directions: [Contract.ConsentDirection]) -> [Workflow.ConsentDirection] {
+        directions.map { $0 == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality }
     }
 
     // MARK: - the path

@@ -56,7 +56,8 @@ extension Pipeline {
                 // `municipalEntries` gives one entry per position of the slice, or throws.
                 for entry in try decoded.municipalEntries(slice) {
                     keys.append(Workflow.MunicipalList.Entry(
-                        citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent)))
+                        citizen: CitizenKey(entry.cpr.digits), consent: Self.consent(entry.consent),
+                        consentDirections: entry.consent.directions.map(Self.directions)))
                 }
             }
             // R2: a list 2 without `clinic` shares its courses with the municipality's

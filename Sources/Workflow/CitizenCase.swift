@@ -15,19 +15,25 @@ public struct ListEntry: Sendable, Hashable, Codable {
     public var clinic: ClinicID?
     /// The list's own as-of date (R1 is evaluated at it).
     public var asOf: LocalDate
-    /// The consent the municipality recorded for dialogue with the region (R4). It covers
-    /// both directions and all purposes unless a later `consent-update` says otherwise.
-    /// `.absent` states nothing and leaves an earlier recorded consent in place.
+    /// The consent the municipality recorded for dialogue with the region (R4), for the
+    /// directions in `consentDirections` and all purposes. `.absent` states nothing and
+    /// leaves an earlier recorded consent in place.
     public var consent: ConsentStatus
+    /// The directions the entry's consent covers (the wire's `consent.directions`); `nil`
+    /// means both. A direction not named keeps what was recorded for it, which is deny
+    /// unless a consent was given for it (R4, I15).
+    public var consentDirections: [ConsentDirection]?
 
     public init(
-        list: ListKind, municipality: MunicipalityCode, clinic: ClinicID?, asOf: LocalDate, consent: ConsentStatus
+        list: ListKind, municipality: MunicipalityCode, clinic: ClinicID?, asOf: LocalDate, consent: ConsentStatus,
+        consentDirections: [ConsentDirection]? = nil
     ) {
         self.list = list
         self.municipality = municipality
         self.clinic = clinic
         self.asOf = asOf
         self.consent = consent
+        self.consentDirections = consentDirections
     }
 }
 
@@ -530,7 +536,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             case .workflowB:
                 throw reject(input, "the citizen is in integrated treatment with a transition proposal open")
             }
-            recordListedConsent(entry.consent)
+            recordListedConsent(entry)
             if startNew {
                 let listing = ListingFacts(
                     municipality: entry.municipality, listClinic: entry.clinic, asOf: entry.asOf,
@@ -564,7 +570,7 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                     throw reject(input, "the citizen is in integrated treatment; list 2 not applied", .r2)
                 }
             }
-            recordListedConsent(entry.consent)
+            recordListedConsent(entry)
             track = .coordinatedCourse(
                 CoordinatedCourse(municipality: entry.municipality, clinic: clinic, asOf: entry.asOf))
             step.send(
@@ -621,12 +627,15 @@ public struct CitizenCase: Sendable, Hashable, Codable {
         }
     }
 
-    /// A list entry's consent replaces the record, except `.absent`, which means the entry
-    /// states nothing: it must not erase a consent recorded by an earlier `consent-update`.
-    private mutating func recordListedConsent(_ status: ConsentStatus) {
-        switch status {
+    /// A list entry's consent replaces the record for the directions it names (both when it
+    /// names none), like a `consent-update` (R4, I15): consent municipality-to-region only
+    /// leaves region-to-municipality as recorded, deny unless given. `.absent` states
+    /// nothing: it must not erase a consent recorded by an earlier `consent-update`.
+    private mutating func recordListedConsent(_ entry: ListEntry) {
+        switch entry.consent {
         case .absent: break
-        case .given, .refused, .withdrawn: consent.record(status)
+        case .given, .refused, .withdrawn:
+            consent.record(entry.consent, directions: entry.consentDirections ?? ConsentDirection.allCases)
         }
     }
 
@@ -701,7 +710,8 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             return EventID(inbound: context.ref, index: index, kind: payload.kind)
         }
 
-        // 1. Withdrawal: parties that received data under a consent no longer in force.
+        // 1. Withdrawal: parties that received data under a consent no longer in force, and
+        //    the party whose data it was (I14), whoever sent the withdrawal.
         var stopped: [Informed] = []
         for entry in informed where consentBefore.permits(entry.direction, entry.purpose)
             && !consent.permits(entry.direction, entry.purpose)
@@ -709,16 +719,25 @@ public struct CitizenCase: Sendable, Hashable, Codable {
             stopped.append(entry)
         }
         informed.removeAll { stopped.contains($0) }
+        var told: [(party: Party, direction: ConsentDirection, why: String)] = stopped.map {
+            ($0.party, $0.direction, "\($0.party) received data about the citizen and must stop the dialogue")
+        }
+        for entry in stopped {
+            let owner = entry.direction.source == .municipality
+                ? (municipalityParty ?? senders.municipality) : (regionParty ?? senders.region)
+            if let owner {
+                told.append((owner, entry.direction, "\(owner)'s data about the citizen reached the other sector; it must stop the dialogue"))
+            }
+        }
         var notified: Set<Party> = []
-        for entry in stopped where !notified.contains(entry.party) {
+        for entry in told where !notified.contains(entry.party) {
             notified.insert(entry.party)
             let payload = EventPayload.consentWithdrawn(direction: entry.direction)
             events.append(
                 OutboundEvent(
                     id: nextID(payload), recipient: entry.party, citizen: citizen, payload: payload,
                     explanation: config.explanation(.r4, "consent withdrawn: stop the dialogue", [
-                        "consent for \(entry.direction.rawValue) is no longer in force on \(context.on)",
-                        "\(entry.party) received data about the citizen and must stop the dialogue",
+                        "consent for \(entry.direction.rawValue) is no longer in force on \(context.on)", entry.why,
                     ])))
         }
 

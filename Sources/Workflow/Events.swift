@@ -262,6 +262,14 @@ public enum EventPayload: Sendable, Hashable, Codable {
             // Psychiatry's facts, assessment or decision (R5: psychiatry decides; the
             // decision's region-side recipient took part in it).
             return [.region]
+        case .psychiatryProceedsAlone, .deadlineWarning:
+            // The region's own case: psychiatry working alone (workflow B step 2), the R10
+            // deadline counted from the region's receipt. They flow inside the region, also
+            // after a withdrawal (I13), and never to a municipality without consent.
+            return [.region]
+        case .heldForConsent(let direction, _):
+            // A notice to the sender about its own data.
+            return [direction.source]
         case .handover, .trackEnded, .collaborationMeetingNeeded:
             // Joint matters: what each side said and decided.
             return [.municipality, .region]
@@ -274,10 +282,9 @@ public enum EventPayload: Sendable, Hashable, Codable {
                 // About a joint meeting: part of the dialogue, which withdrawal stops.
                 return [.municipality, .region]
             }
-        case .heldForConsent, .consentWithdrawn, .psychiatryProceedsAlone, .deadlineWarning:
-            // Notices about the recipient's own data or case; they carry nothing from the
-            // other sector. `consentWithdrawn` must reach a party that already has the
-            // data, precisely when consent is gone, so it cannot be gated.
+        case .consentWithdrawn:
+            // It must reach a party of the dialogue precisely when consent is gone, so it
+            // carries nothing and cannot be gated.
             return []
         }
     }

@@ -10,12 +10,18 @@ public struct MunicipalList: Sendable, Hashable, Codable {
     public struct Entry: Sendable, Hashable, Codable {
         public var citizen: CitizenKey
         public var consent: ConsentStatus
+        /// The directions `consent` covers; `nil` means both (R4).
+        public var consentDirections: [ConsentDirection]?
         /// Overrides the list's clinic for this entry, if given.
         public var clinic: ClinicID?
 
-        public init(citizen: CitizenKey, consent: ConsentStatus, clinic: ClinicID? = nil) {
+        public init(
+            citizen: CitizenKey, consent: ConsentStatus, consentDirections: [ConsentDirection]? = nil,
+            clinic: ClinicID? = nil
+        ) {
             self.citizen = citizen
             self.consent = consent
+            self.consentDirections = consentDirections
             self.clinic = clinic
         }
     }
@@ -87,7 +93,7 @@ public enum ListProcessing {
                 .listed(
                     ListEntry(
                         list: list.list, municipality: list.municipality, clinic: entry.clinic ?? list.clinic,
-                        asOf: list.asOf, consent: entry.consent)),
+                        asOf: list.asOf, consent: entry.consent, consentDirections: entry.consentDirections)),
                 context: context, configuration: configuration)
             cases[entry.citizen] = citizenCase
             outcomes.append(
