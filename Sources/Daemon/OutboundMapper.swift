@@ -52,6 +52,9 @@ struct OutboundMapper {
         var withdrawnOn: CalendarDate?
         /// When the router received the referral that opened the case (R10), if a referral did.
         var receivedAt: Date?
+        /// The directions whose dialogue consent is withdrawn or refused now (R4): what a
+        /// `consent-withdrawn` lists as no longer covered.
+        var withdrawnDirections: [Workflow.ConsentDirection] = []
 
         init(
             municipality: String, asOf: CalendarDate, municipalInformation: MunicipalInformation?,
@@ -209,9 +212,11 @@ struct OutboundMapper {
                     explanation: explanation))
             }
         case .consentWithdrawn(let direction):
+            // Every direction no longer covered, not only the one this party took part in.
+            let directions = Set(data.withdrawnDirections + [direction]).sorted()
             return try row(ConsentWithdrawn(
                 cpr: cpr, municipality: data.municipality, caseIds: [caseID], withdrawnOn: data.withdrawnOn ?? data.today,
-                directions: [direction == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality],
+                directions: directions.map { $0 == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality },
                 instruction: .stopDialogue, explanation: explanation))
         case .deadlineWarning(let kind, let deadline):
             return try warning(.treatmentStart, deadline: date(deadline), state: kind == .passed ? .passed : .approaching)

@@ -355,6 +355,12 @@ extension Pipeline {
             case .given, .absent: return nil
             }
         }.max()
+        data.withdrawnDirections = Workflow.ConsentDirection.allCases.filter { direction in
+            switch citizenCase.consent.status(direction, .treatmentDialogue) {
+            case .withdrawn, .refused: return true
+            case .given, .absent: return false
+            }
+        }
         return data
     }
 }

@@ -105,6 +105,8 @@ extension ClientTests {
                 #expect(notice.json["instruction"] as? String == "stop-dialogue")
                 #expect(notice.json["caseIds"] as? [String] == [caseID])
                 #expect(notice.json["withdrawnOn"] as? String == "2026-11-24")
+                #expect(notice.json["directions"] as? [String] == ["municipality-to-region", "region-to-municipality"],
+                        "both directions are no longer covered")
                 #expect(notice.properties.headers["x-ddrouter-rule"] == .string("R4"))
             }
             #expect(Self.types(all[clinic]).sorted() == ["consent-withdrawn", "receipt"])
