@@ -88,7 +88,7 @@ extension ClientTests {
             // 810's consent was not recorded for 851's citizen.
             let pseudonym = try Pseudonymizer(key: StoreKeys(master: h.storeSettings.masterKey).pseudonymKey)
                 .pseudonym(forCPR: cpr)
-            #expect(try store.consents(pseudonym: pseudonym).allSatisfy { $0.messageID == "own-list" })
+            #expect(try store.consents(pseudonym: pseudonym).allSatisfy { $0.messageID == "municipality.851/own-list" })
         }
     }
 }
