@@ -40,10 +40,7 @@ extension ClientTests {
 
             // Psychiatry's assessment is region data: without consent region-to-municipality
             // no `municipality.851.decision` (assessment-shared).
-            try await h.send([
-                "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "clinic": "amb-syd-aalborg", "municipality": "851",
-                "assessedOn": "2026-11-23", "outcome": "integrated", "statement": "Statement.",
-            ], type: "assessment", id: "d-assessment", from: Self.clinicAalborg)
+            try await h.send(Self.integratedAssessment(caseID: caseID, cpr: cpr, on: "2026-11-23"), type: "assessment", id: "d-assessment", from: Self.clinicAalborg)
             all = try await h.drainAll()
             #expect(Self.types(all[clinic]) == ["receipt"])
             #expect(all[clinic]?.first?.json["status"] as? String == "ok")
@@ -113,10 +110,7 @@ extension ClientTests {
             #expect(Self.types(all[inbox]) == ["consent-withdrawn"])
 
             // Further exchange stops: the clinic's assessment stays in the region.
-            try await h.send([
-                "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "clinic": "amb-syd-aalborg", "municipality": "851",
-                "assessedOn": "2026-11-25", "outcome": "integrated", "statement": "Statement.",
-            ], type: "assessment", id: "w-assessment", from: Self.clinicAalborg)
+            try await h.send(Self.integratedAssessment(caseID: caseID, cpr: cpr, on: "2026-11-25"), type: "assessment", id: "w-assessment", from: Self.clinicAalborg)
             all = try await h.drainAll()
             #expect(Self.types(all[clinic]) == ["receipt"])
             for (queue, deliveries) in all where queue != clinic {

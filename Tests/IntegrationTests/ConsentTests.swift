@@ -59,10 +59,7 @@ extension ClientTests {
             let caseID = try #require(released.json["caseId"] as? String)
 
             // 3. Psychiatry assesses; the municipality gets the assessment (regional data).
-            try await h.send([
-                "schemaVersion": "1.0", "caseId": caseID, "cpr": held, "clinic": "amb-syd-aalborg", "municipality": "851",
-                "assessedOn": "2026-11-24", "outcome": "integrated", "statement": "Statement.",
-            ], type: "assessment", id: "c-assessment", from: Self.clinicAalborg)
+            try await h.send(Self.integratedAssessment(caseID: caseID, cpr: held, on: "2026-11-24"), type: "assessment", id: "c-assessment", from: Self.clinicAalborg)
             all = try await h.drainAll()
             #expect(types(all[clinic]) == ["receipt"])
             #expect(Set(types(all[inbox])) == ["decision"])

@@ -52,10 +52,7 @@ extension ClientTests {
         #expect(try await h.receipt(in: journal, for: "\(id)-status")["status"] as? String == "ok")
         let request = try #require(try await h.take(clinic, count: 1).first)
         let caseID = try #require(request.json["caseId"] as? String)
-        try await h.send([
-            "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "clinic": "amb-syd-aalborg", "municipality": "851",
-            "assessedOn": heldOn, "outcome": "integrated", "statement": "Statement.",
-        ], type: "assessment", id: "\(id)-assessment", from: Self.clinicAalborg)
+        try await h.send(Self.integratedAssessment(caseID: caseID, cpr: cpr, on: heldOn), type: "assessment", id: "\(id)-assessment", from: Self.clinicAalborg)
         #expect(try await h.receipt(in: clinic, for: "\(id)-assessment")["status"] as? String == "ok")
         _ = try await h.take(inbox, count: 1)
         try await h.send([
@@ -100,23 +97,13 @@ extension ClientTests {
 }
 
 extension ClientTests {
-    /// The journal's `referral` of `cpr` (municipality 851, consent given both ways).
-    static func journalReferral(_ cpr: String) -> [String: Any] {
-        [
-            "schemaVersion": "1.0", "cpr": cpr, "municipality": "851", "referredAt": "2026-11-23T08:15:00Z",
-            "grounds": ["mentalDisorder": "suspected", "substanceUse": "diagnosed"],
-            "referrer": ["kind": "hospital", "name": "Test Hospital"],
-            "consent": consent("given"),
-        ]
-    }
-
     @Test("R10 (issue 14 item 8): a referral routed to a clinic carries the 14-day deadline from its receipt, and the clinic is warned before it")
     func referralToClinicCarriesDeadline() async throws {
         try await DaemonHarness.run("r10c", start: Self.monday) { h in
             let clinic = h.names.queue(for: .clinic("amb-syd-aalborg"))
             let journal = h.names.queue(for: .journal("journal-rn"))
             let cpr = "0503304123"
-            try await h.send(Self.journalReferral(cpr), type: "referral", id: "r10c-ref", from: Self.journalRN)
+            try await h.send(Self.referral(cpr, municipality: "851"), type: "referral", id: "r10c-ref", from: Self.journalRN)
             let answers = try await h.take(journal, count: 2)
             #expect(Set(answers.compactMap(\.properties.type)) == ["receipt", "contact-status-request"])
             // The journal answers two days later: the deadline still counts from the receipt.
@@ -140,7 +127,7 @@ extension ClientTests {
         try await DaemonHarness.run("r10u", start: Self.monday) { h in
             let cv = h.names.centralVisitationQueue
             let journal = h.names.queue(for: .journal("journal-rn"))
-            try await h.send(Self.journalReferral("0603304123"), type: "referral", id: "r10u-ref", from: Self.journalRN)
+            try await h.send(Self.referral("0603304123", municipality: "851"), type: "referral", id: "r10u-ref", from: Self.journalRN)
             _ = try await h.take(journal, count: 2)
             // No answer from the journal: the 7-day wait ends on 2026-11-30.
             h.clock.advance(days: 7)

@@ -75,10 +75,7 @@ extension ClientTests {
             #expect(!(all[inbox810] ?? []).contains { mentions($0, cpr) })
 
             // The case still belongs to 851: the clinic's assessment goes to 851, not to 810.
-            try await h.send([
-                "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "clinic": "amb-syd-aalborg", "municipality": "851",
-                "assessedOn": "2026-11-24", "outcome": "integrated", "statement": "Statement.",
-            ], type: "assessment", id: "own-assessment", from: Self.clinicAalborg)
+            try await h.send(Self.integratedAssessment(caseID: caseID, cpr: cpr, on: "2026-11-24"), type: "assessment", id: "own-assessment", from: Self.clinicAalborg)
             all = try await h.drainAll()
             let decision = try #require(all[inbox851]?.first { $0.properties.type == "decision" && mentions($0, cpr) })
             #expect(decision.json["municipality"] as? String == "851")

@@ -45,6 +45,14 @@ extension ClientTests {
         ]
     }
 
+    /// The south clinic's `assessment` of 851's citizen `cpr` in case `caseID`: integrated.
+    static func integratedAssessment(caseID: String, cpr: String, on day: String) -> [String: Any] {
+        [
+            "schemaVersion": "1.0", "caseId": caseID, "cpr": cpr, "clinic": "amb-syd-aalborg", "municipality": "851",
+            "assessedOn": day, "outcome": "integrated", "statement": "Statement.",
+        ]
+    }
+
     static let monday = Date(timeIntervalSince1970: 1_795_424_400)  // 2026-11-23T09:00:00Z
 
     @Test("workflow A end to end: list → assessment request → assessment → disagreement → decision by visitation right → responsibility transfer → handover")
