@@ -68,31 +68,24 @@ extension Pipeline {
                 sender: Self.senderKey(sender), messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
                 clinic: listClinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
                 entries: keys)
+            var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
             if list.listKind == .list2, listClinic == nil {
                 // No clinic to share with: every entry is answered so, none reaches a case.
-                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
                 let why = serving.isEmpty
                     ? "The list names no clinic and the router's directory names no clinic serving municipality \(list.municipality): name the clinic in `/clinic`."
                     : "The list names no clinic and \(serving.count) clinics serve municipality \(list.municipality) in the router's directory: name the clinic in `/clinic`."
                 for index in decoded.acceptedEntryIndices {
-                    rejected.append(.init(
+                    run.rejected.append(.init(
                         index: index, code: RejectionCode.ambiguousClinic.rawValue, pointer: "/entries/\(index)", reason: why))
                 }
-                let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
-                try answer(decoded, rejected: rejected.sorted { $0.index < $1.index }, sentEntries: sentEntries, held: [],
-                           in: tx, at: now)
-                var summary = ListSummary()
-                summary.accepted = sentEntries - rejected.count
-                summary.rejected = rejected.count
-                return summary
-            }
-            let repeats = Self.repeatedCitizens(workflowList)
-            var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
-            for slice in slices {
-                busy.progress()
-                try process(
-                    slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
-                    decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
+            } else {
+                let repeats = Self.repeatedCitizens(workflowList)
+                for slice in slices {
+                    busy.progress()
+                    try process(
+                        slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
+                        decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
+                }
             }
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             try answer(decoded, rejected: run.rejected, sentEntries: sentEntries, held: run.held, in: tx, at: now)
