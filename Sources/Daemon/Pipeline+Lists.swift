@@ -86,6 +86,8 @@ extension Pipeline {
                         slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
                         decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
                 }
+                // R3: a new municipal list refreshes the reports of every pair it belongs to.
+                try reconcile(municipalList: list, clinic: listClinic, decoded: decoded, in: tx, at: now, summary: &run.summary)
             }
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             try answer(decoded, rejected: run.rejected, sentEntries: sentEntries, held: run.held, in: tx, at: now)

@@ -8,30 +8,83 @@ import Workflow
 /// side gets a `reconciliation-report`: counts always, citizens named only as far as
 /// consent (course overview) allows (`Workflow.Reconciliation`).
 extension Pipeline {
+    /// A clinic list: records its members and reconciles its pair (municipality, clinic, kind).
     func reconcile(
         _ list: Contract.ClinicList, decoded: DecodedMessage, accepted: Set<String>, in tx: StoreTransaction,
         at now: Date, summary: inout ListSummary
     ) throws {
-        let kind = list.listKind.rawValue
+        var known: [Pseudonym: KnownCitizen] = [:]
+        for entry in list.entries where accepted.contains(entry.cpr.digits) {
+            let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+            var consent: Workflow.ConsentRecord?
+            if let stated = entry.consent {
+                var record = Workflow.ConsentRecord()
+                let update = Self.consentUpdate(stated)
+                record.record(update.status, directions: update.directions)
+                consent = record
+            }
+            known[pseudonym] = KnownCitizen(cpr: entry.cpr.digits, consent: consent)
+            try tx.recordListMember(ListMember(
+                side: .clinic, municipality: list.municipality, clinic: list.clinic, listKind: list.listKind.rawValue,
+                pseudonym: pseudonym, asOf: list.asOf.description, messageID: decoded.messageID))
+        }
+        try reconcile(
+            municipality: list.municipality, clinic: list.clinic, listKind: list.listKind, trigger: decoded,
+            perClinicIDs: false, known: known, in: tx, at: now, summary: &summary)
+    }
+
+    /// A municipal list (its members already recorded by the slices): reconciles every pair
+    /// it belongs to that has a clinic list of the same kind: the list's clinic (or the
+    /// serving clinic of a list 2), or, for a list to all clinics, every clinic that has sent
+    /// one for the municipality.
+    func reconcile(
+        municipalList list: Contract.MunicipalList, clinic: String?, decoded: DecodedMessage, in tx: StoreTransaction,
+        at now: Date, summary: inout ListSummary
+    ) throws {
+        let clinics = try clinic.map { [$0] }
+            ?? tx.listClinics(side: .clinic, municipality: list.municipality, listKind: list.listKind.rawValue)
+        for clinic in clinics {
+            try reconcile(
+                municipality: list.municipality, clinic: clinic, listKind: list.listKind, trigger: decoded,
+                perClinicIDs: true, known: [:], in: tx, at: now, summary: &summary)
+        }
+    }
+
+    /// What a clinic list tells of a citizen who may have no case: the CPR and the consent
+    /// the entry states.
+    struct KnownCitizen {
+        var cpr: String
+        var consent: Workflow.ConsentRecord?
+    }
+
+    /// R3 for one municipality–clinic pair and kind, after a new list of either side
+    /// (`trigger`): compares the members of both sides (the municipality's lists for this
+    /// clinic and for all clinics, against the clinic's lists) and queues a
+    /// `reconciliation-report` to each side. Nothing is sent while one side has no list of
+    /// the pair and kind. A citizen is named only with a CPR the router knows: from the
+    /// trigger (`known`) or from the citizen's case; a clinic-only citizen without a case,
+    /// known from an earlier clinic list only, is counted as withheld (the router keeps no
+    /// CPR without a case). Report ids: `<sender>/<message_id>/reconciliation-report/<recipient>`
+    /// for a clinic list; `.../reconciliation-report/<clinic>/<recipient>` for a municipal
+    /// list (`perClinicIDs`), which may reconcile several pairs.
+    // swiftlint:disable:next function_body_length function_parameter_count
+    func reconcile(
+        municipality: String, clinic: String, listKind contractKind: Contract.ListKind, trigger decoded: DecodedMessage,
+        perClinicIDs: Bool, known: [Pseudonym: KnownCitizen], in tx: StoreTransaction, at now: Date,
+        summary: inout ListSummary
+    ) throws {
+        let kind = contractKind.rawValue
         var cprs: [Pseudonym: String] = [:]
         var consents: [CitizenKey: Workflow.ConsentRecord] = [:]
         var caseIDs: [Pseudonym: String] = [:]
-        for entry in list.entries where accepted.contains(entry.cpr.digits) {
-            let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-            cprs[pseudonym] = entry.cpr.digits
-            if let consent = entry.consent {
-                var record = Workflow.ConsentRecord()
-                let update = Self.consentUpdate(consent)
-                record.record(update.status, directions: update.directions)
-                consents[CitizenKey(pseudonym.hex)] = record
-            }
-            try tx.recordListMember(ListMember(
-                side: .clinic, municipality: list.municipality, clinic: list.clinic, listKind: kind,
-                pseudonym: pseudonym, asOf: list.asOf.description, messageID: decoded.messageID))
+        for (pseudonym, citizen) in known {
+            cprs[pseudonym] = citizen.cpr
+            if let consent = citizen.consent { consents[CitizenKey(pseudonym.hex)] = consent }
         }
         let municipal = try tx.listMembers(
-            side: .municipality, municipality: list.municipality, clinics: [list.clinic, ""], listKind: kind)
-        let clinical = try tx.listMembers(side: .clinic, municipality: list.municipality, clinics: [list.clinic], listKind: kind)
+            side: .municipality, municipality: municipality, clinics: [clinic, ""], listKind: kind)
+        let clinical = try tx.listMembers(side: .clinic, municipality: municipality, clinics: [clinic], listKind: kind)
+        guard !municipal.isEmpty, !clinical.isEmpty else { return }
         // What the cases know: the CPR (to name a citizen) and the recorded consent (R4).
         for member in municipal + clinical where caseIDs[member.pseudonym] == nil {
             let caseID = Self.caseID(member.pseudonym)
@@ -42,19 +95,21 @@ extension Pipeline {
             cprs[member.pseudonym] = citizenCase.citizen.rawValue
             consents[CitizenKey(member.pseudonym.hex)] = citizenCase.consent
         }
-        let listKind: Workflow.ListKind = list.listKind == .list1 ? .list1 : .list2
+        let listKind: Workflow.ListKind = contractKind == .list1 ? .list1 : .list2
         func listed(_ members: [ListMember]) -> [ListedCitizen] {
             members.map { ListedCitizen(citizen: CitizenKey($0.pseudonym.hex), list: listKind) }
         }
         let today = Self.civilDate(of: now)
         let report = Reconciliation.reconcile(
-            municipality: MunicipalityCode(list.municipality), clinic: ClinicID(list.clinic), asOf: today,
+            municipality: MunicipalityCode(municipality), clinic: ClinicID(clinic), asOf: today,
             municipalList: listed(municipal), clinicList: listed(clinical), consents: consents,
             configuration: options.workflow)
         let explanation = Contract.Explanation(
             rule: report.explanation.rule.rawValue, outcome: "lists-compared",
             facts: report.explanation.facts.map { String($0.prefix(500)) }, rulesVersion: report.explanation.rulesVersion)
-        let municipalAsOf = municipal.compactMap { CalendarDate(iso: $0.asOf) }.max() ?? list.asOf
+        let day = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
+        let municipalAsOf = municipal.compactMap { CalendarDate(iso: $0.asOf) }.max() ?? day
+        let clinicAsOf = clinical.compactMap { CalendarDate(iso: $0.asOf) }.max() ?? day
         // A line is named only with a CPR the router knows (from this list or a case).
         func named(_ lines: [Workflow.ReconciliationReport.Line]) -> (citizens: [ReconciledCitizen], unknown: Int) {
             var citizens: [ReconciledCitizen] = []
@@ -80,17 +135,17 @@ extension Pipeline {
         let both = report.counts.onBothSameList + report.counts.onBothDifferentList
         let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
         let reports: [(Audience, String, Contract.ReconciliationReport)] = [
-            (.municipality(list.municipality), "municipality.\(list.municipality)", Contract.ReconciliationReport(
-                municipality: list.municipality, clinic: list.clinic, listKind: list.listKind,
-                municipalListAsOf: municipalAsOf, clinicListAsOf: list.asOf,
+            (.municipality(municipality), "municipality.\(municipality)", Contract.ReconciliationReport(
+                municipality: municipality, clinic: clinic, listKind: contractKind,
+                municipalListAsOf: municipalAsOf, clinicListAsOf: clinicAsOf,
                 counts: ReconciliationCounts(
                     onBoth: both, municipalOnly: report.counts.onlyMunicipal, clinicOnly: report.counts.onlyClinic,
                     withheld: report.withheldFromMunicipality + toMunicipality.unknown + toMunicipalityClinicOnly.unknown),
                 municipalOnly: toMunicipality.citizens, clinicOnly: toMunicipalityClinicOnly.citizens,
                 explanation: explanation)),
-            (.clinic(list.clinic), "clinic.\(list.clinic)", Contract.ReconciliationReport(
-                municipality: list.municipality, clinic: list.clinic, listKind: list.listKind,
-                municipalListAsOf: municipalAsOf, clinicListAsOf: list.asOf,
+            (.clinic(clinic), "clinic.\(clinic)", Contract.ReconciliationReport(
+                municipality: municipality, clinic: clinic, listKind: contractKind,
+                municipalListAsOf: municipalAsOf, clinicListAsOf: clinicAsOf,
                 counts: ReconciliationCounts(
                     onBoth: both, municipalOnly: report.counts.onlyMunicipal, clinicOnly: report.counts.onlyClinic,
                     withheld: report.withheldFromClinic + toClinic.unknown + toClinicClinicOnly.unknown),
@@ -98,7 +153,9 @@ extension Pipeline {
         ]
         for (audience, actor, message) in reports {
             let row = OutboxEvent(
-                messageID: "\(Self.sourceKey(decoded))/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
+                messageID: perClinicIDs
+                    ? "\(Self.sourceKey(decoded))/reconciliation-report/\(clinic)/\(actor)"
+                    : "\(Self.sourceKey(decoded))/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
                 routingKey: options.names.routingKey(for: .reconciliationReport, to: audience),
                 type: MessageType.reconciliationReport.rawValue, correlationID: decoded.messageID,
                 headers: mapper.headers(explanation), body: try message.encodedBody(), createdAt: now,

@@ -409,6 +409,20 @@ public final class StoreTransaction {
         }
     }
 
+    /// The clinics that have list members on `side` for `municipality` and `listKind`
+    /// (`""`, a municipal list to all clinics, included when present), sorted.
+    public func listClinics(side: ListMember.Side, municipality: String, listKind: String) throws -> [String] {
+        try run("reading list clinics") {
+            try String.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT DISTINCT clinic FROM list_members
+                        WHERE side = ? AND municipality = ? AND list_kind = ? ORDER BY clinic
+                        """),
+                arguments: [side.rawValue, municipality, listKind])
+        }
+    }
+
     // MARK: audit
 
     /// Appends one entry to the audit chain; returns the new head.

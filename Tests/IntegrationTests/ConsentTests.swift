@@ -158,3 +158,32 @@ extension ClientTests {
         }
     }
 }
+
+extension ClientTests {
+    @Test("R3, decision I16: a clinic list that comes first gets its receipt only; the municipal list after it gives both sides a report on the wire")
+    func reconciliationAfterTheMunicipalList() async throws {
+        try await DaemonHarness.run("recon2", start: Self.monday) { h in
+            let inbox = h.names.queue(for: .municipality("851"))
+            let clinic = h.names.queue(for: .clinic("amb-syd-aalborg"))
+            let both = "0103304123"
+            let onlyClinic = "1205345555"
+            try await h.send([
+                "schemaVersion": "1.0", "clinic": "amb-syd-aalborg", "municipality": "851", "listKind": "list-1",
+                "asOf": "2026-11-23",
+                "entries": [["cpr": both, "courseSince": "2025-02-10"], ["cpr": onlyClinic, "courseSince": "2025-03-01"]],
+            ], type: "clinic-list", id: "r2-clinic", from: Self.clinicAalborg)
+            #expect(try await h.receipt(in: clinic, for: "r2-clinic")["status"] as? String == "ok")
+            let first = try await h.drainAll()
+            #expect(!first.values.joined().contains { $0.properties.type == "reconciliation-report" })
+            try await h.send(Self.list([(both, "given")]), type: "municipal-list", id: "r2-list", from: Self.aalborg)
+            #expect(try await h.receipt(in: inbox, for: "r2-list")["status"] as? String == "ok")
+            let all = try await h.drainAll()
+            for queue in [inbox, clinic] {
+                let report = try #require(all[queue]?.first { $0.properties.type == "reconciliation-report" })
+                #expect(report.properties.correlationID == "r2-list")
+                let counts = report.json["counts"] as? [String: Int]
+                #expect(counts?["onBoth"] == 1 && counts?["clinicOnly"] == 1 && counts?["municipalOnly"] == 0)
+            }
+        }
+    }
+}
