@@ -75,6 +75,8 @@ test: deps
 	scripts/check-schemas.sh; \
 	$(call heading,Checking alert rules: scripts/check-alerts.sh); \
 	scripts/check-alerts.sh; \
+	$(call heading,Checking the Grafana dashboard: scripts/check-dashboard.sh); \
+	scripts/check-dashboard.sh; \
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
 	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \
