@@ -712,7 +712,7 @@ public final class Pipeline: Sendable {
     }
 
     /// Midnight Europe/Copenhagen at the start of `day`.
-    static func startOfDay(_ day: LocalDate) -> Date? {
+    public static func startOfDay(_ day: LocalDate) -> Date? {
         copenhagen.date(from: DateComponents(year: day.year, month: day.month, day: day.day))
     }
 }

@@ -9,7 +9,7 @@ struct DDRouter: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, TopologyCommand.self, PublishCommand.self, CasesCommand.self,
             ExplainCommand.self, ReportCommand.self, DLQCommand.self, AuditCommand.self, BackupCommand.self,
-            RotateKeyCommand.self,
+            RotateKeyCommand.self, TimersCommand.self,
         ]
     )
 }

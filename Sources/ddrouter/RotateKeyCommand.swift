@@ -32,6 +32,16 @@ struct RotateKeyCommand: AsyncParsableCommand {
         guard newKey != storeSettings.masterKey else {
             fail("the new key is the current store key; generate a new one (openssl rand -hex 32); nothing was changed", code: 65)
         }
+        // A running daemon holds the store's lock: refused at once.
+        let lock: StoreLock
+        do {
+            lock = try StoreLock(store: storeSettings.path)
+        } catch .held {
+            Self.refuseBusy(storeSettings.path)
+        } catch {
+            fail("\(error); nothing was changed", code: 74)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let store: Store
         let pseudonymizer: Pseudonymizer
         do {

@@ -75,6 +75,14 @@ struct RunCommand: AsyncParsableCommand {
         if storeSettings.usesDevelopmentKey {
             logger.warning("running with store.dev_key, a development-only key: set store.key_file in production")
         }
+        // One process per store: a second daemon (or `ddrouter timers run`) is refused.
+        let storeLock: StoreLock
+        do {
+            storeLock = try StoreLock(store: storeSettings.path)
+        } catch {
+            logger.critical("store in use", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
+            throw ExitCode(75)  // EX_TEMPFAIL
+        }
         // Two connections, as RabbitMQ advises: one consumes (and pauses reading while big
         // deliveries are held: consumerByteLimit), one publishes (a broker alarm blocks only
         // it, and queue-depth queries never read past deliveries held back).
@@ -194,6 +202,7 @@ struct RunCommand: AsyncParsableCommand {
         await http?.stop()
         watchdog.cancel()
         withExtendedLifetime(signals) {}
+        withExtendedLifetime(storeLock) {}  // released only now: the store is closed
         if case .failure = reason {
             logger.info("stopped after a failure; exit 69 so that systemd restarts the service")
             throw ExitCode(69)  // EX_UNAVAILABLE: not in RestartPreventExitStatus
