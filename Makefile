@@ -4,6 +4,8 @@
 #                      build, run all tests, stop the broker again if this started it
 #   make run           install what is missing, start the dev broker if none runs,
 #                      build, run `ddrouter run --config Config/ddrouter.yaml`
+#   make demo          (after make run, or alone) a tour on the dev broker only: sender
+#                      passwords, the shipped examples published, queues, explain (scripts/demo.sh)
 #   make build         swift build
 #   make broker-start  start the dev broker (scripts/broker.sh start)
 #   make broker-stop   stop it
@@ -27,10 +29,10 @@ BROKER := scripts/broker.sh
 # A section heading that stands out in CI logs.
 heading = printf '\n==> %s\n' "$(1)"
 
-.PHONY: help deps build test run broker-start broker-stop broker-status clean bench
+.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -77,6 +79,8 @@ test: deps
 	scripts/check-alerts.sh; \
 	$(call heading,Checking the Grafana dashboard: scripts/check-dashboard.sh); \
 	scripts/check-dashboard.sh; \
+	$(call heading,make demo on a fresh clone: scripts/test-demo.sh); \
+	scripts/test-demo.sh; \
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
 	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \
@@ -96,6 +100,15 @@ run: deps
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running: .build/debug/ddrouter run --config $(CONFIG)); \
 	exec .build/debug/ddrouter run --config "$(CONFIG)"
+
+# The five-minute tour (README.md). DEMO_BIN=path skips the build and uses that binary
+# (scripts/test-demo.sh does, on a fresh clone).
+demo: deps
+	@if [ -z "$${DEMO_BIN:-}" ]; then \
+	  $(call heading,Building: $(strip $(SWIFT) build $(SWIFT_BUILD_FLAGS))); \
+	  $(SWIFT) build $(SWIFT_BUILD_FLAGS); \
+	fi; \
+	CONFIG="$(CONFIG)" exec scripts/demo.sh
 
 broker-start: deps
 	@DDR_BROKER_INSTANCE=dev $(BROKER) start
