@@ -11,10 +11,12 @@
 #   make broker-stop   stop it
 #   make broker-status is it running?
 #   make bench         the benchmark (scripts/bench.sh; BENCH_FLAGS=--quick for a short run)
+#   make fuzz          the contract's libFuzzer targets, each FUZZ_SECONDS (600) (docs/fuzzing.md)
 #   make clean         swift package clean and delete every broker instance under var/broker/
 #
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
-# CONFIG (Config/ddrouter.yaml).
+# CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
+# run in `make test`; 0 skips it).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -29,10 +31,13 @@ BROKER := scripts/broker.sh
 # A section heading that stands out in CI logs.
 heading = printf '\n==> %s\n' "$(1)"
 
-.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 60
+
+.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -84,6 +89,10 @@ test: deps
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Running tests: $(strip $(SWIFT) test $(SWIFT_TEST_FLAGS)) (broker amqp://$$DDR_AMQP_HOST:$$DDR_AMQP_PORT/$$DDR_AMQP_VHOST)); \
 	status=0; $(SWIFT) test $(SWIFT_TEST_FLAGS) || status=$$?; \
+	if [ "$(FUZZ_SMOKE_SECONDS)" != 0 ]; then \
+	  $(call heading,Fuzz smoke run: scripts/fuzz.sh run $(FUZZ_SMOKE_SECONDS) (every target side by side)); \
+	  FUZZ_PARALLEL=1 scripts/fuzz.sh run $(FUZZ_SMOKE_SECONDS) || { [ "$$status" != 0 ] || status=1; }; \
+	fi; \
 	if [ "$$status" = 0 ]; then $(call heading,Tests passed); else $(call heading,Tests FAILED (exit $$status)); fi; \
 	exit $$status
 
@@ -123,6 +132,11 @@ broker-status:
 BENCH_FLAGS ?=
 bench: deps
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# libFuzzer + AddressSanitizer on the JSON parser, the decoder and the encoders; its own
+# build directory .build-fuzz/ (docs/fuzzing.md).
+fuzz:
+	scripts/fuzz.sh run $(FUZZ_SECONDS)
 
 clean:
 	@$(call heading,Cleaning the Swift build: $(SWIFT) package clean)
