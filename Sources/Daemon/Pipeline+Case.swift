@@ -7,8 +7,8 @@ import Workflow
 /// consent-update, assessment, municipal-position, meeting-outcome, transition-proposal,
 /// joint-plan, knowledge-handover, patient-choice, treatment-started) becomes a
 /// `CaseRequest`, and `process(caseRequest:)` runs it in one store transaction:
-/// load the case by pseudonym → `CitizenCase.apply` → case, history, outbox, audit and
-/// timers → receipt.
+/// load the case by pseudonym (`CaseSnapshot`) → `Decide.caseRequest` (pure) →
+/// `UnitOfWork.apply`: case, history, outbox, audit, consent and timers, then the receipt.
 ///
 /// A citizen without a case (or a `caseId` that is not the citizen's case) gets a
 /// `fatal-error` receipt `unknown-case`; an input the case cannot take in its state gets
@@ -181,116 +181,12 @@ extension Pipeline {
     // MARK: - the path
 
     func process(caseRequest request: CaseRequest, decoded: DecodedMessage, at now: Date) async -> Settlement {
-        let today = Self.civilDate(of: now)
-        let sender = decoded.sender
-        let senderKey = Self.senderKey(sender)
-        let source = MessageSource(
-            messageId: decoded.messageID, messageType: decoded.type.rawValue,
-            sender: SenderRef(kind: sender.kind, id: sender.id))
-        return await commit(decoded) { tx -> ListSummary in
-            var summary = ListSummary()
+        await commit(decoded) { tx -> ListSummary in
             let pseudonym = try options.pseudonymizer.pseudonym(forCPR: request.cpr.digits)
-            let caseID = Self.caseID(pseudonym)
-            let existing = try tx.case(id: caseID)
-
-            func refuse(_ code: RejectionCode, pointer: String? = nil, _ reason: String) throws -> ListSummary {
-                let receipt = Receipt(
-                    receiptFor: .init(
-                        messageId: decoded.messageID, messageType: decoded.type.rawValue,
-                        sender: SenderRef(kind: sender.kind, id: sender.id)),
-                    status: .fatalError, receivedAt: Contract.Timestamp(now), code: code.rawValue,
-                    reason: String(reason.prefix(1000)), pointer: pointer)
-                try answer(decoded, receipt: receipt, in: tx, at: now)
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: senderKey, action: .rejected, pseudonym: pseudonym,
-                    messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.answerSender.recorded))
-                summary.rejected = 1
-                summary.refusal = Rejection(code: code, pointer: pointer.map(Self.jsonPointer), reason: String(reason.prefix(1000)))
-                return summary
-            }
-
-            if let quoted = request.quotedCaseID, existing == nil || quoted != caseID {
-                return try refuse(
-                    .unknownCase, pointer: "/caseId",
-                    "`/caseId` does not name a case of this citizen: quote the caseId of the router's message about the citizen.")
-            }
-            // A municipality acts only on its own citizens' cases (R4: another municipality
-            // learns nothing, not even that a case exists).
-            if let existing, !request.opensCase, case .municipality(let code) = sender, existing.municipality != code {
-                return try refuse(
-                    .unknownCase, "The citizen has no case with municipality \(code).")
-            }
-            if existing == nil && !request.opensCase {
-                return try refuse(
-                    .unknownCase,
-                    "The citizen has no case: a \(decoded.type.rawValue) needs a case opened by a municipal list, a referral or a transition proposal.")
-            }
-            var citizenCase = try existing?.decodeState(as: CitizenCase.self)
-                ?? CitizenCase(citizen: CitizenKey(request.cpr.digits))
-            // A message that may open a case must not take over another municipality's open
-            // case (R4): its consent, listing data and the case's later messages would go to
-            // that municipality. A municipality gets the same answer as for a citizen without
-            // a case; a regional sender (which may know the case) is told what is wrong.
-            if request.opensCase, let owner = citizenCase.owningMunicipality,
-                let named = request.municipality, named != owner.rawValue
-            {
-                if case .municipality(let code) = sender {
-                    return try refuse(.unknownCase, "The citizen has no case with municipality \(code).")
-                }
-                return try refuse(
-                    .outOfOrder, pointer: "/municipality",
-                    "The citizen's open case belongs to another municipality than `/municipality` names; it changes only once that case is closed (R4).")
-            }
-            var events: [OutboundEvent] = []
-            var timers: [TimerAction] = []
-            // A consent carried by the message; `absent` states nothing and leaves a
-            // recorded consent in place.
-            if let consent = request.consent, consent.status != .absent {
-                let result = citizenCase.apply(
-                    .consentUpdate(Self.consentUpdate(consent)),
-                    context: CaseContext(ref: InboundRef(sender: senderKey, messageID: decoded.messageID + "/consent"), at: now, on: today),
-                    configuration: options.workflow)
-                events += result.events
-                timers += result.timers
-            }
-            if let input = request.input {
-                let result = citizenCase.apply(
-                    input, context: CaseContext(ref: InboundRef(sender: senderKey, messageID: decoded.messageID), at: now, on: today),
-                    configuration: options.workflow)
-                if case .rejected(let why) = result.outcome {
-                    return try refuse(
-                        .outOfOrder, "The citizen's case cannot take this \(decoded.type.rawValue) now: \(why.description)")
-                }
-                events += result.events
-                timers += result.timers
-            }
-
-            let municipality = existing?.municipality ?? request.municipality ?? ""
-            let clinic = Self.clinicInCharge(citizenCase) ?? request.clinic ?? existing?.clinic
-            _ = try tx.upsertCase(CaseRecord(
-                caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
-                municipality: municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
-                updatedAt: now))
-            _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .input, messageID: Self.sourceKey(decoded),
-                payload: try request.listed.map { try StoreJSON.encode($0) } ?? StoreJSON.encode(request.record),
-                explanation: nil))
-            _ = try tx.appendAudit(AuditRecord(
-                at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                purpose: AuditPurpose.received(decoded.type, from: sender).recorded))
-            let data = try caseData(
-                in: tx, caseID: caseID, municipality: municipality, clinic: clinic, citizenCase: citizenCase, on: today)
-            try record(events: events, timers: timers, in: tx, caseID: caseID, cpr: request.cpr,
-                       pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
-            if let statement = request.consentStatement ?? request.consent {
-                try recordConsent(statement, pseudonym: pseudonym, messageID: Self.sourceKey(decoded), in: tx, at: now)
-            }
-            var receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
-            if request.opensCase, events.contains(where: Self.isHeldNotice) { receipt.heldEntries = [0] }
-            try answer(decoded, receipt: receipt, in: tx, at: now)
-            summary.accepted = 1
-            return summary
+            let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+            let unit = try decide.caseRequest(request, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, at: now)
+            try unit.apply(in: tx)
+            return unit.summary
         }
     }
 
@@ -299,69 +195,6 @@ extension Pipeline {
         if let b = citizenCase.workflowB { return b.clinic.rawValue }
         if case .clinic(let id)? = citizenCase.workflowA?.regionParty { return id.rawValue }
         return citizenCase.coordinatedCourse?.clinic.rawValue
-    }
-
-    /// Appends a consent statement to the store's consent records (per direction, for both
-    /// purposes the workflow records; append-only, the latest per direction and purpose is
-    /// current). `absent` states nothing and is not recorded.
-    func recordConsent(
-        _ consent: Contract.Consent, pseudonym: Pseudonym, messageID: String, in tx: StoreTransaction, at now: Date
-    ) throws {
-        let state: ConsentState
-        switch consent.status {
-        case .given: state = .given
-        case .refused: state = .refused
-        case .withdrawn: state = .withdrawn
-        case .absent: return
-        }
-        let day = consent.date.flatMap { LocalDate(iso: $0.description) }.flatMap(Self.startOfDay) ?? now
-        for direction in consent.directions ?? Contract.ConsentDirection.allCases {
-            for purpose in Workflow.ConsentPurpose.allCases {
-                _ = try tx.recordConsent(StoreConsentRecord(
-                    pseudonym: pseudonym,
-                    direction: direction == .municipalityToRegion
-                        ? StoreConsentRecord.Direction.municipalityToRegion : .regionToMunicipality,
-                    purpose: purpose.rawValue, state: state, validFrom: day,
-                    withdrawnAt: state == .withdrawn ? day : nil, reference: consent.declarationRef ?? "-",
-                    recordedAt: now, messageID: messageID))
-            }
-        }
-    }
-
-    /// What outbound messages about the case need, from its history: the listing (or
-    /// referral) data, the latest joint plan, knowledge handover and network-meeting date
-    /// of the current workflow B, and whether a collaboration meeting was held in it.
-    func caseData(
-        in tx: StoreTransaction, caseID: String, municipality: String, clinic: String?, citizenCase: CitizenCase,
-        on today: LocalDate, onlyInput: ListedInput? = nil
-    ) throws -> OutboundMapper.CaseData {
-        // A case opened by this very message has that listing as its only input: no read.
-        let inputs = try onlyInput.map { InputSummary(listed: $0) }
-            ?? InputSummary(payloads: tx.caseInputPayloads(id: caseID))
-        let listed = inputs.listed
-        let day = CalendarDate(iso: today.iso) ?? CalendarDate(year: 1970, month: 1, day: 1)!
-        var data = OutboundMapper.CaseData(
-            municipality: listed?.municipality ?? municipality, asOf: listed?.asOf ?? day,
-            municipalInformation: listed?.municipalInformation,
-            consentInForce: citizenCase.consent.permits(.municipalityToRegion, .treatmentDialogue),
-            grounds: listed?.grounds, clinic: clinic, today: day, jointPlan: inputs.jointPlan,
-            knowledgeHandover: inputs.knowledge, transitionDate: inputs.transitionDate,
-            collaborationMeeting: inputs.collaboration)
-        data.source = listed?.source
-        data.receivedAt = citizenCase.workflowA?.listing.receivedAt
-        data.withdrawnOn = citizenCase.consent.entries.compactMap { entry -> CalendarDate? in
-            switch entry.status {
-            case .withdrawn(let on), .refused(let on): return CalendarDate(iso: on.iso)
-            case .given, .absent: return nil
-            }
-        }.max()
-        data.withdrawnDirections = Workflow.ConsentDirection.allCases.filter { direction in
-            switch citizenCase.consent.status(direction, .treatmentDialogue) {
-            case .withdrawn, .refused: return true
-            case .given, .absent: return false
-            }
-        }
-        return data
     }
 }
 
@@ -375,30 +208,35 @@ struct InputSummary: Equatable {
     var transitionDate: CalendarDate?
     var collaboration = false
 
+    init() {}
+
     init(listed: ListedInput) { self.listed = listed }
 
-    /// Reads the payloads oldest first. Each row is decoded once, as `HistoryInputRow`,
-    /// which never fails for a row of another shape: a listing (`list` present), a
-    /// single-citizen input (`type` without `list`), or something else (contact facts, timer
-    /// inputs), which is skipped.
+    /// Reads the payloads oldest first (`add`).
     init(payloads: [Data]) {
-        for payload in payloads {
-            guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { continue }
-            if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
-                listed = ListedInput(
-                    type: type, list: list, municipality: municipality, asOf: asOf,
-                    municipalInformation: row.municipalInformation, grounds: row.grounds, source: row.source)
-                continue
-            }
-            guard let type = row.type else { continue }
-            if type == MessageType.transitionProposal.rawValue {
-                // A new proposal starts workflow B afresh.
-                (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
-            }
-            if let plan = row.jointPlan { jointPlan = plan }
-            if let handover = row.knowledgeHandover { knowledge = handover }
-            if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
-            if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
+        for payload in payloads { add(payload) }
+    }
+
+    /// Takes in the next input row. Each row is decoded once, as `HistoryInputRow`, which
+    /// never fails for a row of another shape: a listing (`list` present), a single-citizen
+    /// input (`type` without `list`), or something else (contact facts, timer inputs), which
+    /// is skipped.
+    mutating func add(_ payload: Data) {
+        guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { return }
+        if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
+            listed = ListedInput(
+                type: type, list: list, municipality: municipality, asOf: asOf,
+                municipalInformation: row.municipalInformation, grounds: row.grounds, source: row.source)
+            return
         }
+        guard let type = row.type else { return }
+        if type == MessageType.transitionProposal.rawValue {
+            // A new proposal starts workflow B afresh.
+            (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
+        }
+        if let plan = row.jointPlan { jointPlan = plan }
+        if let handover = row.knowledgeHandover { knowledge = handover }
+        if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
+        if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
     }
 }

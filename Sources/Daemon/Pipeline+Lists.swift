@@ -110,121 +110,35 @@ extension Pipeline {
     }
 
     /// Decides and writes the entries at `slice` (positions in the accepted entries; `entries`
-    /// are those entries) in `tx`: loads only their cases, applies the workflow to them (entry
-    /// references stay `<sender>/messageID#position`) and writes each case, its history, audit,
-    /// consent, list membership and events.
-    // swiftlint:disable:next function_body_length function_parameter_count
+    /// are those entries) in `tx`: loads only their cases, decides them (`Decide.slice`) and
+    /// writes the unit.
+    // swiftlint:disable:next function_parameter_count
     func process(
         slice: Range<Int>, entries: [MunicipalListEntry], of list: Contract.MunicipalList,
         _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
         decoded: DecodedMessage, source: MessageSource, today: LocalDate, in tx: StoreTransaction, at now: Date,
         run: inout ListRun
     ) throws {
-        let sender = decoded.sender
-        let senderKey = Self.senderKey(sender)
         // Cases of the slice's citizens, keyed by CPR inside the workflow (outbound bodies
         // need it) and by pseudonym in the store.
-        var cases: [CitizenKey: CitizenCase] = [:]
+        var snapshots: [CitizenKey: CaseSnapshot] = [:]
         var pseudonyms: [CitizenKey: Pseudonym] = [:]
-        var knownClinics: [CitizenKey: String] = [:]
-        var stored: Set<CitizenKey> = []  // citizens with a case before this message
         for position in slice {
             let citizen = workflowList.entries[position].citizen
             guard pseudonyms[citizen] == nil else { continue }
             let pseudonym = try options.pseudonymizer.pseudonym(forCPR: citizen.rawValue)
             pseudonyms[citizen] = pseudonym
             // A repeat's case was changed by its earlier entry: only the first entry reads it.
-            if repeats[position] == nil, let record = try tx.case(id: Self.caseID(pseudonym)) {
-                cases[citizen] = try record.decodeState(as: CitizenCase.self)
-                knownClinics[citizen] = record.clinic
-                stored.insert(citizen)
+            if repeats[position] == nil {
+                let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+                if snapshot.record != nil { snapshots[citizen] = snapshot }
             }
         }
-        // The workflow sees the slice only; other positions are skipped (no outcome, no change).
-        var skipping = Set<Int>(minimumCapacity: workflowList.entries.count - slice.count)
-        for position in 0..<slice.lowerBound { skipping.insert(position) }
-        for position in slice.upperBound..<workflowList.entries.count { skipping.insert(position) }
-        for position in slice {
-            let citizen = workflowList.entries[position].citizen
-            let index = decoded.acceptedEntryIndices[position]
-            if let earlier = repeats[position] {
-                // As `ListProcessing` answers a repeat, or as R4 below if the first was foreign.
-                skipping.insert(position)
-                guard run.foreign.contains(earlier) else {
-                    run.rejected.append(.init(
-                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
-                        reason: "the citizen is already entry \(earlier) of this list"))
-                    continue
-                }
-            } else {
-                // R4: an entry for a citizen whose open case belongs to another municipality
-                // changes nothing (no consent, no listing, no takeover of the case) and is
-                // answered like an entry about a citizen this municipality has no case for.
-                guard let owner = cases[citizen]?.owningMunicipality, owner != workflowList.municipality else {
-                    continue
-                }
-            }
-            run.foreign.insert(position)
-            skipping.insert(position)
-            run.rejected.append(.init(
-                index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)",
-                reason: "The citizen has no case with municipality \(list.municipality) that this entry may change."))
-            _ = try tx.appendAudit(AuditRecord(
-                at: now, actor: senderKey, action: .rejected, pseudonym: pseudonyms[citizen],
-                messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                purpose: AuditPurpose.answerSender.recorded))
-        }
-        let outcomes = ListProcessing.apply(
-            workflowList, at: now, on: today, cases: &cases, configuration: options.workflow, skipping: skipping)
-
-        for outcome in outcomes {
-            // Positions count the accepted entries only; receipts use the sent index.
-            let originalIndex = decoded.acceptedEntryIndices[outcome.index]
-            let entry = entries[outcome.index - slice.lowerBound]
-            guard let pseudonym = pseudonyms[outcome.citizen] else { continue }
-            switch outcome.result {
-            case .rejected(let reason):
-                // Repeats are answered above (`repeats`): what reaches here is the case
-                // refusing the entry in its state, not a duplicate.
-                run.rejected.append(.init(
-                    index: originalIndex, code: RejectionCode.outOfOrder.rawValue,
-                    pointer: "/entries/\(originalIndex)", reason: "The case cannot take this entry now: \(reason)"))
-                continue
-            case .accepted:
-                break
-            }
-            guard let citizenCase = cases[outcome.citizen] else { continue }
-            if outcome.events.contains(where: Self.isHeldNotice) { run.held.append(originalIndex) }
-            let caseID = Self.caseID(pseudonym)
-            // A list to all clinics keeps the clinic an earlier message named.
-            let clinic = Self.clinicInCharge(citizenCase) ?? list.clinic ?? knownClinics[outcome.citizen]
-            _ = try tx.upsertCase(CaseRecord(
-                caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
-                municipality: list.municipality, clinic: clinic, status: citizenCase.stateName, state: citizenCase,
-                updatedAt: now))
-            let listed = ListedInput(
-                type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
-                asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
-            _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .input, messageID: "\(Self.sourceKey(decoded))#\(originalIndex)",
-                payload: try StoreJSON.encode(listed), explanation: nil))
-            // A case this message opened has this listing as its only input: no need to read
-            // the history back.
-            let data = try caseData(
-                in: tx, caseID: caseID, municipality: list.municipality, clinic: clinic, citizenCase: citizenCase,
-                on: today, onlyInput: stored.contains(outcome.citizen) ? nil : listed)
-            _ = try tx.appendAudit(AuditRecord(
-                at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
-                messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
-            try recordConsent(entry.consent, pseudonym: pseudonym, messageID: Self.sourceKey(decoded), in: tx, at: now)
-            try tx.recordListMember(ListMember(
-                side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",
-                listKind: list.listKind.rawValue, pseudonym: pseudonym, asOf: list.asOf.description,
-                messageID: decoded.messageID))
-            try record(events: outcome.events, timers: outcome.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                       pseudonym: pseudonym, data: data, source: source, at: now, summary: &run.summary)
-        }
+        let unit = try decide.slice(
+            slice, entries: entries, of: list, workflowList, repeats: repeats, decoded: decoded, source: source,
+            today: today, pseudonyms: pseudonyms, snapshots: snapshots, at: now, run: &run)
+        try unit.apply(in: tx)
+        run.summary.merge(unit.summary)
     }
 
     /// Whether an event is the workflow's notice that an entry is held for consent (R4),
@@ -234,21 +148,12 @@ extension Pipeline {
         return false
     }
 
-    /// Stores the ok receipt of a list message (accepted count, rejected entries by sent
-    /// index, held entries by sent index).
+    /// Stores the ok receipt of a list message (`Decide.listAnswer`).
     func answer(
         _ decoded: DecodedMessage, rejected: [Receipt.RejectedEntry], sentEntries: Int, held: [Int] = [],
         in tx: StoreTransaction, at now: Date
     ) throws {
-        let sender = decoded.sender
-        let receipt = Receipt(
-            receiptFor: .init(
-                messageId: decoded.messageID, messageType: decoded.type.rawValue,
-                sender: SenderRef(kind: sender.kind, id: sender.id)),
-            status: .ok, receivedAt: Contract.Timestamp(now),
-            acceptedEntries: sentEntries - rejected.count, rejectedEntries: rejected.sorted { $0.index < $1.index },
-            heldEntries: held.isEmpty ? nil : held.sorted())
-        try answer(decoded, receipt: receipt, in: tx, at: now)
+        try decide.listAnswer(decoded, rejected: rejected, sentEntries: sentEntries, held: held, at: now).apply(in: tx)
     }
 
     // MARK: - contact-status
@@ -260,7 +165,6 @@ extension Pipeline {
     func process(
         contactStatus decoded: DecodedMessage, at now: Date, progressEvery: Int = Pipeline.listSliceSize
     ) async -> Settlement {
-        let today = Self.civilDate(of: now)
         let source = MessageSource(
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
@@ -274,57 +178,32 @@ extension Pipeline {
             let count = decoded.acceptedEntryIndices.count
             let step = max(1, progressEvery)
             for start in stride(from: 0, to: count, by: step) {
+                // One slice: load its cases, decide each entry, write what was decided.
+                var unit = UnitOfWork()
                 for (offset, entry) in try decoded.contactStatusEntries(start..<min(count, start + step)).enumerated() {
                     let position = start + offset
                     listProgress(at: position, every: progressEvery)
                     let index = decoded.acceptedEntryIndices[position]
-                    func reject(_ code: RejectionCode, _ reason: String) {
-                        rejected.append(.init(index: index, code: code.rawValue, pointer: "/entries/\(index)", reason: reason))
-                    }
                     guard seen.insert(entry.cpr.digits).inserted else {
-                        reject(.duplicateEntry, "The citizen is already an earlier entry of this message.")
+                        rejected.append(.init(
+                            index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
+                            reason: "The citizen is already an earlier entry of this message."))
                         continue
                     }
                     let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                    let caseID = Self.caseID(pseudonym)
-                    guard var record = try tx.case(id: caseID) else {
-                        reject(.unknownCase, "No case for this citizen: contact statuses answer citizens on a municipal list.")
-                        continue
+                    let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+                    switch try decide.contactStatus(
+                        entry, index: index, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, source: source, at: now)
+                    {
+                    case .rejected(let entry):
+                        rejected.append(entry)
+                    case .decided(let work, let decided):
+                        unit.cases.append(work)
+                        unit.summary.merge(decided)
                     }
-                    if let quoted = entry.caseId, quoted != caseID {
-                        rejected.append(.init(
-                            index: index, code: RejectionCode.unknownCase.rawValue, pointer: "/entries/\(index)/caseId",
-                            reason: "`/entries/\(index)/caseId` does not name a case of this citizen."))
-                        continue
-                    }
-                    var citizenCase = try record.decodeState(as: CitizenCase.self)
-                    let facts = Self.facts(entry)
-                    let result = citizenCase.apply(
-                        .contactStatus(facts),
-                        context: CaseContext(ref: InboundRef(sender: Self.senderKey(decoded.sender), messageID: decoded.messageID, entry: index), at: now, on: today),
-                        configuration: options.workflow)
-                    if case .rejected(let why) = result.outcome {
-                        reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
-                        continue
-                    }
-                    record.state = try StoreJSON.encode(citizenCase)
-                    record.status = citizenCase.stateName
-                    record.clinic = Self.clinicInCharge(citizenCase) ?? record.clinic
-                    record.updatedAt = now
-                    _ = try tx.upsertCase(record)
-                    _ = try tx.appendHistory(CaseHistoryEntry(
-                        caseID: caseID, at: now, kind: .input, messageID: "\(Self.sourceKey(decoded))#\(index)",
-                        payload: try StoreJSON.encode(facts), explanation: nil))
-                    _ = try tx.appendAudit(AuditRecord(
-                        at: now, actor: Self.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
-                        messageType: decoded.type.rawValue, messageID: decoded.messageID,
-                        purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
-                    let data = try caseData(
-                        in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
-                        citizenCase: citizenCase, on: today)
-                    try self.record(events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: entry.cpr,
-                               pseudonym: pseudonym, data: data, source: source, at: now, summary: &summary)
                 }
+                try unit.apply(in: tx)
+                summary.merge(unit.summary)
             }
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count
@@ -370,6 +249,7 @@ extension Pipeline {
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
             var seen: Set<String> = []
+            var received = UnitOfWork()
             for (position, entry) in list.entries.enumerated() {
                 listProgress(at: position, every: progressEvery)
                 let index = decoded.acceptedEntryIndices[position]
@@ -380,10 +260,11 @@ extension Pipeline {
                     continue
                 }
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                _ = try tx.appendAudit(AuditRecord(
+                received.audit.append(AuditRecord(
                     at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                     messageType: decoded.type.rawValue, messageID: decoded.messageID, purpose: AuditPurpose.received(decoded.type, from: decoded.sender).recorded))
             }
+            try received.apply(in: tx)
             try reconcile(list, decoded: decoded, accepted: seen, in: tx, at: now, summary: &summary)
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count

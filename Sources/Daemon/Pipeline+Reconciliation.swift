@@ -14,6 +14,7 @@ extension Pipeline {
         at now: Date, summary: inout ListSummary
     ) throws {
         var known: [Pseudonym: KnownCitizen] = [:]
+        var members = UnitOfWork()
         for entry in list.entries where accepted.contains(entry.cpr.digits) {
             let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
             var consent: Workflow.ConsentRecord?
@@ -24,10 +25,11 @@ extension Pipeline {
                 consent = record
             }
             known[pseudonym] = KnownCitizen(cpr: entry.cpr.digits, consent: consent)
-            try tx.recordListMember(ListMember(
+            members.listMembers.append(ListMember(
                 side: .clinic, municipality: list.municipality, clinic: list.clinic, listKind: list.listKind.rawValue,
                 pseudonym: pseudonym, asOf: list.asOf.description, messageID: decoded.messageID))
         }
+        try members.apply(in: tx)
         try reconcile(
             municipality: list.municipality, clinic: list.clinic, listKind: list.listKind, trigger: decoded,
             perClinicIDs: false, known: known, in: tx, at: now, summary: &summary)
@@ -95,11 +97,31 @@ extension Pipeline {
             cprs[member.pseudonym] = citizenCase.citizen.rawValue
             consents[CitizenKey(member.pseudonym.hex)] = citizenCase.consent
         }
+        let unit = try decide.reconciliation(
+            municipality: municipality, clinic: clinic, listKind: contractKind, trigger: decoded, perClinicIDs: perClinicIDs,
+            municipal: municipal, clinical: clinical, cprs: cprs, consents: consents, caseIDs: caseIDs, at: now)
+        try unit.apply(in: tx)
+        summary.merge(unit.summary)
+    }
+}
+
+extension Decide {
+    /// R3 for one municipality–clinic pair and kind: the members of both sides (`municipal`:
+    /// the municipality's lists for this clinic and for all clinics; `clinical`: the clinic's),
+    /// what the router knows of them (`cprs` to name a citizen, `consents` by pseudonym hex,
+    /// `caseIDs`), compared; a `reconciliation-report` to each side (see `Pipeline.reconcile`).
+    // swiftlint:disable:next function_body_length function_parameter_count
+    func reconciliation(
+        municipality: String, clinic: String, listKind contractKind: Contract.ListKind, trigger decoded: DecodedMessage,
+        perClinicIDs: Bool, municipal: [ListMember], clinical: [ListMember], cprs: [Pseudonym: String],
+        consents: [CitizenKey: Workflow.ConsentRecord], caseIDs: [Pseudonym: String], at now: Date
+    ) throws -> UnitOfWork {
+        var unit = UnitOfWork()
         let listKind: Workflow.ListKind = contractKind == .list1 ? .list1 : .list2
         func listed(_ members: [ListMember]) -> [ListedCitizen] {
             members.map { ListedCitizen(citizen: CitizenKey($0.pseudonym.hex), list: listKind) }
         }
-        let today = Self.civilDate(of: now)
+        let today = Pipeline.civilDate(of: now)
         let report = Reconciliation.reconcile(
             municipality: MunicipalityCode(municipality), clinic: ClinicID(clinic), asOf: today,
             municipalList: listed(municipal), clinicList: listed(clinical), consents: consents,
@@ -154,17 +176,17 @@ extension Pipeline {
         for (audience, actor, message) in reports {
             let row = OutboxEvent(
                 messageID: perClinicIDs
-                    ? "\(Self.sourceKey(decoded))/reconciliation-report/\(clinic)/\(actor)"
-                    : "\(Self.sourceKey(decoded))/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
+                    ? "\(Pipeline.sourceKey(decoded))/reconciliation-report/\(clinic)/\(actor)"
+                    : "\(Pipeline.sourceKey(decoded))/reconciliation-report/\(actor)", exchange: options.names.outboundExchange,
                 routingKey: options.names.routingKey(for: .reconciliationReport, to: audience),
                 type: MessageType.reconciliationReport.rawValue, correlationID: decoded.messageID,
                 headers: mapper.headers(explanation), body: try message.encodedBody(), createdAt: now,
                 audit: OutboxAudit(actor: actor, pseudonym: nil, purpose: AuditPurpose.courseOverview.recorded))
-            _ = try tx.enqueue(row)
-            _ = try tx.appendAudit(AuditRecord(
+            unit.outbox.append((row, AuditRecord(
                 at: now, actor: actor, action: "queued", pseudonym: nil, messageType: row.type,
-                messageID: row.messageID, purpose: AuditPurpose.courseOverview.recorded))
-            summary.events += 1
+                messageID: row.messageID, purpose: AuditPurpose.courseOverview.recorded)))
+            unit.summary.events += 1
         }
+        return unit
     }
 }

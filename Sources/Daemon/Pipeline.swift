@@ -20,6 +20,10 @@ import Synchronization
 ///    (`Pipeline+Case.swift`): load the case by pseudonym → `CitizenCase.apply` → record;
 ///    a citizen without a case gets `unknown-case`, an input the case cannot take now
 ///    `out-of-order` with the workflow's reason;
+///    Every path has the same three steps: load what the command needs
+///    (`CaseSnapshot.load`), decide (`Decide`, pure: command + snapshots + time in, one
+///    `UnitOfWork` out), and write it (`UnitOfWork.apply(in:)`, the only writer, used by the
+///    lists and the timer runner alike);
 /// 5. **one savepoint in a shared store transaction** (group commit, `CommitBatcher`): inbox
 ///    row with the receipt, cases, history, outbox rows (the receipt and every routed event)
 ///    and audit entries (pseudonyms, never a CPR). The next delivery is taken as soon as
@@ -49,6 +53,8 @@ public final class Pipeline: Sendable {
     let store: Store
     let options: PipelineOptions
     let decoder: MessageDecoder
+    /// The pure step: command + snapshots + time in, one `UnitOfWork` out.
+    let decide: Decide
     let logger: Logger
     let stopping = StopFlag()
     let busy = BusyClock()
@@ -69,6 +75,7 @@ public final class Pipeline: Sendable {
         self.store = store
         self.options = options
         self.decoder = MessageDecoder(codeBook: options.codeBook, topology: options.names)
+        self.decide = Decide(options: options, decoder: decoder)
         self.logger = logger
         self.batcher = CommitBatcher(
             target: StoreBatchTarget(store: store), limits: options.batchLimits, retryDelays: options.retryDelays,
@@ -313,19 +320,6 @@ public final class Pipeline: Sendable {
         }
     }
 
-    /// Stores `receipt` as the answer to the message (inbox) and queues it (outbox), in `tx`.
-    /// Throws `DuplicateInbound` if the message_id was answered meanwhile.
-    func answer(_ decoded: DecodedMessage, receipt: Receipt, in tx: StoreTransaction, at now: Date) throws {
-        let body = try receipt.encodedBody()
-        if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
-            sender: Self.senderKey(decoded.sender), messageID: decoded.messageID, type: decoded.type.rawValue,
-            receivedAt: now, receipt: body))
-        {
-            throw DuplicateInbound(receipt: stored)
-        }
-        _ = try tx.enqueue(receiptRow(body, sender: decoded.sender, messageID: decoded.messageID, at: now))
-    }
-
     func log(_ summary: ListSummary, _ decoded: DecodedMessage) {
         Observe.decided(events: summary.events, held: summary.held)
         if let refusal = summary.refusal { Observe.refused(code: refusal.code.rawValue) }
@@ -345,69 +339,6 @@ public final class Pipeline: Sendable {
             "rejected": "\(summary.rejected)", "events": "\(summary.events)", "held": "\(summary.held)",
             "code": "\(summary.refusal?.code.rawValue ?? "-")",
         ])
-    }
-
-    /// Writes a case's decisions: history, outbox rows (or holds) with their audit entries, timers.
-    // swiftlint:disable:next function_parameter_count
-    func record(
-        events: [OutboundEvent], timers: [TimerAction], in tx: StoreTransaction, caseID: String, cpr: CPR,
-        pseudonym: Pseudonym, data: OutboundMapper.CaseData, source: MessageSource, at now: Date,
-        summary: inout ListSummary
-    ) throws {
-        let mapper = OutboundMapper(names: options.names, codeBook: options.codeBook, workflow: options.workflow)
-        let before = (events: summary.events, held: summary.held)
-        defer {
-            summary.cases.append(.init(caseID: caseID, pseudonym: pseudonym, events: summary.events - before.events,
-                                       held: summary.held - before.held))
-        }
-        for event in events {
-            _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
-                payload: try StoreJSON.encode(event.payload), explanation: try StoreJSON.encode(event.explanation)))
-            switch try mapper.message(for: event, caseID: caseID, cpr: cpr, data: data, source: source, at: now) {
-            case .publish(var row):
-                // Never send what the router itself would reject (the committed schemas).
-                if let type = MessageType(rawValue: row.type),
-                    let problem = decoder.validateOutbound(type, body: row.body).first
-                {
-                    summary.unmapped.append("\(event.payload.kind) → \(row.type): \(problem.code.rawValue) at \(problem.pointer?.description ?? "-")")
-                    continue
-                }
-                row.audit = OutboxAudit(
-                    actor: Self.partyKey(event.recipient), pseudonym: pseudonym, purpose: AuditPurpose(event.payload.purpose).recorded)
-                _ = try tx.enqueue(row)
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: Self.partyKey(event.recipient), action: "queued", pseudonym: pseudonym,
-                    messageType: row.type, messageID: row.messageID, purpose: AuditPurpose(event.payload.purpose).recorded))
-                summary.events += 1
-            case .held:
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: Self.partyKey(event.recipient), action: .held, pseudonym: pseudonym,
-                    messageType: event.payload.wireType, messageID: event.id.rawValue,
-                    purpose: AuditPurpose(event.payload.purpose).recorded))
-                summary.held += 1
-            case .unavailable(let why):
-                summary.unmapped.append(why)
-            }
-        }
-        for timer in timers {
-            switch timer {
-            case .schedule(let kind, let day):
-                // One pending timer per kind and case: a new schedule replaces the old one.
-                for record in try tx.timers(caseID: caseID)
-                where record.kind == kind.rawValue && record.state == .pending && record.timerID != Self.timerID(caseID, kind, day) {
-                    _ = try tx.cancelTimer(id: record.timerID)
-                }
-                _ = try tx.schedule(TimerRecord(
-                    timerID: Self.timerID(caseID, kind, day), caseID: caseID, kind: kind.rawValue,
-                    dueAt: Self.startOfDay(day) ?? now, payload: try StoreJSON.encode(["kind": kind.rawValue]),
-                    createdAt: now))
-            case .cancel(let kind):
-                for record in try tx.timers(caseID: caseID) where record.kind == kind.rawValue && !record.fired {
-                    _ = try tx.cancelTimer(id: record.timerID)
-                }
-            }
-        }
     }
 
     /// `timer/<case>/<kind>/<due day>`: stable, so a replay schedules the same timer and
@@ -471,22 +402,21 @@ public final class Pipeline: Sendable {
             let body = try receipt.encodedBody()
             let messageID = properties.messageID.flatMap { $0.isEmpty ? nil : $0 }
             let key = remember ? messageID.map { Self.inboxKey(sender, $0) } : nil
+            var unit = UnitOfWork()
+            let receiptRow = receiptRow(
+                body, sender: sender, messageID: messageID, at: now,
+                suffix: remember ? nil : "\(rejection.code.rawValue)-\(UUID().uuidString)")
+            unit.answer = (
+                remember ? messageID.map {
+                    InboxEntry(sender: Self.senderKey(sender), messageID: $0, type: properties.type ?? "", receivedAt: now, receipt: body)
+                } : nil,
+                receiptRow)
+            unit.audit.append(AuditRecord(
+                at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
+                messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
+                purpose: AuditPurpose.answerSender.recorded))
             _ = try await write(key: key) { tx in
-                if remember, let messageID {
-                    if case .duplicate(let stored) = try tx.recordInbox(InboxEntry(
-                        sender: Self.senderKey(sender), messageID: messageID, type: properties.type ?? "",
-                        receivedAt: now, receipt: body))
-                    {
-                        throw DuplicateInbound(receipt: stored)
-                    }
-                }
-                _ = try tx.enqueue(receiptRow(
-                    body, sender: sender, messageID: messageID, at: now,
-                    suffix: remember ? nil : "\(rejection.code.rawValue)-\(UUID().uuidString)"))
-                _ = try tx.appendAudit(AuditRecord(
-                    at: now, actor: Self.senderKey(sender), action: .rejected, pseudonym: nil,
-                    messageType: properties.type.map { String($0.prefix(64)) }, messageID: messageID,
-                    purpose: AuditPurpose.answerSender.recorded))
+                try unit.apply(in: tx)
                 return ListSummary()
             }.get()
             return .ack
@@ -592,12 +522,7 @@ public final class Pipeline: Sendable {
     /// one (`receipt/<sender>/<message_id>`) so a resend carries the same id.
     /// A message without a message_id gets a receipt with a fresh id and no correlation_id.
     func receiptRow(_ body: Data, sender: Sender, messageID: String?, at now: Date, suffix: String? = nil) -> OutboxEvent {
-        var id = "receipt/\(Self.senderKey(sender))/\(messageID ?? "none-\(UUID().uuidString)")"
-        if let suffix { id += "/\(suffix)" }
-        return OutboxEvent(
-            messageID: id, exchange: options.names.outboundExchange,
-            routingKey: options.names.routingKey(for: .receipt, to: Audience(sender: sender)),
-            type: MessageType.receipt.rawValue, correlationID: messageID, body: body, createdAt: now)
+        decide.receiptRow(body, sender: sender, messageID: messageID, at: now, suffix: suffix)
     }
 
     /// A sender-chosen message_id as logged: at most 128 characters, and replaced by

@@ -92,50 +92,21 @@ public final class TimerRunner: Sendable {
 
     func fire(_ timer: TimerRecord) throws -> Outcome {
         let now = pipeline.options.clock()
-        let today = Pipeline.civilDate(of: now)
         var decided = (events: 0, held: 0)
-        let outcome = try store.write { tx -> Outcome in
-            guard try tx.markFired(timerID: timer.timerID, at: now) else { return .alreadyFired }
-            guard let caseID = timer.caseID, var record = try tx.case(id: caseID),
-                let kind = TimerKind(rawValue: timer.kind)
-            else { return .orphan }
-            var citizenCase = try record.decodeState(as: CitizenCase.self)
-            // A case whose citizen key is no CPR cannot be written to: mark the timer fired
-            // and change nothing else (the guard comes before any write of the case).
-            guard let cpr = CPR(citizenCase.citizen.rawValue) else { return .orphan }
-            let result = citizenCase.apply(
-                .timerFired(kind), context: CaseContext(ref: InboundRef(sender: nil, messageID: timer.timerID), at: now, on: today, dueAt: timer.dueAt),
-                configuration: pipeline.options.workflow)
-            if case .rejected(let why) = result.outcome {
-                _ = try tx.appendHistory(CaseHistoryEntry(
-                    caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
-                    payload: try StoreJSON.encode(["timer": kind.rawValue, "stale": why.description]), explanation: nil))
-                return .stale
+        let outcome: Outcome
+        do {
+            outcome = try store.write { tx -> Outcome in
+                let snapshot = try timer.caseID.map { try CaseSnapshot.load($0, in: tx) } ?? CaseSnapshot()
+                let (unit, outcome) = try pipeline.decide.timer(timer, snapshot: snapshot, at: now)
+                try unit.apply(in: tx)
+                for why in unit.summary.unmapped {
+                    logger.error("timer event not published: its wire message cannot be built", metadata: ["event": "\(why)"])
+                }
+                decided = (unit.summary.events, unit.summary.held)
+                return outcome
             }
-            record.state = try StoreJSON.encode(citizenCase)
-            record.status = citizenCase.stateName
-            record.updatedAt = now
-            _ = try tx.upsertCase(record)
-            _ = try tx.appendHistory(CaseHistoryEntry(
-                caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
-                payload: try StoreJSON.encode(["timer": kind.rawValue]), explanation: nil))
-            _ = try tx.appendAudit(AuditRecord(
-                at: now, actor: "ddrouter", action: "timer-fired", pseudonym: record.pseudonym, messageType: "timer",
-                messageID: timer.timerID, purpose: AuditPurpose.timer(kind).recorded))
-            let data = try pipeline.caseData(
-                in: tx, caseID: caseID, municipality: record.municipality, clinic: record.clinic,
-                citizenCase: citizenCase, on: today)
-            let source = data.source ?? MessageSource(
-                messageId: caseID, messageType: "timer", sender: SenderRef(kind: .municipality, id: record.municipality))
-            var summary = Pipeline.ListSummary()
-            try pipeline.record(
-                events: result.events, timers: result.timers, in: tx, caseID: caseID, cpr: cpr,
-                pseudonym: record.pseudonym, data: data, source: source, at: now, summary: &summary)
-            for why in summary.unmapped {
-                logger.error("timer event not published: its wire message cannot be built", metadata: ["event": "\(why)"])
-            }
-            decided = (summary.events, summary.held)
-            return .fired
+        } catch is UnitOfWork.TimerAlreadyFired {
+            outcome = .alreadyFired
         }
         switch outcome {
         case .fired:
