@@ -13,6 +13,8 @@
 #   make bench         the benchmark (scripts/bench.sh; BENCH_FLAGS=--quick for a short run)
 #   make fuzz          the contract's libFuzzer targets, each FUZZ_SECONDS (600) (docs/fuzzing.md)
 #   make clean         swift package clean and delete every broker instance under var/broker/
+#   make deb           the Debian package ddrouter_<version>_amd64.deb (scripts/deb.sh; lintian-clean)
+#   make package-test  install that package into a clean Debian 12 root (debootstrap) and check it
 #
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
 # CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
@@ -34,10 +36,10 @@ heading = printf '\n==> %s\n' "$(1)"
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 60
 
-.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz
+.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test
 
 help:
-	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -145,3 +147,12 @@ clean:
 	@shopt -s nullglob; for d in var/broker/*/; do \
 	  i="$${d%/}"; i="$${i##*/}"; DDR_BROKER_INSTANCE="$$i" $(BROKER) reset; \
 	done; rm -rf var/broker
+
+# The Debian package (docs/operations.md, Install): release build with the Swift runtime
+# linked statically, dpkg-deb, lintian. Packaging sources in deploy/debian/.
+deb: deps
+	scripts/deb.sh
+
+# Not in `make test` (a debootstrap root, apt inside it): about 1 min when the root is cached.
+package-test: deb
+	scripts/package-test.sh "$$(cat var/deb/deb-path)"

@@ -11,7 +11,7 @@ struct DeployTests {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ddrouter-unit-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let url = dir.appendingPathComponent("ddrouter.service")
-            try text.replacingOccurrences(of: "/usr/local/bin/ddrouter", with: "/usr/bin/true").write(to: url, atomically: true, encoding: .utf8)
+            try text.replacingOccurrences(of: "/usr/bin/ddrouter", with: "/usr/bin/true").write(to: url, atomically: true, encoding: .utf8)
             return url
         }
     }
