@@ -539,6 +539,10 @@ final class IOLoop: @unchecked Sendable {
 
     private func handleChannelClosed(_ channel: UInt16, code: UInt16, text: String) throws(AMQPError) {
         logger.warning("broker closed a channel", metadata: ["amqp.channel": "\(channel)", "amqp.code": "\(code)", "amqp.reason": "\(text)"])
+        defer {
+            let role = channel == consumeChannel ? "consume" : channel == publishChannel ? "publish" : "admin"
+            client.emit(.channelClosed(channel: role, code: code, reason: text))
+        }
         switch channel {
         case publishChannel:
             failAllInFlight(AMQPError(.channelClosed, "broker closed the publishing channel: \(text)", replyCode: code))

@@ -110,4 +110,10 @@ public enum ConnectionEvent: Sendable, Equatable {
     case resubscribed(queue: String)
     /// Deliveries from a dead channel whose acks were dropped (the broker redelivers them).
     case staleAcksDropped(count: Int)
+    /// The broker closed one of the connection's channels (`channel`: `consume`, `publish` or
+    /// `admin`) with `code` and its reply text, e.g. 406 when a delivery stayed unacknowledged
+    /// longer than the broker's `consumer_timeout`. The client has reopened it: a consuming
+    /// channel is subscribed again and the broker redelivers its unsettled deliveries; a
+    /// publishing channel's unconfirmed publishes have failed with `.channelClosed`.
+    case channelClosed(channel: String, code: UInt16, reason: String)
 }

@@ -106,6 +106,27 @@ struct ObservabilityUnitTests {
         }
     }
 
+    @Test("a channel the broker closes: the reason label of ddrouter_broker_channel_closures_total is a closed set; a consumer timeout is logged as an error that says what to do")
+    func channelClosures() {
+        let timeout = "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: 2000 ms. This timeout value can be configured, see consumers doc guide to learn more"
+        #expect(DaemonMonitor.channelClosureReason(code: 406, text: timeout) == "consumer-timeout")
+        #expect(DaemonMonitor.channelClosureReason(code: 406, text: "PRECONDITION_FAILED - inequivalent arg 'x-queue-type'") == "precondition-failed")
+        #expect(DaemonMonitor.channelClosureReason(code: 404, text: "NOT_FOUND - no exchange 'x'") == "not-found")
+        #expect(DaemonMonitor.channelClosureReason(code: 403, text: "ACCESS_REFUSED") == "access-refused")
+        #expect(DaemonMonitor.channelClosureReason(code: 541, text: "INTERNAL_ERROR") == "other")
+
+        let lines = ChannelLogLines()
+        let logger = Logger(label: "test") { _ in ChannelLogLines.Handler(lines: lines) }
+        var connected = true
+        DaemonMonitor.record(
+            .channelClosed(channel: "consume", code: 406, reason: timeout), wasConnected: &connected, clients: [], logger: logger)
+        let logged = lines.all
+        #expect(logged.count == 1)
+        #expect(logged.first?.level == .error)
+        #expect(logged.first?.message.contains("consumer_timeout") == true)
+        #expect(logged.first?.metadata["reason"] == "consumer-timeout")
+    }
+
     @Test func labelValuesAreBounded() {
         #expect(MetricLabel.type("municipal-list") == "municipal-list")
         #expect(MetricLabel.type("0103304123") == "other")
@@ -236,5 +257,26 @@ struct ObservabilityUnitTests {
         #expect(store.writeProbe(minimumFreeBytes: .max)?.contains("disk nearly full") == true)
         try store.close()
         #expect(store.writeProbe() != nil)
+    }
+}
+
+/// Log lines a test logger received (level, message, metadata as text).
+final class ChannelLogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [(level: Logger.Level, message: String, metadata: [String: String])] = []
+    var all: [(level: Logger.Level, message: String, metadata: [String: String])] { lock.withLock { lines } }
+
+    struct Handler: LogHandler {
+        let lines: ChannelLogLines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let text = (event.metadata ?? [:]).mapValues { "\($0)" }
+            lines.lock.withLock { lines.lines.append((event.level, "\(event.message)", text)) }
+        }
     }
 }

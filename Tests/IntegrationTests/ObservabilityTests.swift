@@ -133,7 +133,7 @@ extension ClientTests {
             if type == "histogram" { #expect(name.hasSuffix("_seconds"), "histogram \(name)") }
         }
         // Every catalogued metric but those that appear only after a fault.
-        let onFaultOnly: Set<DaemonMetric> = [.eventsReturned, .eventsFailed, .brokerDisconnections]
+        let onFaultOnly: Set<DaemonMetric> = [.eventsReturned, .eventsFailed, .brokerDisconnections, .brokerChannelClosures]
         for metric in DaemonMetric.allCases where !onFaultOnly.contains(metric) {
             #expect(parsed.types[metric.name] == metric.kind.rawValue, "\(metric.name) exposed as a \(metric.kind)")
         }

@@ -35,6 +35,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
     case brokerBlocked = "ddrouter_broker_blocked"
     case brokerConnections = "ddrouter_broker_connections_total"
     case brokerDisconnections = "ddrouter_broker_disconnections_total"
+    case brokerChannelClosures = "ddrouter_broker_channel_closures_total"
     case consumerActive = "ddrouter_consumer_active"
     case ready = "ddrouter_ready"
     // process
@@ -52,7 +53,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         switch self {
         case .messagesReceived, .messageRejections, .deadLettered, .receipts, .eventsQueued, .consentHolds,
             .eventsPublished, .eventsConfirmed, .eventsReturned, .eventsFailed, .brokerConnections,
-            .brokerDisconnections, .logMessages:
+            .brokerDisconnections, .brokerChannelClosures, .logMessages:
             .counter
         case .processingDuration, .messageAge:
             .histogram
@@ -74,6 +75,7 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
         case .eventsPublished, .eventsConfirmed, .eventsReturned: ["type"]
         case .eventsFailed: ["type", "reason"]
         case .logMessages: ["level"]
+        case .brokerChannelClosures: ["reason"]
         case .buildInfo: ["version"]
         default: []
         }
@@ -129,6 +131,8 @@ public enum DaemonMetric: String, CaseIterable, Sendable {
             "Broker connections established (the first one and every reconnect)."
         case .brokerDisconnections:
             "Established broker connections lost (failed connection attempts are not counted)."
+        case .brokerChannelClosures:
+            "Channels the broker closed on an open connection, by reason (consumer-timeout: a delivery stayed unacknowledged longer than the broker's consumer_timeout; not-found, access-refused, precondition-failed, other); the channel is reopened."
         case .consumerActive:
             "1 while the pipeline is consuming ddrouter.inbound, else 0."
         case .ready:

@@ -103,8 +103,33 @@ public final class DaemonMonitor: Sendable {
             recordConnectionGauges(clients)
         case .consumerCancelled(let queue):
             logger.warning("the broker cancelled a consumer; subscribing again", metadata: ["amqp.queue": "\(queue)"])
+        case .channelClosed(let channel, let code, let reason):
+            let kind = channelClosureReason(code: code, text: reason)
+            Counter(label: DaemonMetric.brokerChannelClosures.name, dimensions: [("reason", kind)]).increment()
+            // The reply text is the broker's (channel number, timeout, queue or exchange name): no message content.
+            let metadata: Logger.Metadata = [
+                "amqp.channel": "\(channel)", "amqp.code": "\(code)", "amqp.reason": "\(reason)", "reason": "\(kind)",
+            ]
+            if kind == "consumer-timeout" {
+                logger.error(
+                    "the broker closed the consuming channel: a delivery stayed unacknowledged longer than its consumer_timeout; the channel is reopened and the broker redelivers the unsettled deliveries (raise consumer_timeout if this repeats)",
+                    metadata: metadata)
+            } else {
+                logger.warning("the broker closed a channel; it is reopened", metadata: metadata)
+            }
         case .resubscribed, .staleAcksDropped:
             break
+        }
+    }
+
+    /// The `reason` label of `ddrouter_broker_channel_closures_total` (a closed set).
+    static func channelClosureReason(code: UInt16, text: String) -> String {
+        switch code {
+        case 406 where text.contains("delivery acknowledgement") && text.contains("timed out"): "consumer-timeout"
+        case 404: "not-found"
+        case 403: "access-refused"
+        case 406: "precondition-failed"
+        default: "other"
         }
     }
 
