@@ -60,9 +60,10 @@ final class IOLoop: @unchecked Sendable {
                     client.emit(.connected(endpoint: endpoint))
                 } catch {
                     logger.warning("broker connection failed", metadata: ["amqp.error": "\(error)", "amqp.attempt": "\(machine.attempt)"])
-                    client.emit(.disconnected(reason: error.description))
+                    // Recorded before the event: a follower of `events` reads `lastConnectError`.
                     lastConnectError = error
                     client.shared.withLock { $0.lastConnectError = error }
+                    client.emit(.disconnected(reason: error.description))
                     action = (try? machine.connectFailed(jitter: Double.random(in: 0..<1, using: &rng))) ?? .shutDown
                 }
             case .serve:

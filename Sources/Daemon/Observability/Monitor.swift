@@ -57,8 +57,18 @@ public final class DaemonMonitor: Sendable {
         let followers = clients.map { followed in Task { [logger] in
             var connected = false
             var hinted = false
+            var refusalLogged = false
             for await event in followed.events {
                 Self.record(event, wasConnected: &connected, clients: clients, logger: logger)
+                // A refused login does not heal by retrying (the client retries anyway: the
+                // broker side may be fixed instead): say so once per outage, as an error.
+                if case .connected = event { refusalLogged = false }
+                if case .disconnected = event, !refusalLogged, let error = followed.lastConnectError, error.isRefusedLogin {
+                    logger.error(
+                        "the broker refuses ddrouter's login: the password of broker.user (the credential broker-password) or the user's access to the vhost changed; ddrouter keeps retrying and is not ready until it is fixed: put the right password in broker-password and restart ddrouter (docs/operations.md, Change the broker password)",
+                        metadata: ["amqp.error": "\(error)", "amqp.connection": "\(followed.configuration.connectionName)"])
+                    refusalLogged = true
+                }
                 // A topology refusal caused by a configuration change: say which key, once.
                 if case .disconnected(let reason) = event, !hinted, let hint = TopologyHint.forFailure(reason) {
                     logger.error("the broker refuses ddrouter's topology", metadata: ["hint": "\(hint)", "reason": "\(reason)"])
