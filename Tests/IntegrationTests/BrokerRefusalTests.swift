@@ -88,4 +88,79 @@ struct BrokerRefusalTests {
         _ = try? await client.admin(.deleteQueue(queue))
         await client.close()
     }
+
+    @Test("reject-publish: a recipient queue at its x-max-length nacks the daemon's publishes; the rows stay pending, counted as nacked; once the queue drains they are sent again with backoff, each once")
+    func rejectPublish() async throws {
+        try await ScaleDirectory.ensureUsers()
+        // Municipality 860's inbox (its receipts) holds one message and refuses the rest. A
+        // policy, not queue arguments: the daemon declares the queue with its own arguments.
+        let inbox = "dd.municipality.860.inbox"
+        let policy = Broker.unique("it-reject-publish")
+        let collector = Collector()
+        try await collector.purge(["ddrouter.inbound", inbox])
+        let daemon = try DaemonProcess()
+        defer { daemon.removeFiles() }
+        try await daemon.start()  // declares the queue
+        let port = try await daemon.httpPort()
+        _ = try Broker.ctl(
+            "set_policy", "-p", Broker.vhost, "--apply-to", "queues", "--priority", "100", policy,
+            "^dd\\.municipality\\.860\\.inbox$", #"{"max-length":1,"overflow":"reject-publish"}"#)
+        var policySet = true
+        defer { if policySet { _ = try? Broker.ctl("clear_policy", "-p", Broker.vhost, policy) } }
+        let applied = await eventually(within: .seconds(20)) {
+            ((try? Broker.ctl("list_queues", "-p", Broker.vhost, "name", "policy", "--no-table-headers", "--quiet")) ?? "")
+                .split(separator: "\n").contains { $0.hasPrefix("\(inbox)\t") && $0.hasSuffix(policy) }
+        }
+        #expect(applied, "the policy applies to the queue")
+        // The queue is full before the daemon publishes: one message of ours (the limit is
+        // soft for a batch of publishes into an empty quorum queue: some went in).
+        try await collector.client.publish(OutboundMessage(
+            exchange: "", routingKey: inbox, body: Data("filler".utf8), mandatory: true))
+        let sender = SenderClient(user: ScaleDirectory.user(municipality: "860"), name: "it.reject-publish")
+        let ids = (0..<5).map { "rp-860-\($0)" }
+        for (k, id) in ids.enumerated() {
+            let cpr = ScaleWorkload.cpr(61_000 + k)
+            let body = try JSONSerialization.data(withJSONObject: [
+                "schemaVersion": "1.0", "municipality": "860", "clinic": "amb-nord-hjoerring", "listKind": "list-1",
+                "asOf": "2026-11-20",
+                "entries": [[
+                    "cpr": cpr, "municipalInformation": ScaleWorkload.municipalInformation,
+                    "consent": ["status": "given", "date": "2026-10-02", "declarationRef": "SAMTYKKE-RP-\(k)",
+                                "directions": ["municipality-to-region", "region-to-municipality"]],
+                ]],
+            ], options: [.sortedKeys])
+            try await sender.send(exchange: "dd.in.municipality.860", type: "municipal-list", messageID: id, body: body)
+        }
+
+        // The receipts are refused (all or most: the limit is soft): nacked, pending, counted.
+        func metric(_ name: String, reason: String? = nil) throws -> Double {
+            parsePrometheus(try httpGet(port: port, path: "/metrics").body).samples
+                .filter { $0.name == name && (reason == nil || $0.labels["reason"] == reason) }.map(\.value).reduce(0, +)
+        }
+        let nacked = try await eventually(within: .seconds(60)) {
+            try metric("ddrouter_events_failed_total", reason: "nacked") >= 1 && metric("ddrouter_outbox_depth") >= 1
+        }
+        #expect(nacked, "nacks counted and rows pending:\n\(daemon.logTail(10))")
+
+        // The queue drains (a consumer takes the filler; the limit stays): every receipt
+        // arrives, once each. (Removing the policy instead does not end the refusals on
+        // RabbitMQ 3.10: the channel keeps rejecting until the queue tells it to go, which
+        // it does when its length falls below the limit.)
+        collector.consume([inbox])
+        let all = await eventually(within: .seconds(90)) {
+            await collector.mailbox.messages(in: inbox).filter { $0.type == "receipt" }.count >= ids.count
+        }
+        try await Task.sleep(for: .seconds(2))  // a repeat would arrive by now
+        let receipts = await collector.mailbox.messages(in: inbox).filter { $0.type == "receipt" }
+        #expect(all, "every receipt arrived after the queue drained: \(receipts.count) of \(ids.count)")
+        #expect(receipts.compactMap(\.correlationID).sorted() == ids.sorted(), "each receipt once, none lost")
+        #expect(Set(receipts.compactMap(\.messageID)).count == receipts.count, "no receipt repeated")
+        let drained = try await eventually(within: .seconds(30)) { try metric("ddrouter_outbox_depth") == 0 }
+        #expect(drained, "the outbox is empty again")
+        _ = try Broker.ctl("clear_policy", "-p", Broker.vhost, policy)
+        policySet = false
+        await collector.stop()
+        await sender.close()
+        _ = try await daemon.terminate()
+    }
 }
