@@ -15,6 +15,7 @@
 #   make clean         swift package clean and delete every broker instance under var/broker/
 #   make deb           the Debian package ddrouter_<version>_amd64.deb (scripts/deb.sh; lintian-clean)
 #   make package-test  install that package into a clean Debian 12 root (debootstrap) and check it
+#   make systemd-test  boot that root under qemu with systemd and check the service (~25 min without KVM)
 #
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
 # CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
@@ -36,10 +37,10 @@ heading = printf '\n==> %s\n' "$(1)"
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 60
 
-.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test
+.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test systemd-test
 
 help:
-	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -156,3 +157,9 @@ deb: deps
 # Not in `make test` (a debootstrap root, apt inside it): about 1 min when the root is cached.
 package-test: deb
 	scripts/package-test.sh "$$(cat var/deb/deb-path)"
+
+# Not in `make test`: boots a Debian 12 VM under qemu (KVM if it works, else emulation) with
+# systemd, RabbitMQ and the package, and checks the service with systemd (docs/operations.md,
+# systemd-test: how long it takes, the last result).
+systemd-test: deb
+	scripts/systemd-test.sh "$$(cat var/deb/deb-path)"

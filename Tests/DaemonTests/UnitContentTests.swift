@@ -21,7 +21,11 @@ struct UnitContentTests {
         }
         #expect(lines.contains { $0.hasPrefix("WatchdogSec=") })
         #expect(lines.contains { $0.hasPrefix("RestrictAddressFamilies=") })
-        #expect(lines.contains { $0.hasPrefix("ExecStartPre=") && $0.contains(" check-config ") })
+        // check-config runs first in the main process (not ExecStartPre=, whose exit 78 systemd
+        // restarts regardless of RestartPreventExitStatus=), then run is exec'd.
+        let start = try #require(lines.first { $0.hasPrefix("ExecStart=") })
+        #expect(start.contains(" check-config ") && start.contains("&& exec /usr/bin/ddrouter run "), "\(start)")
+        #expect(!lines.contains { $0.hasPrefix("ExecStartPre=") && $0.contains(" check-config ") }, "an ExecStartPre= exiting 78 is restarted for ever")
         // Secrets come only as credentials, never through the environment.
         #expect(!lines.contains { $0.hasPrefix("Environment=") && ($0.contains("PASSWORD") || $0.contains("KEY")) })
     }

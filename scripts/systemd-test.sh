@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# make systemd-test: boots a Debian 12 root under qemu (KVM when /dev/kvm opens, else plain
+# emulation) with systemd as PID 1, RabbitMQ and the ddrouter package installed, and checks
+# the service with systemd itself (scripts/systemd-test/guest.sh, run inside by a unit).
+#   scripts/systemd-test.sh DEB
+# The VM's base (debootstrap minbase + linux-image-amd64, systemd-sysv, rabbitmq-server and
+# the package's dependencies) is made once from scripts/debian-root.sh's root and cached in
+# var/systemd-test/vm-base.tar; each run unpacks it, installs DEB, writes an ext4 image
+# (mkfs.ext4 -d, no loop device) and boots it with the root's own kernel and initrd. The
+# guest reports on the serial console (lines "DDRTEST ..."), saved in
+# var/systemd-test/serial.log, and powers off. Result: var/systemd-test/result.txt.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+#   scripts/systemd-test.sh --base   only make the cached VM base
+deb="${1:?usage: systemd-test.sh DEB | --base}"
+[[ "$deb" == --base || -f "$deb" ]] || { echo "systemd-test: $deb not found (make deb)" >&2; exit 1; }
+dir=var/systemd-test
+base="$dir/vm-base.tar"
+root="$dir/root"
+image="$dir/disk.img"
+log="$dir/serial.log"
+started=$SECONDS
+heading() { printf '\n==> %s\n' "$*"; }
+fail() { echo "systemd-test: $*" >&2; exit 1; }
+
+missing=()
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+((${#missing[@]} == 0)) || scripts/apt-install.sh "${missing[@]}"
+
+mounted=()
+chroot_mounts() { # ROOT
+    mount -t proc proc "$1/proc"; mounted+=("$1/proc")
+    mount -t sysfs sys "$1/sys"; mounted+=("$1/sys")
+    mount --bind /dev "$1/dev"; mounted+=("$1/dev")
+}
+unmount_all() {
+    local i
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" || true; done
+    mounted=()
+}
+qemu_pid=""
+cleanup() {
+    unmount_all
+    [[ -z "$qemu_pid" ]] || kill "$qemu_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+if [[ ! -f "$base" ]]; then
+    heading "VM base (once, cached in $base): kernel, systemd, RabbitMQ"
+    build="$dir/base-build"
+    scripts/debian-root.sh unpack "$build"
+    chroot_mounts "$build"
+    cp /etc/resolv.conf "$build/etc/resolv.conf"
+    printf '#!/bin/sh\nexit 101\n' > "$build/usr/sbin/policy-rc.d"; chmod 755 "$build/usr/sbin/policy-rc.d"
+    chroot "$build" apt-get update -qq
+    chroot "$build" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        linux-image-amd64 systemd-sysv udev dbus rabbitmq-server procps util-linux | tail -3
+    chroot "$build" apt-get clean
+    rm -f "$build/etc/resolv.conf"
+    echo ddrtest > "$build/etc/hostname"
+    printf '127.0.0.1 localhost\n127.0.1.1 ddrtest\n::1 localhost\n' > "$build/etc/hosts"
+    echo '/dev/vda / ext4 rw,errors=remount-ro 0 1' > "$build/etc/fstab"
+    # Nothing but the test on the serial console; no timers that reach the network.
+    for u in serial-getty@ttyS0.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
+             man-db.timer e2scrub_all.timer fstrim.timer systemd-timesyncd.service; do
+        ln -sfn /dev/null "$build/etc/systemd/system/$u"
+    done
+    unmount_all
+    tar -C "$build" -cf "$base.tmp" .
+    mv "$base.tmp" "$base"
+    rm -rf "$build"
+fi
+[[ "$deb" != --base ]] || exit 0
+
+heading "Root for this run: $root (base + $(basename "$deb"))"
+rm -rf "$root"; mkdir -p "$root"
+tar -C "$root" -xf "$base"
+chroot_mounts "$root"
+cp "$deb" "$root/tmp/ddrouter.deb"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# apt resolves the package's Depends: from the mirror (as make package-test checks).
+chroot "$root" apt-get update -qq
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /tmp/ddrouter.deb | tail -3
+chroot "$root" apt-get clean
+rm -f "$root/tmp/ddrouter.deb" "$root/etc/resolv.conf" "$root/usr/sbin/policy-rc.d"
+unmount_all
+install -D -m 0755 scripts/systemd-test/guest.sh "$root/usr/local/sbin/ddrouter-systemd-test"
+install -D -m 0755 scripts/systemd-test/probe.sh "$root/usr/local/sbin/ddrouter-probe"
+install -D -m 0644 scripts/systemd-test/ddrouter-systemd-test.service "$root/etc/systemd/system/ddrouter-systemd-test.service"
+ln -sfn ../ddrouter-systemd-test.service "$root/etc/systemd/system/multi-user.target.wants/ddrouter-systemd-test.service"
+install -D -m 0644 Config/examples/municipal-list.json "$root/root/examples/municipal-list.json"
+# A user's home the service must not see (ProtectHome=yes).
+install -d -m 0755 "$root/home/alice"; echo private > "$root/home/alice/notes"
+
+kernel="$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)"
+initrd="$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)"
+cp "$kernel" "$dir/vmlinuz"; cp "$initrd" "$dir/initrd.img"
+heading "Disk image $image (mkfs.ext4 -d)"
+rm -f "$image"
+mkfs.ext4 -q -F -L ddrtest -d "$root" "$image" 4G
+
+# KVM when /dev/kvm opens and actually runs a guest: in some containers it opens but the
+# guest hangs in its first instructions. The probe boots the kernel without a root, which
+# panics at once (panic=-1, -no-reboot: qemu exits); a working KVM prints its banner.
+kvm_works() {
+    [[ -r /dev/kvm && -w /dev/kvm ]] || return 1
+    timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 512 -nodefaults -no-reboot -display none \
+        -monitor none -serial "file:$dir/kvm-probe.log" -nic none -kernel "$dir/vmlinuz" \
+        -append "console=ttyS0 panic=-1" >/dev/null 2>&1 || true
+    grep -qa 'Linux version' "$dir/kvm-probe.log"
+}
+if kvm_works; then
+    accel=(-accel kvm -cpu host)
+    timeout=900
+    heading "Booting under qemu with KVM (serial console: $log)"
+else
+    accel=(-accel tcg -cpu max)
+    timeout=3000
+    heading "Booting under qemu without KVM (/dev/kvm missing or not working): plain emulation, slow (serial console: $log)"
+fi
+rm -f "$log"
+boot_started=$SECONDS
+qemu-system-x86_64 "${accel[@]}" -m 3072 -smp 2 -nodefaults -no-reboot \
+    -display none -monitor none -serial "file:$log" -nic none \
+    -drive "file=$image,format=raw,if=virtio" \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
+    -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1" &
+qemu_pid=$!
+deadline=$((SECONDS + timeout))
+while kill -0 "$qemu_pid" 2>/dev/null; do
+    if ((SECONDS > deadline)); then echo "systemd-test: no power-off within $timeout s; stopping qemu" >&2; kill "$qemu_pid"; break; fi
+    sleep 2
+done
+wait "$qemu_pid" || true
+qemu_pid=""
+
+grep -a '^DDRTEST' "$log" | sed 's/^DDRTEST //; s/\r$//' > "$dir/result.txt" || true
+cat "$dir/result.txt"
+printf '\nsystemd-test: %s s in all, %s s booted (%s)\n' "$((SECONDS - started))" "$((SECONDS - boot_started))" "${accel[*]}"
+grep -q '^RESULT PASS' "$dir/result.txt" || fail "the guest reported no pass (see $log)"
