@@ -30,6 +30,8 @@ public final class OutboxRelay: Sendable {
     let clock: @Sendable () -> Date
     private let state = Mutex(State())
     private let wakeup = WakeSignal()
+    /// Where the relay's store calls run (never on the cooperative pool).
+    let storeThread = StoreThread(label: "ddrouter.relay.store")
 
     struct State {
         var stopping = false
@@ -109,7 +111,8 @@ public final class OutboxRelay: Sendable {
     public func round() async -> Round {
         let rows: [OutboxEvent]
         do {
-            rows = try store.dueOutbox(at: clock(), limit: batchSize)
+            let (store, clock, batchSize) = (store, clock, batchSize)
+            rows = try await storeThread.run { try store.dueOutbox(at: clock(), limit: batchSize) }
         } catch {
             logger.warning("reading the outbox failed", metadata: ["error": "\(error)"])
             return .someFailed
@@ -133,13 +136,16 @@ public final class OutboxRelay: Sendable {
         let connectionFailures = failed.filter { Self.isConnectionFailure($0.1) }.map(\.0)
         let rowFailures = failed.filter { !Self.isConnectionFailure($0.1) }.map(\.0)
         do {
-            if !sent.isEmpty { _ = try store.confirmSent(sent, at: clock()) }
-            if !rowFailures.isEmpty {
-                try store.recordFailedPublish(
-                    messageIDs: rowFailures, at: clock(), baseDelay: Self.seconds(retryDelay),
-                    maxDelay: Self.seconds(maxRetryDelay))
+            let (store, clock) = (store, clock)
+            let (baseDelay, maxDelay) = (Self.seconds(retryDelay), Self.seconds(maxRetryDelay))
+            try await storeThread.run {
+                if !sent.isEmpty { _ = try store.confirmSent(sent, at: clock()) }
+                if !rowFailures.isEmpty {
+                    try store.recordFailedPublish(
+                        messageIDs: rowFailures, at: clock(), baseDelay: baseDelay, maxDelay: maxDelay)
+                }
+                if !connectionFailures.isEmpty { try store.recordPublishAttempt(messageIDs: connectionFailures) }
             }
-            if !connectionFailures.isEmpty { try store.recordPublishAttempt(messageIDs: connectionFailures) }
         } catch {
             // Confirmed but not marked: they are sent again later with the same message_id.
             logger.warning("marking the outbox failed", metadata: ["error": "\(error)"])

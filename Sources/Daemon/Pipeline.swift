@@ -58,6 +58,8 @@ public final class Pipeline: Sendable {
     let logger: Logger
     let stopping = StopFlag()
     let busy = BusyClock()
+    /// Where the pipeline's store reads outside the group commit run (the dedupe lookup).
+    let storeThread = StoreThread(label: "ddrouter.pipeline.store")
     /// Group commit of every store write of a delivery (`commit`, `reject`).
     let batcher: CommitBatcher<StoreBatchTarget, ListSummary>
     /// When the next delivery may be taken after a requeue (`PipelineOptions.requeuePause`).
@@ -215,7 +217,10 @@ public final class Pipeline: Sendable {
             await batcher.waitUntilSettled(key: Self.inboxKey(sender, messageID))
             do {
                 let key = Self.senderKey(sender)
-                if let stored = try await retrying({ try store.receipt(forSender: key, messageID: messageID) }) {
+                let store = store
+                if let stored = try await retrying({
+                    try await storeThread.run { try store.receipt(forSender: key, messageID: messageID) }
+                }) {
                     return await resendReceipt(stored, sender: sender, messageID: messageID, type: properties.type)
                 }
             } catch {
@@ -307,11 +312,11 @@ public final class Pipeline: Sendable {
     /// Runs `operation` (a store read outside the group commit, e.g. the dedupe lookup),
     /// retrying it in-process while it fails for a transient store reason (busy, disk full)
     /// with the backoff of `options.retryDelays`, holding the delivery.
-    func retrying<T>(_ operation: () throws -> T) async throws -> T {
+    func retrying<T>(_ operation: () async throws -> T) async throws -> T {
         var delays = options.retryDelays[...]
         while true {
             do {
-                return try operation()
+                return try await operation()
             } catch let error as StoreError where error.isTransient {
                 guard let delay = delays.popFirst() else { throw error }
                 logger.notice("store busy; retrying", metadata: ["error": "\(error.code.rawValue)", "in": "\(delay)"])

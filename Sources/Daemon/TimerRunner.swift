@@ -26,6 +26,7 @@ public final class TimerRunner: Sendable {
     let interval: Duration
     let batchSize: Int
     private let state = Mutex(false)
+    let storeThread = StoreThread(label: "ddrouter.timers.store")
 
     public init(pipeline: Pipeline, store: Store, logger: Logger, interval: Duration = .seconds(1), batchSize: Int = 256) {
         self.pipeline = pipeline
@@ -38,7 +39,8 @@ public final class TimerRunner: Sendable {
     /// Fires due timers every `interval` until `stop` (or cancellation).
     public func run() async {
         while !state.withLock({ $0 }) && !Task.isCancelled {
-            fireDue()
+            // Store calls block: run the pass on the runner's own thread, not the cooperative pool.
+            _ = try? await storeThread.run { [self] in fireDue() }
             try? await Task.sleep(for: interval)
         }
     }

@@ -139,3 +139,24 @@ extension ClientTests {
         }
     }
 }
+
+extension ClientTests {
+    @Test("R2 (issue 14 item 5): a list 2 without clinic is shared with the municipality's serving clinic on the wire, never answered duplicate-entry")
+    func listTwoWithoutClinicOnTheWire() async throws {
+        try await DaemonHarness.run("list2", start: Self.monday) { h in
+            let inbox = h.names.queue(for: .municipality("851"))
+            let clinic = h.names.queue(for: .clinic("amb-syd-aalborg"))
+            var body = Self.list(of: "851", ["0103304123", "1506315018"])
+            body["listKind"] = "list-2"
+            body["clinic"] = nil
+            try await h.send(body, type: "municipal-list", id: "l2-no-clinic", from: Self.aalborg)
+            let receipt = try await h.receipt(in: inbox, for: "l2-no-clinic")
+            #expect(receipt["status"] as? String == "ok")
+            #expect(receipt["acceptedEntries"] as? Int == 2)
+            #expect((receipt["rejectedEntries"] as? [Any] ?? []).isEmpty, "\(receipt)")
+            let courses = try await h.take(clinic, count: 2).filter { $0.properties.type == "coordinated-course" }
+            #expect(courses.count == 2)
+            #expect(courses.allSatisfy { $0.json["clinic"] as? String == "amb-syd-aalborg" })
+        }
+    }
+}
