@@ -4,11 +4,13 @@ import Testing
 
 /// Issue 17, item 3: the broker refusing work. Each test starts its own broker instance
 /// (scripts/broker.sh) with the setting it needs, on its own ports, and stops it at the end.
-@Suite("The broker says no", .serialized)
-struct BrokerRefusalTests {
+/// Part of the serialized broker suite: the reject-publish test sets a policy on the dev
+/// broker, which other tests of that suite restart (`Broker.restart`), so it must not run
+/// beside them.
+extension ClientTests {
     /// An instance whose consumer_timeout is 2 s, checked every 500 ms (RabbitMQ checks it on
     /// each channel's tick, by default once a minute).
-    static let timeoutInstance = [
+    static let refusalTimeoutInstance = [
         "DDR_BROKER_INSTANCE": "ct-it", "DDR_AMQP_PORT": "5694", "DDR_AMQPS_PORT": "5693",
         "DDR_DIST_PORT": "25694", "DDR_NODE_NAME": "ddrouter-ct-it@localhost",
     ]
@@ -19,8 +21,8 @@ struct BrokerRefusalTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("[{rabbit, [{consumer_timeout, 2000}, {channel_tick_interval, 500}]}].\n".utf8)
             .write(to: dir.appendingPathComponent("advanced.config"))
-        try Broker.run([Broker.script, "start"], env: Self.timeoutInstance)
-        defer { _ = try? Broker.run([Broker.script, "stop"], env: Self.timeoutInstance) }
+        try Broker.run([Broker.script, "start"], env: Self.refusalTimeoutInstance)
+        defer { _ = try? Broker.run([Broker.script, "stop"], env: Self.refusalTimeoutInstance) }
 
         let queue = Broker.unique("it.consumer-timeout")
         let client = AMQPClient(
