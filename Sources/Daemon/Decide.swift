@@ -409,16 +409,3 @@ struct Decide: Sendable {
         return (unit, .fired)
     }
 }
-
-extension InputSummary {
-    /// Takes in a single-citizen message's own input row, as `add(_:)` would its stored form.
-    mutating func add(_ record: CaseInputRecord) {
-        if record.type == MessageType.transitionProposal.rawValue {
-            (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
-        }
-        if let plan = record.jointPlan { jointPlan = plan }
-        if let handover = record.knowledgeHandover { knowledge = handover }
-        if record.meetingKind == MeetingKind.network.rawValue, let date = record.transitionDate { transitionDate = date }
-        if record.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
-    }
-}

@@ -230,13 +230,28 @@ struct InputSummary: Equatable {
             return
         }
         guard let type = row.type else { return }
+        add(type: type, jointPlan: row.jointPlan, knowledgeHandover: row.knowledgeHandover,
+            meetingKind: row.meetingKind, transitionDate: row.transitionDate)
+    }
+
+    /// Takes in a single-citizen message's own input row, as `add(_:)` would its stored form.
+    mutating func add(_ record: CaseInputRecord) {
+        add(type: record.type, jointPlan: record.jointPlan, knowledgeHandover: record.knowledgeHandover,
+            meetingKind: record.meetingKind, transitionDate: record.transitionDate)
+    }
+
+    /// Workflow B's part of an input row (a stored one or this delivery's own).
+    private mutating func add(
+        type: String, jointPlan plan: HandoverJointPlan?, knowledgeHandover handover: HandoverKnowledge?,
+        meetingKind: String?, transitionDate date: CalendarDate?
+    ) {
         if type == MessageType.transitionProposal.rawValue {
             // A new proposal starts workflow B afresh.
             (jointPlan, knowledge, transitionDate, collaboration) = (nil, nil, nil, false)
         }
-        if let plan = row.jointPlan { jointPlan = plan }
-        if let handover = row.knowledgeHandover { knowledge = handover }
-        if row.meetingKind == MeetingKind.network.rawValue, let date = row.transitionDate { transitionDate = date }
-        if row.meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
+        if let plan { jointPlan = plan }
+        if let handover { knowledge = handover }
+        if meetingKind == MeetingKind.network.rawValue, let date { transitionDate = date }
+        if meetingKind == MeetingKind.collaboration.rawValue { collaboration = true }
     }
 }

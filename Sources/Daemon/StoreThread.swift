@@ -19,7 +19,4 @@ final class StoreThread: Sendable {
             queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
-
-    /// Whether the caller is on this thread (for tests).
-    var label: String { queue.label }
 }
