@@ -90,7 +90,7 @@ extension Decide {
                 record: CaseRecord(
                     caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
                     municipality: list.municipality, clinic: clinic, status: citizenCase.stateName,
-                    state: try StoreJSON.encode(citizenCase), updatedAt: now))
+                    state: try StoreBinary.encode(citizenCase), updatedAt: now))
             let listed = ListedInput(
                 type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
                 asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)

@@ -103,7 +103,7 @@ struct UnitOfWork {
                 }
                 _ = try tx.schedule(TimerRecord(
                     timerID: id, caseID: work.caseID, kind: kind.rawValue,
-                    dueAt: Pipeline.startOfDay(day) ?? work.at, payload: try StoreJSON.encode(["kind": kind.rawValue]),
+                    dueAt: Pipeline.startOfDay(day) ?? work.at, payload: Data(#"{"kind":"\#(kind.rawValue)"}"#.utf8),
                     createdAt: work.at))
             case .cancel(let kind):
                 for record in try tx.timers(caseID: work.caseID) where record.kind == kind.rawValue && !record.fired {

@@ -150,7 +150,7 @@ public struct CaseRecord: Sendable, Hashable {
         self.createdAt = nil
     }
 
-    /// Convenience: encodes `state` with `StoreJSON`.
+    /// Convenience: encodes `state` with `StoreBinary`.
     public init<State: Encodable>(
         caseID: String, pseudonym: Pseudonym, workflow: String, municipality: String,
         clinic: String?, status: String, state: State, updatedAt: Date
@@ -158,11 +158,11 @@ public struct CaseRecord: Sendable, Hashable {
         self.init(
             caseID: caseID, pseudonym: pseudonym, workflow: workflow,
             municipality: municipality, clinic: clinic, status: status,
-            state: try StoreJSON.encode(state), updatedAt: updatedAt)
+            state: try StoreBinary.encode(state), updatedAt: updatedAt)
     }
 
     public func decodeState<State: Decodable>(as type: State.Type) throws -> State {
-        try StoreJSON.decode(type, from: state)
+        try StoreBinary.decode(type, from: state)
     }
 }
 

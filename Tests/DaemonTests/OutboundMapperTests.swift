@@ -144,6 +144,46 @@ struct OutboundMapperTests {
         #expect(!row.headers.values.contains { $0.contains("0103304123") })
     }
 
+    /// The case data in every shape a case can have when an event is mapped: each optional
+    /// fact absent, each present, consent in force or not, a referral's grounds or a list's.
+    static var dataVariants: [OutboundMapper.CaseData] {
+        var minimal = OutboundMapper.CaseData(
+            municipality: "851", asOf: CalendarDate(iso: "2026-11-23")!, municipalInformation: nil, consentInForce: false)
+        minimal.source = data.source
+        var withdrawn = data
+        withdrawn.consentInForce = false
+        withdrawn.withdrawnOn = CalendarDate(iso: "2026-11-22")!
+        withdrawn.withdrawnDirections = [.municipalityToRegion, .regionToMunicipality]
+        var referred = data
+        referred.receivedAt = now
+        referred.municipalInformation = MunicipalInformation(
+            substanceTreatment: SubstanceTreatment(since: CalendarDate(iso: "2024-01-01")!),
+            complexityNotes: "free text", contactPerson: ContactPerson(name: "Staff Member"))
+        var noClinic = data
+        noClinic.clinic = nil
+        return [data, minimal, withdrawn, referred, noClinic]
+    }
+
+    /// Issue 15: the router no longer validates each outbound body against its schema at run
+    /// time (it cost 6 % of the daemon's CPU per list citizen). This test carries that check:
+    /// every event kind, to its recipient, over every shape of case data, gives a message that
+    /// validates, a consent hold, or a reasoned "cannot send" — never an invalid body.
+    @Test("every event kind over every shape of case data: valid, held or reported, never invalid",
+          arguments: Self.samples.indices)
+    func neverInvalid(index: Int) throws {
+        let (payload, recipient) = Self.samples[index]
+        for (variant, data) in Self.dataVariants.enumerated() {
+            switch try Self.map(payload, to: recipient, data: data) {
+            case .publish(let row):
+                let type = try #require(MessageType(rawValue: row.type))
+                let problems = Self.decoder.validateOutbound(type, body: row.body)
+                #expect(problems.isEmpty, "\(payload.kind) → \(row.type), data variant \(variant): \(problems.map(\.reason))")
+            case .held, .unavailable:
+                break
+            }
+        }
+    }
+
     @Test("R5: a decision over the municipality's disagreement carries the visitation right and the statement")
     func visitationRight() throws {
         let record = DecisionRecord(
