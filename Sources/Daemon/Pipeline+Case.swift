@@ -222,7 +222,7 @@ struct InputSummary: Equatable {
     /// input (`type` without `list`), or something else (contact facts, timer inputs), which
     /// is skipped.
     mutating func add(_ payload: Data) {
-        guard let row = try? StoreJSON.decode(HistoryInputRow.self, from: payload) else { return }
+        guard let row = try? StoreBinary.decode(HistoryInputRow.self, from: payload) else { return }
         if let list = row.list, let type = row.type, let municipality = row.municipality, let asOf = row.asOf {
             listed = ListedInput(
                 type: type, list: list, municipality: municipality, asOf: asOf,

@@ -1,6 +1,7 @@
 public import Foundation
 
-/// The store's compact binary encoding of a case's state (`cases.state`), in place of
+/// The store's compact binary encoding of a case's state (`cases.state`) and of its history
+/// rows' payloads and explanations (`case_history`), in place of
 /// Foundation's `JSONEncoder`, whose per-container cost was the largest single item of the
 /// daemon's CPU per list citizen (docs/performance.md, section 3).
 ///
@@ -69,6 +70,21 @@ public enum StoreBinary {
             throw StoreError(
                 .encoding,
                 "a stored blob does not decode as \(T.self) (written by an incompatible version?): \(StoreJSON.describe(error))")
+        }
+    }
+}
+
+extension StoreBinary {
+    /// The entries of a binary value's outermost keyed container: each key, with its value
+    /// when that is a string. `nil` when `data` is not such a value. For tools that show
+    /// what kind of row a history entry is without knowing its type.
+    public static func topLevelFields(_ data: Data) -> [(key: String, string: String?)]? {
+        guard isBinary(data) else { return nil }
+        let reader = BinaryReader(bytes: [UInt8](data))
+        guard let entries = try? reader.keyedEntries(2) else { return nil }
+        return entries.compactMap { entry in
+            guard let key = String(validating: reader.bytes[entry.key], as: UTF8.self) else { return nil }
+            return (key, try? reader.string(entry.value))
         }
     }
 }

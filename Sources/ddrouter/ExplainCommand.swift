@@ -24,12 +24,12 @@ struct ExplainCommand: AsyncParsableCommand {
         for entry in history {
             let at = Format.time(entry.at)
             if entry.kind == .decision {
-                let why = entry.explanation.flatMap { try? StoreJSON.decode(Explanation.self, from: $0) }
+                let why = entry.explanation.flatMap { try? StoreBinary.decode(Explanation.self, from: $0) }
                 print("\(at)  decision  \(Self.inputType(entry.payload) ?? "event")  \(Format.messageID(entry.messageID))")
                 print("    why: \(why.map(\.description) ?? "(no explanation stored)")")
             } else {
                 print("\(at)  \(entry.kind.rawValue)  \(Self.inputType(entry.payload) ?? "-")  \(Format.messageID(entry.messageID))")
-                if let why = entry.explanation.flatMap({ try? StoreJSON.decode(Explanation.self, from: $0) }) {
+                if let why = entry.explanation.flatMap({ try? StoreBinary.decode(Explanation.self, from: $0) }) {
                     print("    why: \(why.description)")
                 }
             }
@@ -38,12 +38,22 @@ struct ExplainCommand: AsyncParsableCommand {
 
     /// The type names in a history payload, never its other (possibly free-text) fields.
     static func inputType(_ payload: Data) -> String? {
-        guard let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] else { return nil }
+        // Rows written since issue 15 are in the store's binary encoding, older ones JSON.
+        let fields: [(key: String, string: String?)]
+        if let binary = StoreBinary.topLevelFields(payload) {
+            fields = binary
+        } else if let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] {
+            fields = object.map { ($0.key, $0.value as? String) }
+        } else {
+            return nil
+        }
         var parts: [String] = []
         for key in ["type", "list", "kind", "purpose"] {
-            if let value = object[key] as? String, value.count <= 64, !value.contains(" ") { parts.append(value) }
+            if let value = fields.first(where: { $0.key == key })?.string, value.count <= 64, !value.contains(" ") {
+                parts.append(value)
+            }
         }
-        if parts.isEmpty, object.count == 1, let key = object.keys.first { parts.append(key) }
+        if parts.isEmpty, fields.count == 1, let key = fields.first?.key { parts.append(key) }
         return parts.isEmpty ? nil : parts.joined(separator: "/")
     }
 }

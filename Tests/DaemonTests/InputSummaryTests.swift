@@ -17,16 +17,24 @@ struct InputSummaryTests {
                     municipalInformation: nil, grounds: nil, source: nil)
     }
 
-    static func row<T: Encodable>(_ value: T) throws -> Data { try StoreJSON.encode(value) }
+    /// Rows as the store holds them: binary since issue 15, JSON in stores written before.
+    enum Encoding: CaseIterable { case binary, json }
 
-    @Test("the latest listing wins; contact facts and timer rows are skipped, not misread")
-    func latestListing() throws {
+    static func row<T: Encodable>(_ value: T, _ encoding: Encoding) throws -> Data {
+        switch encoding {
+        case .binary: try StoreBinary.encode(value)
+        case .json: try StoreJSON.encode(value)
+        }
+    }
+
+    @Test("the latest listing wins; contact facts and timer rows are skipped, not misread", arguments: Encoding.allCases)
+    func latestListing(encoding: Encoding) throws {
         let payloads = [
-            try Self.row(Self.listed("851", "list1")),
-            try Self.row(ContactFacts.none),
-            try Self.row(["timer": "statusUnknownTimeout"]),
-            try Self.row(Self.listed("860", "list2")),
-            try Self.row(["timer": "meetingReminder", "stale": "case moved on"]),
+            try Self.row(Self.listed("851", "list1"), encoding),
+            try Self.row(ContactFacts.none, encoding),
+            try Self.row(["timer": "statusUnknownTimeout"], encoding),
+            try Self.row(Self.listed("860", "list2"), encoding),
+            try Self.row(["timer": "meetingReminder", "stale": "case moved on"], encoding),
         ]
         let summary = InputSummary(payloads: payloads)
         #expect(summary.listed == Self.listed("860", "list2"))
@@ -34,8 +42,9 @@ struct InputSummaryTests {
         #expect(!summary.collaboration)
     }
 
-    @Test("workflow B inputs since the latest transition proposal; an earlier proposal's are forgotten")
-    func workflowB() throws {
+    @Test("workflow B inputs since the latest transition proposal; an earlier proposal's are forgotten",
+          arguments: Encoding.allCases)
+    func workflowB(encoding: Encoding) throws {
         let plan = HandoverJointPlan(planKind: .koordinationsplan, agreedOn: Self.day("2026-10-01"), documentRef: "KP-1")
         let knowledge = HandoverKnowledge(agreedOn: Self.day("2026-10-02"), handoverDate: Self.day("2026-10-20"))
         var network = CaseInputRecord(type: "meeting-outcome", clinic: nil)
@@ -49,9 +58,9 @@ struct InputSummaryTests {
         handoverRow.knowledgeHandover = knowledge
 
         let first = [
-            try Self.row(Self.listed("851", "list1")),
-            try Self.row(CaseInputRecord(type: "transition-proposal", clinic: "amb-syd-aalborg")),
-            try Self.row(collaboration), try Self.row(network), try Self.row(planRow), try Self.row(handoverRow),
+            try Self.row(Self.listed("851", "list1"), encoding),
+            try Self.row(CaseInputRecord(type: "transition-proposal", clinic: "amb-syd-aalborg"), encoding),
+            try Self.row(collaboration, encoding), try Self.row(network, encoding), try Self.row(planRow, encoding), try Self.row(handoverRow, encoding),
         ]
         let summary = InputSummary(payloads: first)
         #expect(summary.listed == Self.listed("851", "list1"))
@@ -60,15 +69,15 @@ struct InputSummaryTests {
         #expect(summary.transitionDate == Self.day("2026-12-01"))
         #expect(summary.collaboration)
 
-        let again = InputSummary(payloads: first + [try Self.row(CaseInputRecord(type: "transition-proposal", clinic: nil))])
+        let again = InputSummary(payloads: first + [try Self.row(CaseInputRecord(type: "transition-proposal", clinic: nil), encoding)])
         #expect(again.listed == Self.listed("851", "list1"))
         #expect(again.jointPlan == nil && again.knowledge == nil && again.transitionDate == nil)
         #expect(!again.collaboration)
     }
 
-    @Test("a row that is not JSON is skipped; the rows around it still count")
-    func unreadableRow() throws {
-        let summary = InputSummary(payloads: [try Self.row(Self.listed("851", "list1")), Data("not json".utf8)])
+    @Test("a row that is not JSON is skipped; the rows around it still count", arguments: Encoding.allCases)
+    func unreadableRow(encoding: Encoding) throws {
+        let summary = InputSummary(payloads: [try Self.row(Self.listed("851", "list1"), encoding), Data("not json".utf8)])
         #expect(summary.listed == Self.listed("851", "list1"))
     }
 }

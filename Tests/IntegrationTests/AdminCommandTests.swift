@@ -84,6 +84,10 @@ struct AdminCommandTests {
         #expect(r.out.contains("input  municipal-list/list1"))
         #expect(r.out.contains("decision  cvReferral"))
         #expect(r.out.contains("why: R1 [ddrouter-rules-1]"))
+        // The same from rows in the binary encoding (issue 15): type names, never free text.
+        #expect(r.out.contains("input  contact-status"))
+        #expect(r.out.contains("decision  notGroup2"))
+        #expect(r.out.components(separatedBy: "why: R1 [ddrouter-rules-1]").count == 3, "\(r.out)")
         #expect(!r.out.contains("FREE TEXT") && Self.noCPR(r.out))
         let (store, pseudonymizer) = try cli.openStore()
         defer { try? store.close() }

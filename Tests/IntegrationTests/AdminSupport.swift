@@ -146,6 +146,14 @@ enum AdminFixtures {
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .decision, messageID: "ev-\(messageID)",
                     payload: Data(#"{"cvReferral":{"note":"FREE TEXT SECRET"}}"#.utf8), explanation: try StoreJSON.encode(routing.explanation)))
+                // Rows as the daemon writes them since issue 15: in the store's binary encoding.
+                _ = try tx.appendHistory(CaseHistoryEntry(
+                    caseID: caseID, at: now, kind: .input, messageID: "\(messageID)-binary",
+                    payload: try StoreBinary.encode(["type": "contact-status", "note": "FREE TEXT SECRET"]), explanation: nil))
+                _ = try tx.appendHistory(CaseHistoryEntry(
+                    caseID: caseID, at: now, kind: .decision, messageID: "ev-\(messageID)-binary",
+                    payload: try StoreBinary.encode(["notGroup2": ["note": "FREE TEXT SECRET"]]),
+                    explanation: try StoreBinary.encode(routing.explanation)))
             }
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: "municipality.\(municipality)", action: .received, pseudonym: pseudonym,
