@@ -25,6 +25,8 @@ final class DaemonProcess: @unchecked Sendable {
     let storePath: String
     let logPath: String
     let notifyPath: String
+    /// The network namespace the daemon runs in (`ip netns exec`), nil for the test's own.
+    let namespace: String?
     private let lock = NSLock()
     private var pid: pid_t = 0
     private var exited = true
@@ -48,8 +50,13 @@ final class DaemonProcess: @unchecked Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
     }
 
-    /// Writes the configuration for a fresh store in a new temporary directory.
-    init(prefetch: Int = 200, extraConfig: String = "") throws {
+    /// Writes the configuration for a fresh store in a new temporary directory. `brokerHost`
+    /// and `brokerPort` default to the test broker's; with `namespace` the daemon runs in that
+    /// network namespace (`ip netns exec`, as root: NetworkFaultTests), its HTTP endpoint on
+    /// that namespace's loopback.
+    init(prefetch: Int = 200, extraConfig: String = "", brokerHost: String? = nil, brokerPort: Int? = nil,
+         heartbeatSeconds: Int = 10, namespace: String? = nil) throws {
+        self.namespace = namespace
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ddr-daemon-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("ddrouter.yaml").path
@@ -58,12 +65,12 @@ final class DaemonProcess: @unchecked Sendable {
         notifyPath = directory.appendingPathComponent("notify.sock").path
         let yaml = """
             broker:
-              host: \(Broker.host)
-              port: \(Broker.port)
+              host: \(brokerHost ?? Broker.host)
+              port: \(brokerPort ?? Broker.port)
               vhost: \(Broker.vhost)
               user: \(Broker.user)
               password: \(Broker.password)
-              heartbeat_seconds: 10
+              heartbeat_seconds: \(heartbeatSeconds)
               publish_timeout_seconds: 30
             directory:
               municipalities: [\(ScaleDirectory.municipalities.map { "\"\($0)\"" }.joined(separator: ", "))]
@@ -90,6 +97,15 @@ final class DaemonProcess: @unchecked Sendable {
 
     var isRunning: Bool { lock.withLock { !exited } }
 
+    /// The running daemon's pid (the same process after `ip netns exec` has exec'd it).
+    var processID: pid_t? { lock.withLock { exited ? nil : pid } }
+
+    /// `ip` of iproute2, for `ip netns exec`.
+    static var ipCommand: String {
+        ["/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            ?? "/usr/sbin/ip"
+    }
+
     /// Starts the daemon and waits for `READY=1`. Throws (with the log's tail) if it exits
     /// first or does not get ready within `timeout`. `environment` is added to the child's
     /// (e.g. `WATCHDOG_USEC`); with `waitForReady: false` it returns once the process runs.
@@ -110,7 +126,8 @@ final class DaemonProcess: @unchecked Sendable {
         environment.removeValue(forKey: "INVOCATION_ID")
         environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         for (key, value) in extra { environment[key] = value }
-        let argv = [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
+        let argv = (namespace.map { [Self.ipCommand, "netns", "exec", $0] } ?? [])
+            + [Self.binary, "run", "--config", configPath, "--flush-seconds", "10"]
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

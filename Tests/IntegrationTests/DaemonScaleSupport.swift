@@ -364,6 +364,10 @@ enum Disturbance: Sendable {
     /// SIGTERM once this share has arrived (a second SIGTERM as soon as the daemon says
     /// STOPPING=1 when `twice`), wait for the exit, then start it again.
     case sigterm(atShare: Double, twice: Bool)
+    /// Runs `body` once this share has arrived (the harness waits for it); its text is the
+    /// disturbance's description. `body` records its own issues: it does not throw, so the
+    /// harness always stops what it started (NetworkFaultTests: a network fault).
+    case custom(atShare: Double, body: @Sendable (DaemonProcess) async -> String)
 }
 
 /// How a daemon stopped on SIGTERM in the middle of a run.
@@ -390,12 +394,15 @@ enum ScaleHarness {
     /// journal peer answer, waits until every expected receipt and routed event has arrived
     /// (plus a quiet second), stops the daemon with SIGTERM and returns what arrived.
     static func run(_ workload: ScaleWorkload, disturbance: Disturbance = .none,
-                    timeout: Duration = .seconds(600)) async throws -> (ScaleResult, DaemonProcess) {
+                    timeout: Duration = .seconds(600),
+                    daemon makeDaemon: () throws -> DaemonProcess = { try DaemonProcess() })
+        async throws -> (ScaleResult, DaemonProcess)
+    {
         try await ScaleDirectory.ensureUsers()
         let started = ContinuousClock.now
         let collector = Collector()
         try await collector.purge(["ddrouter.inbound", "dd.journal.\(ScaleDirectory.journal).requests"] + outboundQueues)
-        let daemon = try DaemonProcess()
+        let daemon = try makeDaemon()
         try await daemon.start()
         try await collector.purge(["dd.journal.\(ScaleDirectory.journal).requests"] + outboundQueues)
         collector.consume(outboundQueues)
@@ -479,6 +486,9 @@ enum ScaleHarness {
                 disturbances.append("SIGTERM\(twice ? " twice" : "") after \(routed) of \(expectedRouted) routed events")
                 try await daemon.start()
                 pendingDisturbance = .none
+            case .custom(let share, let body) where Double(routed) >= share * Double(expectedRouted):
+                pendingDisturbance = .none
+                disturbances.append("\(await body(daemon)) after \(routed) of \(expectedRouted) routed events")
             default:
                 break
             }
