@@ -12,6 +12,9 @@
 #   make broker-status is it running?
 #   make bench         the benchmark (scripts/bench.sh; BENCH_FLAGS=--quick for a short run)
 #   make fuzz          the contract's libFuzzer targets, each FUZZ_SECONDS (600) (docs/fuzzing.md)
+#   make test-faults   network faults in namespaces (root): the daemon in its own namespace,
+#                      its own broker instance, link down, half-open, latency and loss
+#                      (docs/operations.md, Network faults; .ci/run runs it after make test)
 #   make clean         swift package clean and delete every broker instance under var/broker/
 #   make deb           the Debian package ddrouter_<version>_amd64.deb (scripts/deb.sh; lintian-clean)
 #   make package-test  install that package into a clean Debian 12 root (debootstrap) and check it
@@ -19,7 +22,8 @@
 #
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
 # CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
-# run in `make test`; 0 skips it).
+# run in `make test`; 0 skips it), FAULTS_AMQP_PORT (5722; +1 AMQPS) and FAULTS_DIST_PORT
+# (25722): the broker of make test-faults, FAULTS_LAB (ddrf), FAULTS_NET (10.213.7: the lab's /30).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -37,14 +41,21 @@ heading = printf '\n==> %s\n' "$(1)"
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 60
 
-.PHONY: help deps build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test systemd-test
+.PHONY: help deps deps-faults test-faults build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test systemd-test
 
 help:
-	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,27p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
 	@$(BROKER) install
+
+# What make test-faults needs besides deps: ip and tc (iproute2), nft (nftables).
+deps-faults:
+	@$(call heading,Checking system packages for the fault tests: iproute2 nftables)
+	@missing=(); command -v ip >/dev/null && command -v tc >/dev/null || missing+=(iproute2); \
+	command -v nft >/dev/null || missing+=(nftables); \
+	if (($${#missing[@]})); then scripts/apt-install.sh "$${missing[@]}"; fi
 
 build: deps
 	@$(call heading,Building: $(strip $(SWIFT) build $(SWIFT_BUILD_FLAGS)))
@@ -130,6 +141,43 @@ broker-stop:
 
 broker-status:
 	@DDR_BROKER_INSTANCE=dev $(BROKER) status
+
+# Network faults in namespaces (issue 17, item 2; docs/operations.md, Network faults): as
+# root, scripts/netns-lab.sh puts up the lab (namespaces, veth pairs, a /30), a broker
+# instance of its own listens on the lab's host end as well as on loopback, and only
+# NetworkFaultTests run, in a `swift test` of their own. The EXIT trap stops that broker and
+# removes the lab on success, failure or interrupt; each test removes its own faults.
+FAULTS_AMQP_PORT ?= 5722
+FAULTS_DIST_PORT ?= 25722
+FAULTS_LAB ?= ddrf
+FAULTS_NET ?= 10.213.7
+test-faults: deps deps-faults
+	@export FAULTS_LAB="$(FAULTS_LAB)" FAULTS_NET="$(FAULTS_NET)"; \
+	export DDR_TEST_RUN="make-test-faults-$$$$-$$(date +%s)"; \
+	export DDR_BROKER_INSTANCE=faults DDR_NODE_NAME="ddrouter-faults@localhost"; \
+	export DDR_AMQP_PORT="$(FAULTS_AMQP_PORT)" DDR_AMQPS_PORT="$$(($(FAULTS_AMQP_PORT) + 1))" \
+	  DDR_DIST_PORT="$(FAULTS_DIST_PORT)"; \
+	cleanup() { \
+	  rc=$$?; trap - EXIT INT TERM; \
+	  $(call heading,Stopping the fault tests' broker and removing the lab); \
+	  $(BROKER) stop || { [ "$$rc" != 0 ] || rc=1; }; \
+	  scripts/netns-lab.sh down || { [ "$$rc" != 0 ] || rc=1; }; \
+	  exit $$rc; \
+	}; \
+	trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(call heading,The namespace lab: scripts/netns-lab.sh up); \
+	scripts/netns-lab.sh up; \
+	eval "$$(scripts/netns-lab.sh env)"; \
+	export DDR_AMQP_EXTRA_ADDRESSES="$$DDR_NETNS_BROKER_ADDRESS"; \
+	$(call heading,Starting broker instance 'faults' (loopback and $$DDR_NETNS_BROKER_ADDRESS:$$DDR_AMQP_PORT)); \
+	$(BROKER) start; \
+	eval "$$($(BROKER) env)"; \
+	$(call heading,Building with tests: $(strip $(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS))); \
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
+	$(call heading,Running the network fault tests: $(SWIFT) test --skip-build --filter NetworkFaultTests); \
+	status=0; $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter NetworkFaultTests || status=$$?; \
+	if [ "$$status" = 0 ]; then $(call heading,Fault tests passed); else $(call heading,Fault tests FAILED (exit $$status)); fi; \
+	exit $$status
 
 # The benchmark of docs/performance.md: its own broker instance, release build, table.
 BENCH_FLAGS ?=
