@@ -23,7 +23,8 @@
 # Variables: SWIFT (swift), SWIFT_BUILD_FLAGS, SWIFT_TEST_FLAGS (e.g. --filter AMQPTests),
 # CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
 # run in `make test`; 0 skips it), FAULTS_AMQP_PORT (5722; +1 AMQPS) and FAULTS_DIST_PORT
-# (25722): the broker of make test-faults, FAULTS_LAB (ddrf), FAULTS_NET (10.213.7: the lab's /30).
+# (25722): the broker of make test-faults, FAULTS_LAB (ddrf), FAULTS_NET (10.213.7: the lab's /30),
+# FAULTS_FILTER (NetworkFaultTests: which of them run).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -151,6 +152,7 @@ FAULTS_AMQP_PORT ?= 5722
 FAULTS_DIST_PORT ?= 25722
 FAULTS_LAB ?= ddrf
 FAULTS_NET ?= 10.213.7
+FAULTS_FILTER ?= NetworkFaultTests
 test-faults: deps deps-faults
 	@export FAULTS_LAB="$(FAULTS_LAB)" FAULTS_NET="$(FAULTS_NET)"; \
 	export DDR_TEST_RUN="make-test-faults-$$$$-$$(date +%s)"; \
@@ -174,8 +176,8 @@ test-faults: deps deps-faults
 	eval "$$($(BROKER) env)"; \
 	$(call heading,Building with tests: $(strip $(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS))); \
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS); \
-	$(call heading,Running the network fault tests: $(SWIFT) test --skip-build --filter NetworkFaultTests); \
-	status=0; $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter NetworkFaultTests || status=$$?; \
+	$(call heading,Running the network fault tests: $(SWIFT) test --skip-build --filter '$(FAULTS_FILTER)'); \
+	status=0; $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter '$(FAULTS_FILTER)' || status=$$?; \
 	if [ "$$status" = 0 ]; then $(call heading,Fault tests passed); else $(call heading,Fault tests FAILED (exit $$status)); fi; \
 	exit $$status
 

@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 import Synchronization
 import Testing
@@ -26,6 +27,15 @@ struct NetworkFaultTests {
         func note(_ s: String) { notes.withLock { $0.append(s) } }
     }
 
+    final class StopFlag: Sendable {
+        private let flag = Atomic<Bool>(false)
+        private let confirmations = Atomic<Int>(0)
+        var isSet: Bool { flag.load(ordering: .relaxed) }
+        func set() { flag.store(true, ordering: .relaxed) }
+        func confirmed() { confirmations.add(1, ordering: .relaxed) }
+        var confirmedCount: Int { confirmations.load(ordering: .relaxed) }
+    }
+
     final class DaemonHolder: Sendable {
         let daemon = Mutex<DaemonProcess?>(nil)
     }
@@ -52,11 +62,12 @@ struct NetworkFaultTests {
         let (result, daemon) = try await ScaleHarness.run(
             workload, disturbance: .custom(atShare: 0.3) { daemon in
                 let offset = DaemonLog.size(of: daemon)
-                let down = Date()
                 do { try NetLab.setDaemonLink(up: false) } catch {
                     Issue.record("ip link set down failed: \(error)")
                     return "link down FAILED"
                 }
+                // From the moment the link is down for sure (the command has returned).
+                let down = Date()
                 let lost = await DaemonLog.waitFor("broker connection lost", count: 2, in: daemon, after: offset, timeout: .seconds(30))
                 if let last = lost.max() { m.set("lost detected s", last.timeIntervalSince(down)) }
                 let remaining = 30 - Date().timeIntervalSince(down)
@@ -94,11 +105,13 @@ struct NetworkFaultTests {
         let (result, daemon) = try await ScaleHarness.run(
             workload, disturbance: .custom(atShare: 0.3) { daemon in
                 let offset = DaemonLog.size(of: daemon)
-                let dropped = Date()
                 do { try NetLab.dropEverything() } catch {
                     Issue.record("nft drop table failed: \(error)")
                     return "drop FAILED"
                 }
+                // From the moment the drop is in place for sure (nft has returned): the last
+                // frame either connection received came before it.
+                let dropped = Date()
                 // Both connections (consuming and publishing) must notice on their own.
                 let lost = await DaemonLog.waitFor("broker connection lost", count: 2, in: daemon, after: offset,
                                                    timeout: .seconds(2 * heartbeat + 40))
@@ -130,6 +143,71 @@ struct NetworkFaultTests {
         let reconnected = try #require(m["reconnected after path back s"], "both connections logged 'connected to broker' after the path returned")
         #expect(reconnected <= 20, "reconnected \(reconnected) s after the path returned")
         try ScaleHarness.verify(result)
+    }
+
+    @Test("AMQP client in the namespace, half-open while it writes a stream of 256 KiB publishes: the heartbeat still finds it within two intervals")
+    func halfOpenWhileWriting() async throws {
+        NetLab.reset()
+        defer { NetLab.reset() }
+        let heartbeat = 2
+        let queue = Broker.unique("it.netns.burst")
+        let configuration = Broker.configuration(name: queue, heartbeat: .seconds(heartbeat), publishTimeout: .seconds(60),
+                                                 host: NetLab.brokerAddress)
+        let client = AMQPClient(configuration: configuration, topology: .singleQueue(queue), logger: testLogger("netns.burst"))
+        try NetLab.inDaemonNamespace { client.start() }
+        let (events, follow) = EventLog.follow(client)
+        let admin = AMQPClient(configuration: Broker.configuration(name: queue + ".admin"), logger: testLogger("netns.burst.admin"))
+        admin.start()
+        defer {
+            follow.cancel()
+        }
+        try await client.waitUntilConnected(timeout: .seconds(30))
+        // A writer that keeps 32 publishes of 256 KiB in flight: once the path is black the
+        // socket's send buffer fills and a write waits for room that never comes.
+        let body = Data(repeating: 0x61, count: 256 * 1024)
+        let stop = StopFlag()
+        let writer = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for lane in 0..<32 {
+                    group.addTask {
+                        var n = 0
+                        while !stop.isSet {
+                            n += 1
+                            if (try? await client.publish(OutboundMessage(
+                                exchange: "", routingKey: queue, body: body,
+                                properties: MessageProperties(messageID: "burst-\(lane)-\(n)")))) != nil
+                            {
+                                stop.confirmed()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: .seconds(2))
+        let confirmedBefore = stop.confirmedCount
+        try NetLab.dropEverything()
+        let dropped = ContinuousClock.now
+        let lost = await eventually(within: .seconds(90)) {
+            await events.contains { if case .disconnected = $0 { true } else { false } }
+        }
+        let detection = Self.seconds(ContinuousClock.now - dropped)
+        NetLab.removeFaultTable()
+        let back = ContinuousClock.now
+        let reconnected = await eventually(within: .seconds(30)) { client.isConnected }
+        let reconnect = Self.seconds(ContinuousClock.now - back)
+        stop.set()
+        await client.close()
+        await writer.value
+        try? await admin.waitUntilConnected(timeout: .seconds(15))
+        _ = try? await admin.admin(.deleteQueue(queue))
+        await admin.close()
+        #expect(confirmedBefore > 20, "the stream of publishes ran before the drop: \(confirmedBefore) confirmed")
+        print("netns-faults half-open while writing: \(confirmedBefore) publishes of 256 KiB confirmed in the 2 s before the drop; connection lost after \(String(format: "%.2f", detection)) s (heartbeat \(heartbeat) s), reconnected \(String(format: "%.2f", reconnect)) s after the path returned")
+        #expect(lost, "the client noticed the silence")
+        #expect(detection <= Double(2 * heartbeat) + 0.5,
+                "the connection was found dead \(detection) s after the drop, heartbeat \(heartbeat) s")
+        #expect(reconnected, "reconnected after the path returned")
     }
 
     @Test("200 ms round trip with 5 % loss each way for the whole list: the daemon finishes, memory bounded")

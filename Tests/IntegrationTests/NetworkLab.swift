@@ -29,6 +29,11 @@ enum NetLab {
     /// The nftables table of the faults, in the daemon's namespace.
     static let faultTable = "ddrouter_faults"
 
+    /// `tc` of iproute2.
+    static var tc: String {
+        ["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/tc"
+    }
+
     @discardableResult
     static func ip(_ args: String...) throws -> String { try Broker.run([DaemonProcess.ipCommand] + args) }
 
@@ -91,9 +96,9 @@ enum NetLab {
     /// Whether this kernel has `sch_netem` (`tc qdisc add ... netem` on a middle link, removed again).
     static var netemAvailable: Bool {
         let link = middleLinks.daemonSide
-        guard (try? Broker.run(["/usr/sbin/tc", "-n", middleNamespace, "qdisc", "add", "dev", link, "root", "netem", "delay", "1ms"])) != nil
+        guard (try? Broker.run([tc, "-n", middleNamespace, "qdisc", "add", "dev", link, "root", "netem", "delay", "1ms"])) != nil
         else { return false }
-        _ = try? Broker.run(["/usr/sbin/tc", "-n", middleNamespace, "qdisc", "del", "dev", link, "root"])
+        _ = try? Broker.run([tc, "-n", middleNamespace, "qdisc", "del", "dev", link, "root"])
         return true
     }
 
@@ -101,7 +106,7 @@ enum NetLab {
     static func netemDelay(_ delay: Duration) throws {
         let ms = "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)ms"
         for link in [middleLinks.daemonSide, middleLinks.hostSide] {
-            try Broker.run(["/usr/sbin/tc", "-n", middleNamespace, "qdisc", "add", "dev", link, "root", "netem", "delay", ms])
+            try Broker.run([tc, "-n", middleNamespace, "qdisc", "add", "dev", link, "root", "netem", "delay", ms])
         }
     }
 
@@ -116,13 +121,55 @@ enum NetLab {
         }
     }
 
+    private typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+    /// <sched.h>: not imported by Glibc.
+    private static let cloneNewNet: Int32 = 0x4000_0000
+
+    /// Moves the calling thread (only it: setns(2)) into network namespace `name`.
+    static func joinNamespace(_ name: String) throws {
+        // glibc's symbol, found at run time.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
+            throw BrokerError(message: "setns not found in libc")
+        }
+        let setns = unsafeBitCast(symbol, to: SetNS.self)
+        let nsFD = open("/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
+        guard nsFD >= 0 else { throw BrokerError(message: "open /run/netns/\(name): errno \(errno)") }
+        defer { close(nsFD) }
+        guard setns(nsFD, cloneNewNet) == 0 else { throw BrokerError(message: "setns(\(name)): errno \(errno)") }
+    }
+
+    /// Runs `body` on a new thread that has joined the daemon's namespace: threads it starts
+    /// (an AMQPClient's I/O thread) are in that namespace too, and so are their sockets.
+    static func inDaemonNamespace(_ body: @escaping @Sendable () -> Void) throws {
+        let done = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        let thread = Thread {
+            do {
+                try joinNamespace(daemonNamespace)
+                body()
+            } catch {
+                failure.set("\(error)")
+            }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        if let message = failure.get() { throw BrokerError(message: message) }
+    }
+
+    final class FailureBox: Sendable {
+        private let value = Mutex<String?>(nil)
+        func set(_ s: String) { value.withLock { $0 = s } }
+        func get() -> String? { value.withLock { $0 } }
+    }
+
     /// Back to the plain lab: no fault table, the daemon's link up, no qdisc on the middle
     /// links, both in the bridge. Idempotent; run before and after every test.
     static func reset() {
         removeFaultTable()
         _ = try? setDaemonLink(up: true)
         for link in [middleLinks.daemonSide, middleLinks.hostSide] {
-            _ = try? Broker.run(["/usr/sbin/tc", "-n", middleNamespace, "qdisc", "del", "dev", link, "root"])
+            _ = try? Broker.run([tc, "-n", middleNamespace, "qdisc", "del", "dev", link, "root"])
             _ = try? ip("-n", middleNamespace, "link", "set", "dev", link, "master", "br0")
         }
     }
@@ -261,9 +308,7 @@ final class DelayLine: @unchecked Sendable {
     var peakQueued: Int { lock.withLock { peakQueuedBytes } }
     var errors: Int { lock.withLock { sendErrors } }
 
-    private typealias SetNS = @convention(c) (Int32, Int32) -> Int32
-    /// <sched.h>, <linux/if_ether.h>: not imported by Glibc.
-    private static let cloneNewNet: Int32 = 0x4000_0000
+    /// <linux/if_ether.h>: not imported by Glibc.
     private static let ethPAll: UInt16 = 0x0003
 
     /// `struct sockaddr_ll` of <linux/if_packet.h> (same layout: 20 bytes).
@@ -278,15 +323,7 @@ final class DelayLine: @unchecked Sendable {
     }
 
     private func openSockets() throws -> (Int32, Int32) {
-        // setns(2) moves this thread only; glibc's symbol, found at run time.
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
-            throw BrokerError(message: "setns not found in libc")
-        }
-        let setns = unsafeBitCast(symbol, to: SetNS.self)
-        let nsFD = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard nsFD >= 0 else { throw BrokerError(message: "open /run/netns/\(namespace): errno \(errno)") }
-        defer { close(nsFD) }
-        guard setns(nsFD, Self.cloneNewNet) == 0 else { throw BrokerError(message: "setns(\(namespace)): errno \(errno)") }
+        try NetLab.joinNamespace(namespace)
         return (try packetSocket(links.0), try packetSocket(links.1))
     }
 
