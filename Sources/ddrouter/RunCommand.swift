@@ -86,13 +86,29 @@ struct RunCommand: AsyncParsableCommand {
         // Two connections, as RabbitMQ advises: one consumes (and pauses reading while big
         // deliveries are held: consumerByteLimit), one publishes (a broker alarm blocks only
         // it, and queue-depth queries never read past deliveries held back).
+        // A test clock moved forward from outside (the soak's timers): test installations only.
+        var clock: @Sendable () -> Date = { Date() }
+        if let path = environment[TestClock.variable], !path.isEmpty {
+            guard storeSettings.usesDevelopmentKey,
+                environment["CREDENTIALS_DIRECTORY"] == nil && !(environment["INVOCATION_ID"] != nil && getppid() == 1)
+            else {
+                logger.critical("\(TestClock.variable) is for test installations only (store.dev_key, not under systemd)")
+                throw ExitCode(78)  // EX_CONFIG
+            }
+            let testClock = TestClock(path: path)
+            clock = { testClock.now() }
+            logger.warning("running on a test clock: wall clock plus the offset in the file", metadata: [
+                "clock.file": "\(path)", "clock.offset_seconds": "\(testClock.offset)",
+            ])
+        }
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
         let publisher = AMQPClient(configuration: settings.publishingAMQP, topology: settings.topology, logger: logger)
         let service: Service
         do {
             service = try Service(settings: settings, storeSettings: storeSettings, client: client, publisher: publisher,
                                   logger: logger,
-                                  workflow: settings.workflow, userForSender: settings.directory.brokerUser(for:))
+                                  workflow: settings.workflow, clock: clock,
+                                  userForSender: settings.directory.brokerUser(for:))
         } catch {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
