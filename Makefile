@@ -15,6 +15,8 @@
 #   make test-faults   network faults in namespaces (root): the daemon in its own namespace,
 #                      its own broker instance, link down, half-open, latency and loss
 #                      (docs/operations.md, Network faults; .ci/run runs it after make test)
+#   make soak          a DURATION (1h) soak at RATE (300) citizen messages/s: release build, its own
+#                      broker, PASS/FAIL per criterion, samples and a plot (scripts/soak.sh)
 #   make clean         swift package clean and delete every broker instance under var/broker/
 #   make deb           the Debian package ddrouter_<version>_amd64.deb (scripts/deb.sh; lintian-clean)
 #   make package-test  install that package into a clean Debian 12 root (debootstrap) and check it
@@ -24,7 +26,8 @@
 # CONFIG (Config/ddrouter.yaml), FUZZ_SECONDS, FUZZ_SMOKE_SECONDS (60: each fuzz target's
 # run in `make test`; 0 skips it), FAULTS_AMQP_PORT (5722; +1 AMQPS) and FAULTS_DIST_PORT
 # (25722): the broker of make test-faults, FAULTS_LAB (ddrf), FAULTS_NET (10.213.7: the lab's /30),
-# FAULTS_FILTER (NetworkFaultTests: which of them run).
+# FAULTS_FILTER (NetworkFaultTests: which of them run); DURATION, RATE, WARMUP (5m, a fifth of a
+# shorter run), SOAK_FLAGS: make soak's.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -42,10 +45,10 @@ heading = printf '\n==> %s\n' "$(1)"
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 60
 
-.PHONY: help deps deps-faults test-faults build test run demo broker-start broker-stop broker-status clean bench fuzz deb package-test systemd-test
+.PHONY: help deps deps-faults test-faults build test run demo broker-start broker-stop broker-status clean bench fuzz soak deb package-test systemd-test
 
 help:
-	@sed -n '3,27p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,31p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(call heading,Checking system packages: rabbitmq-server librabbitmq-dev openssl)
@@ -185,6 +188,15 @@ test-faults: deps deps-faults
 BENCH_FLAGS ?=
 bench: deps
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# The soak of docs/operations.md: its own broker instance, release build, a steady mixed load
+# on the daemon for DURATION with samples every minute; PASS/FAIL per criterion (not in make test).
+DURATION ?= 1h
+RATE ?= 300
+WARMUP ?=
+SOAK_FLAGS ?=
+soak: deps
+	scripts/soak.sh --duration $(DURATION) --rate $(RATE) $(if $(WARMUP),--warmup $(WARMUP)) $(SOAK_FLAGS)
 
 # libFuzzer + AddressSanitizer on the JSON parser, the decoder and the encoders; its own
 # build directory .build-fuzz/ (docs/fuzzing.md).

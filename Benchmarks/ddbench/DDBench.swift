@@ -74,6 +74,9 @@ func log(_ s: String) {
 @main
 struct Main {
     static func main() async {
+        if CommandLine.arguments.dropFirst().first == "soak" {
+            exit(await Soak.main(Array(CommandLine.arguments.dropFirst(2))))
+        }
         let o = parse()
         var settings = BenchSettings()
         let e = ProcessInfo.processInfo.environment

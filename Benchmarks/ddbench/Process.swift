@@ -125,7 +125,8 @@ final class Daemon: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Starts the daemon and waits for READY=1; `startupSeconds` is spawn → READY.
-    init(binary: String, directory: URL, settings: BenchSettings, queueType: String) async throws {
+    init(binary: String, directory: URL, settings: BenchSettings, queueType: String, extraYAML: String = "",
+         environment extra: [String: String] = [:]) async throws {
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("ddrouter.yaml")
@@ -145,7 +146,7 @@ final class Daemon: @unchecked Sendable {
               path: \(directory.appendingPathComponent("store/ddrouter.sqlite").path)
               dev_key: "ddbench-store-key-benchmark-only-0123456789"
 
-            """
+            """ + extraYAML
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         let notifyPath = directory.appendingPathComponent("notify.sock").path
         let listener = try NotifyListener(path: notifyPath)
@@ -153,6 +154,7 @@ final class Daemon: @unchecked Sendable {
         process.arguments = ["run", "--config", config.path]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DDROUTER_") }
         environment["NOTIFY_SOCKET"] = notifyPath
+        environment.merge(extra) { $1 }
         process.environment = environment
         let log = directory.appendingPathComponent("daemon.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -168,6 +170,8 @@ final class Daemon: @unchecked Sendable {
             throw BenchError("ddrouter sent no READY=1 within 30 s; see \(log.path)")
         }
     }
+
+    var logPath: String { directory.appendingPathComponent("daemon.log").path }
 
     /// SIGTERM and wait for the exit.
     func stop() async {
