@@ -16,6 +16,7 @@
 #
 # Everything lands in var/soak/<UTC timestamp>/: samples.csv, summary.txt, soak.png, the
 # daemon's log and store. Exit status: ddbench's (1 if a criterion failed).
+# `scripts/soak.sh --plot DIR` only redraws DIR/soak.png from DIR/samples.csv.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +43,47 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# soak.png from DIR/samples.csv (the warm-up from DIR/summary.txt).
+plot() {
+    local work="$1" warmup
+    warmup="$(sed -n 's/^samples: .* after the \([0-9]*\) s warm-up.*/\1/p' "$work/summary.txt" 2>/dev/null || true)"
+    gnuplot <<EOF || { say "gnuplot failed; no plot"; return 0; }
+set terminal pngcairo size 960,720 font ",9"
+set output "$work/soak.png"
+set datafile separator ","
+set key top left box opaque
+set grid
+set xlabel "minutes"
+set multiplot layout 3,2 title "ddrouter soak $(basename "$work") (warm-up ${warmup:-?} s dashed)"
+set arrow 1 from ${warmup:-0}/60.0, graph 0 to ${warmup:-0}/60.0, graph 1 nohead dashtype 2
+set title "daemon memory (MiB)"
+plot "$work/samples.csv" every ::1 using (\$1/60):2 with linespoints pt 7 ps 0.4 title "VmRSS", \
+     "" every ::1 using (\$1/60):16 with lines title "RssAnon"
+set title "file descriptors, threads"
+plot "$work/samples.csv" every ::1 using (\$1/60):3 with linespoints pt 7 ps 0.4 title "fds", \
+ "" every ::1 using (\$1/60):4 with linespoints pt 7 ps 0.4 title "threads"
+set title "store and WAL (MiB)"
+plot "$work/samples.csv" every ::1 using (\$1/60):5 with lines title "store", \
+ "" every ::1 using (\$1/60):6 with lines title "WAL"
+set title "outbox depth (sampled)"
+plot "$work/samples.csv" every ::1 using (\$1/60):8 with linespoints pt 7 ps 0.4 title "outbox"
+set title "probe referral: publish to receipt and request (ms)"
+plot "$work/samples.csv" every ::1 using (\$1/60):9 with linespoints pt 7 ps 0.4 title "probe"
+set title "machine load average (1 min)"
+plot "$work/samples.csv" every ::1 using (\$1/60):11 with lines title "load1"
+unset multiplot
+EOF
+    [[ -s "$work/soak.png" ]] && say "Plot: $work/soak.png"
+    return 0
+}
+
+# `scripts/soak.sh --plot DIR`: only (re)draw DIR/soak.png.
+if [[ "${1:-}" == "--plot" ]]; then
+    command -v gnuplot >/dev/null || scripts/apt-install.sh gnuplot-nox
+    plot "${2:?--plot needs a run directory}"
+    exit 0
+fi
 
 command -v gnuplot >/dev/null || { say "Installing gnuplot-nox (for the plot)"; scripts/apt-install.sh gnuplot-nox; }
 
@@ -77,34 +119,6 @@ say "Soak: ddbench soak $* (work directory $work)"
 status=0
 DDBENCH_SENDER_PASSWORD="$SENDER_PASSWORD" "$BIN/ddbench" soak --ddrouter "$BIN/ddrouter" --work "$work" "$@" || status=$?
 
-if [[ -s "$work/samples.csv" ]]; then
-    warmup="$(sed -n 's/^samples: .* after the \([0-9]*\) s warm-up.*/\1/p' "$work/summary.txt" 2>/dev/null || true)"
-    gnuplot <<EOF || say "gnuplot failed; no plot"
-set terminal pngcairo size 960,720 font ",9"
-set output "$work/soak.png"
-set datafile separator ","
-set key top left box opaque
-set grid
-set xlabel "minutes"
-set multiplot layout 3,2 title "ddrouter soak $(basename "$work") (warm-up ${warmup:-?} s dashed)"
-set arrow 1 from ${warmup:-0}/60.0, graph 0 to ${warmup:-0}/60.0, graph 1 nohead dashtype 2
-set title "daemon RSS (MiB)"
-plot "$work/samples.csv" every ::1 using (\$1/60):2 with linespoints pt 7 ps 0.4 title "VmRSS"
-set title "file descriptors, threads"
-plot "$work/samples.csv" every ::1 using (\$1/60):3 with linespoints pt 7 ps 0.4 title "fds", \
-     "" every ::1 using (\$1/60):4 with linespoints pt 7 ps 0.4 title "threads"
-set title "store and WAL (MiB)"
-plot "$work/samples.csv" every ::1 using (\$1/60):5 with lines title "store", \
-     "" every ::1 using (\$1/60):6 with lines title "WAL"
-set title "outbox depth (sampled)"
-plot "$work/samples.csv" every ::1 using (\$1/60):8 with linespoints pt 7 ps 0.4 title "outbox"
-set title "probe referral: publish to receipt and request (ms)"
-plot "$work/samples.csv" every ::1 using (\$1/60):9 with linespoints pt 7 ps 0.4 title "probe"
-set title "machine load average (1 min)"
-plot "$work/samples.csv" every ::1 using (\$1/60):11 with lines title "load1"
-unset multiplot
-EOF
-    [[ -s "$work/soak.png" ]] && say "Plot: $work/soak.png"
-fi
+if [[ -s "$work/samples.csv" ]]; then plot "$work"; fi
 say "Summary: $work/summary.txt; samples: $work/samples.csv; daemon log: $work/daemon/daemon.log"
 exit "$status"
