@@ -113,6 +113,22 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("store cannot be opened", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
+        // A key that is not the store's own (a key file replaced without rotate-key) would
+        // open second cases for known citizens and break the audit chain: refused before
+        // anything is consumed. 78: systemd does not restart it (RestartPreventExitStatus=).
+        do {
+            if case .mismatch(let caseID) = try StoreKeyCheck.check(store: service.store, masterKey: storeSettings.masterKey) {
+                logger.critical("\(StoreKeyCheck.mismatchMessage)", metadata: [
+                    "store.path": "\(storeSettings.path)", "case.id": "\(caseID)",
+                ])
+                throw ExitCode(78)  // EX_CONFIG
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            logger.critical("store cannot be read", metadata: ["store.path": "\(storeSettings.path)", "error": "\(error)"])
+            throw ExitCode(74)  // EX_IOERR
+        }
         // systemd (Type=notify): READY=1 only once the broker connection is up (topology
         // declared) and the pipeline consumes; STATUS= from the monitor (state and counts);
         // WATCHDOG=1 at half of WatchdogSec while the process lives; STOPPING=1 on shutdown.

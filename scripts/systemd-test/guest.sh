@@ -132,7 +132,32 @@ rabbitmqctl -q list_queues -p ddrouter name messages | awk 'NR > 1 && $2 > 0 { p
 none_dead() { ! rabbitmqctl -q list_queues -p ddrouter name messages | awk '($1 == "ddrouter.dead" || $1 == "dd.dead") && $2 > 0 { f = 1 } END { exit !f }'; }
 expect "the list was routed: messages in the recipients' queues, none dead" eval 'routed && none_dead'
 
-# 8. store.dev_key is refused under systemd (exit 78): with the store-key credential gone
+# 8. The store key file replaced while the daemon runs (docs/operations.md, Change the store
+#    key file): the running daemon keeps the copy systemd made at its start; its next start
+#    is refused (the store now has cases written with the old key): exit 78, not restarted;
+#    with the store's key back it runs.
+cp /etc/credstore/store-key /root/store-key.good
+pid="$(prop MainPID)"
+(umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > /etc/credstore/store-key)
+sleep 3
+expect "store key replaced while running: still running (same PID), its credential copy unchanged" \
+    eval 'is_running && test "$(prop MainPID)" = "$pid" && cmp -s /run/credentials/'"$unit"'/store-key /root/store-key.good'
+t=$(date +%s)
+systemctl restart "$unit"
+sleep 15
+expect "store key replaced: the next start is refused ($(state), result $(prop Result), exit status $(prop ExecMainStatus))" \
+    test "$(prop ActiveState)" = failed -a "$(prop ExecMainStatus)" = 78
+expect "store key replaced: the journal says why" \
+    sh -c "journalctl -u $unit --since @$t -o cat | grep -q 'the store key does not match the store'"
+n="$(prop NRestarts)"; sleep 12
+expect "store key replaced: not restarted (NRestarts $n -> $(prop NRestarts), $(state))" \
+    test "$(prop NRestarts)" = "$n" -a "$(prop ActiveState)" = failed
+install -m 0600 /root/store-key.good /etc/credstore/store-key
+systemctl reset-failed "$unit"
+systemctl start "$unit"
+expect "store key put back: running" is_running
+
+# 9. store.dev_key is refused under systemd (exit 78): with the store-key credential gone
 #    the daemon does not fall back to it; and exit 78 is not restarted.
 cp "$conf" /root/ddrouter.yaml.good
 mv /etc/credstore/store-key /root/store-key.away
@@ -148,7 +173,7 @@ cp /root/ddrouter.yaml.good "$conf"
 mv /root/store-key.away /etc/credstore/store-key
 systemctl reset-failed "$unit"
 
-# 9. A broken configuration (unknown key) likewise: exit 78, failed, no restart loop.
+# 10. A broken configuration (unknown key) likewise: exit 78, failed, no restart loop.
 printf 'brokr:\n  host: x\n' >> "$conf"
 systemctl reset-failed "$unit"
 systemctl restart "$unit"
