@@ -93,7 +93,8 @@ extension ClientTests {
             ($0["level"] as? String) == "critical" && (($0["msg"] as? String) ?? "").contains("the store key does not match the store")
         }
         #expect(refusal != nil, "a critical line says why:\n\(daemon.logTail())")
-        #expect((refusal?["msg"] as? String ?? "").contains("rotate-key"), "and names the way out")
+        let refusalText: String = refusal.flatMap { $0["msg"] as? String } ?? ""
+        #expect(refusalText.contains("rotate-key"), "and names the way out")
         #expect(!daemon.logText().contains(cpr) && !daemon.logText().contains("010330-4123"), "no CPR in the log")
         #expect(try cases() == caseA, "no second case")
         #expect(try Self.sqlite(daemon.storePath, "SELECT count(*) FROM audit") == auditRows, "nothing appended to the trail")
