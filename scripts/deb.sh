@@ -160,6 +160,6 @@ dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 
 heading "lintian $deb"
 # Errors fail the build; each warning kept is justified in deploy/debian/lintian-overrides.
-lintian --fail-on error --display-info --no-tag-display-limit "$deb"
+lintian --fail-on error --display-info --tag-display-limit 0 "$deb"
 echo "$deb" > "$work/deb-path"
 heading "Built $deb"
