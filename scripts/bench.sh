@@ -6,7 +6,8 @@
 # 1. starts a private RabbitMQ instance (DDR_BROKER_INSTANCE, default "bench", AMQP port
 #    DDR_AMQP_PORT, default 5702) unless one of that name already runs, and stops it again
 #    (scripts/broker.sh stop: by its pid) at the end, on success, failure or interrupt;
-# 2. creates the sender users the daemon authorizes (municipality-851, journal-journal-rn)
+# 2. creates the sender users the daemon authorizes (municipality-851, municipality-810,
+#    journal-journal-rn)
 #    with write access to their own inbound exchange only;
 # 3. builds the release daemon and the driver (swift build -c release --product ...) and the
 #    C baseline relay (gcc, pkg-config librabbitmq);
@@ -15,7 +16,7 @@
 #
 # --quick: smaller counts (2,000-entry lists, 1,000 referrals, 20,000-entry big list) and 2
 # repeats, for a check in a few minutes. Other options go to ddbench unchanged:
-#   --repeats N   --only baseline,list,referral,latency,big   --queue-types quorum,classic
+#   --repeats N   --only baseline,list,referral,latency,big,fair   --queue-types quorum,classic
 #   --journal-batch N (entries per contact-status the bench's journal sends, default 500)
 set -euo pipefail
 
@@ -53,14 +54,15 @@ else
 fi
 eval "$("$BROKER" env)"
 
-say "Sender users: municipality-851, journal-journal-rn"
+say "Sender users: municipality-851, municipality-810, journal-journal-rn"
 ctl() { "$BROKER" ctl "$@" >/dev/null; }
 users="$("$BROKER" ctl list_users --quiet --no-table-headers | awk '{print $1}')"
-for u in municipality-851 journal-journal-rn; do
+for u in municipality-851 municipality-810 journal-journal-rn; do
     grep -qx "$u" <<<"$users" || ctl add_user "$u" "$SENDER_PASSWORD"
     ctl change_password "$u" "$SENDER_PASSWORD"
 done
 ctl set_permissions -p ddrouter municipality-851 '^$' '^dd\.in\.municipality\.851$' '^$'
+ctl set_permissions -p ddrouter municipality-810 '^$' '^dd\.in\.municipality\.810$' '^$'
 ctl set_permissions -p ddrouter journal-journal-rn '^$' '^dd\.in\.journal\.journal-rn$' '^dd\.journal\.journal-rn\.requests$'
 
 say "Building (release): ddrouter, ddbench, the C baseline relay"

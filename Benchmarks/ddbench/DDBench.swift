@@ -4,7 +4,7 @@ import Foundation
 // ddbench: the benchmark of docs/performance.md. Run through scripts/bench.sh (`make bench`),
 // which starts a broker, creates the sender users, builds, and calls
 //   ddbench all [--quick] --ddrouter PATH --relay PATH [--work DIR] [--out FILE] [--repeats N]
-//            [--only baseline,list,referral,latency,big]
+//            [--only baseline,list,referral,latency,big,fair]
 // The broker comes from DDR_AMQP_HOST/PORT/VHOST/USER/PASSWORD.
 
 struct Options {
@@ -14,7 +14,7 @@ struct Options {
     var work = FileManager.default.temporaryDirectory.appendingPathComponent("ddbench-\(getpid())")
     var out: String?
     var repeats: Int?
-    var only: Set<String> = ["baseline", "list", "referral", "latency", "big"]
+    var only: Set<String> = ["baseline", "list", "referral", "latency", "big", "fair"]
     var journalBatch = 500
     var queueTypes = ["quorum", "classic"]
 }
@@ -168,6 +168,9 @@ struct Main {
                     "at most \(f(1000 / Stat(values: samples.map(\.cpuPerEntry)).median)) entries/s per core", "—")
                 row("idle RSS after READY (empty store), \(q)", spread(Stat(values: samples.map(\.idleRSS)), 1) + " MiB", "≤ 40 MiB", verdict(Stat(values: samples.map(\.idleRSS)).median <= 40))
                 row("peak RSS during the \(listEntries)-entry list, \(q)", spread(Stat(values: samples.map(\.hwm)), 1) + " MiB (VmHWM)", "—", "—")
+                row("store size per list citizen after the run (file + WAL), \(q)",
+                    spread(Stat(values: samples.map { $0.storeBytesPerEntry / 1024 }), 2) + " KiB", "≤ 2 KB",
+                    verdict(Stat(values: samples.map(\.storeBytesPerEntry)).median <= 2000))
             }
         }
         if o.only.contains("referral") {
@@ -217,6 +220,16 @@ struct Main {
                 "≤ 1 s: " + verdict(Stat(values: startups).median <= 1))
             row("idle RSS after READY, store of \(bigEntries) cases", spread(Stat(values: idles), 1) + " MiB", "≤ 40 MiB",
                 verdict(Stat(values: idles).median <= 40))
+        }
+        if o.only.contains("fair") {
+            let q = o.queueTypes.first ?? "quorum"
+            let entries = min(chunk, o.quick ? 20_000 : 50_000)
+            let s = try await Scenarios.fair(env, queueType: q, entries: entries, probes: 20, run: "f")
+            let waits = Stat(values: s.latencies.isEmpty ? [0] : s.latencies)
+            log("fair: \(s.latencies.count) one-entry lists of 810 answered after p50 \(f(waits.percentile(0.5), 1)) ms, max \(f(waits.max, 1)) ms; the \(entries)-entry list of 851 took \(f(s.wall, 2)) s; \(s.note)")
+            row("another municipality's one-entry list, published while a \(entries)-entry list is processed, \(q): answered within (p99 of \(s.latencies.count))",
+                f(waits.percentile(0.99), 1) + " ms", "p50 \(f(waits.percentile(0.5), 1)) ms; the big list took \(f(s.wall, 1)) s",
+                "≤ 2 s: " + verdict(!s.latencies.isEmpty && waits.percentile(0.99) <= 2000))
         }
         var header = "| measurement | median (min–max) of \(repeats) | also | target |\n|---|---|---|---|\n"
         header += rows.joined(separator: "\n")

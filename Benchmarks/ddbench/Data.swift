@@ -62,9 +62,9 @@ enum Citizens {
         return #"{"cpr":""# + cpr(i) + #"","consent":"# + consent + #","municipalInformation":"# + information + "}"
     }
 
-    /// A list-1 municipal list of municipality 851 to amb-syd-aalborg with citizens `range`.
-    static func list(_ range: Range<Int>) -> Data {
-        var s = #"{"schemaVersion":"1.0","municipality":"851","clinic":"amb-syd-aalborg","listKind":"list-1","asOf":"2026-11-23","entries":["#
+    /// A list-1 municipal list of `municipality` (851) to amb-syd-aalborg with citizens `range`.
+    static func list(_ range: Range<Int>, municipality: String = "851") -> Data {
+        var s = #"{"schemaVersion":"1.0","municipality":""# + municipality + #"","clinic":"amb-syd-aalborg","listKind":"list-1","asOf":"2026-11-23","entries":["#
         s.reserveCapacity(range.count * 700)
         var first = true
         for i in range {

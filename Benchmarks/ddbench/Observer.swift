@@ -75,11 +75,12 @@ enum Q {
     static let inbound = "ddrouter.inbound"
     static let dead = "ddrouter.dead"
     static let inbox851 = "dd.municipality.851.inbox"
+    static let inbox810 = "dd.municipality.810.inbox"
     static let cv = "dd.cv.referrals"
     static let syd = "dd.clinic.amb-syd-aalborg.assessments"
     static let nord = "dd.clinic.amb-nord-hjoerring.assessments"
     static let journal = "dd.journal.journal-rn.requests"
-    static let outputs = [dead, inbox851, cv, syd, nord, journal]
+    static let outputs = [dead, inbox851, inbox810, cv, syd, nord, journal]
 }
 
 /// The journal integration: consumes `dd.journal.journal-rn.requests` and, when `answer`

@@ -12,6 +12,7 @@ struct Sample {
     var startup: Double = 0       // s, spawn → READY=1
     var cpuPerEntry: Double = 0   // ms of the daemon's CPU (user + system) per entry, publish → done
     var latencies: [Double] = []  // ms
+    var storeBytesPerEntry: Double = 0  // store file (+ WAL) after the run, per entry
     var note = ""
 }
 
@@ -146,20 +147,20 @@ enum Scenarios {
         return Rig(daemon: daemon, observer: observer, output: output, journal: journal, tasks: tasks, idleRSS: idle)
     }
 
-    /// Publisher for municipality 851 (its own broker user, as the daemon requires).
-    static func municipality(_ env: Environment) async throws -> AMQPClient {
-        let c = AMQPClient(configuration: env.settings.amqp(name: "ddbench.municipality", user: "municipality-851"),
+    /// Publisher for a municipality (851; its own broker user, as the daemon requires).
+    static func municipality(_ env: Environment, code: String = "851") async throws -> AMQPClient {
+        let c = AMQPClient(configuration: env.settings.amqp(name: "ddbench.municipality.\(code)", user: "municipality-\(code)"),
                            logger: benchLogger)
         c.start()
         try await c.waitUntilConnected(timeout: .seconds(15))
         return c
     }
 
-    static func send(_ c: AMQPClient, type: String, id: String, body: Data) async throws {
+    static func send(_ c: AMQPClient, type: String, id: String, body: Data, municipality: String = "851") async throws {
         try await c.publish(OutboundMessage(
-            exchange: "dd.in.municipality.851", routingKey: type, body: body,
+            exchange: "dd.in.municipality.\(municipality)", routingKey: type, body: body,
             properties: MessageProperties(contentType: "application/json", messageID: id, type: type,
-                                          userID: "municipality-851")))
+                                          userID: "municipality-\(municipality)")))
     }
 
     /// Waits until `done()` or no progress for `stall` seconds.
@@ -211,6 +212,46 @@ enum Scenarios {
             sample.cpuPerEntry = 1000 * ((ProcStatus.cpuSeconds(rig.daemon.pid) ?? cpu0) - cpu0) / Double(entries)
             sample.note = "messages \(bodies.count), max body \(bodies.map(\.count).max() ?? 0) B, statuses \(rig.journal.sentMessages); \(o.summary())"
             await sender.close()
+            return sample
+        }.withStore(directory, entries: entries)
+    }
+
+    /// Fairness: a one-message list of `entries` citizens of 851, and while it is processed
+    /// up to `probes` one-entry lists of municipality 810, one at a time, a second apart,
+    /// the first 1 s after the big list: how long each probe's receipt takes (`latencies`),
+    /// against the big list's wall time (`wall`). The journal does not answer: only the lists
+    /// are processed.
+    static func fair(_ env: Environment, queueType: String, entries: Int, probes: Int, run: String) async throws -> Sample {
+        let rig = try await rig(env, queueType: queueType, answer: false, batch: 500,
+                                directory: env.work.appendingPathComponent("fair-\(run)"), run: run)
+        return try await closing(rig) {
+            var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
+            let big = try await municipality(env)
+            let small = try await municipality(env, code: "810")
+            let o = rig.observer
+            let t0 = now()
+            try await send(big, type: "municipal-list", id: "bench-fair-\(run)-big", body: Citizens.list(0..<entries))
+            var bigDone: ContinuousClock.Instant?
+            for probe in 0..<probes {
+                try await Task.sleep(for: .seconds(1))
+                if o.count(Q.inbox851, "receipt") >= 1 { break }
+                let t1 = now()
+                try await send(small, type: "municipal-list", id: "bench-fair-\(run)-probe-\(probe)",
+                               body: Citizens.list((entries + probe)..<(entries + probe + 1), municipality: "810"),
+                               municipality: "810")
+                var answered: ContinuousClock.Instant?
+                try await wait(rig, stall: 120) {
+                    if bigDone == nil, o.count(Q.inbox851, "receipt") >= 1 { bigDone = now() }
+                    if answered == nil, o.count(Q.inbox810, "receipt") >= probe + 1 { answered = now() }
+                    return answered != nil
+                }
+                sample.latencies.append(((answered ?? now()) - t1).ms)
+            }
+            try await wait(rig, stall: 120) { o.count(Q.inbox851, "receipt") >= 1 }
+            sample.wall = ((bigDone ?? now()) - t0).s
+            sample.note = "big list \(entries) entries, \(sample.latencies.count) probes; \(o.summary())"
+            await big.close()
+            await small.close()
             return sample
         }
     }
@@ -305,4 +346,35 @@ final class Counter: Sendable {
     private let count = Atomic<Int>(0)
     func add() { count.add(1, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
+}
+
+extension Sample {
+    /// With the size of the store in `directory` (the daemon has stopped: its WAL is merged)
+    /// per list entry, and the tables' share of it (SQLite's `dbstat`) in the note.
+    func withStore(_ directory: URL, entries: Int) -> Sample {
+        var sample = self
+        let path = directory.appendingPathComponent("store/ddrouter.sqlite").path
+        var bytes = 0
+        for suffix in ["", "-wal"] {
+            bytes += ((try? FileManager.default.attributesOfItem(atPath: path + suffix))?[.size] as? Int) ?? 0
+        }
+        sample.storeBytesPerEntry = Double(bytes) / Double(max(1, entries))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [path, "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        if (try? p.run()) != nil {
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            let parts = out.split(separator: "\n").compactMap { line -> String? in
+                let cells = line.split(separator: "|")
+                guard cells.count == 2, let size = Double(cells[1]) else { return nil }
+                return "\(cells[0]) \(Int((size / Double(max(1, entries))).rounded())) B"
+            }
+            if !parts.isEmpty { sample.note += "; store per entry: " + parts.joined(separator: ", ") }
+        }
+        return sample
+    }
 }

@@ -352,8 +352,15 @@ final class Handoff: Sendable {
     private struct State {
         var open = false
         var waiter: CheckedContinuation<Void, Never>?
+        var writesInTurn = false
     }
     private let state = Mutex(State())
+
+    /// Said by a delivery before its first write when it submits several writes one after
+    /// another (a list in slices): its sender's next delivery must wait until it is settled,
+    /// or its write would land between them.
+    func willWriteInTurns() { state.withLock { $0.writesInTurn = true } }
+    var writesInTurns: Bool { state.withLock { $0.writesInTurn } }
 
     func open() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in

@@ -3,16 +3,17 @@ import Foundation
 import Store
 import Workflow
 
-/// List messages: `municipal-list` (R1, R2, R4) and `contact-status` (R1) entry by entry in
-/// one transaction per message, `clinic-list` compared with the municipal list (R3).
+/// List messages: `municipal-list` (R1, R2, R4) in slices that commit one by one,
+/// `contact-status` (R1) entry by entry in one transaction per message, `clinic-list`
+/// compared with the municipal list (R3).
 extension Pipeline {
     // MARK: - municipal-list
 
-    /// How many entries of a municipal list are decided and written together: the cases,
+    /// How many entries of a municipal list are decided and committed together: the cases,
     /// pseudonyms and workflow outcomes of one slice are released before the next slice is
     /// loaded, so memory stays bounded by the slice, not by the list (docs/performance.md,
-    /// "Memory"). All slices still go into the message's one store transaction.
-    static let listSliceSize = 1_000
+    /// "Memory"), and another sender's message waits at most about one slice.
+    static let listSliceSize = 500
 
     /// Tells the watchdog that a long list message is moving: called every `every` entries
     /// (a slice), so `busyFor` measures one slice, not the whole message. Without it a list
@@ -33,11 +34,39 @@ extension Pipeline {
         var foreign: Set<Int> = []
     }
 
+    /// What one committed slice of a municipal list contributes to the list's receipt,
+    /// stored with the slice (`list_slices`) so that the receipt, written when the last slice
+    /// has committed, answers the whole list also when earlier slices were committed by an
+    /// earlier delivery of the message.
+    struct SliceResult: Codable, Equatable {
+        var rejected: [Receipt.RejectedEntry]
+        var held: [Int]
+        /// Positions answered as a foreign municipality's citizen (R4), for a later repeat.
+        var foreign: [Int]
+    }
+
+    /// The slices of a list's last delivery do not cover the list: a slice is missing (or the
+    /// slice size changed between deliveries). Nothing of the receipt is written.
+    struct ListSliceGap: Error, CustomStringConvertible {
+        var description: String { "the committed slices of the list do not cover its entries" }
+    }
+
+    /// A municipal list, slice by slice (`sliceSize` accepted entries each), each slice
+    /// decided and committed in its own group-commit write with a `list_slices` row saying it
+    /// is done, so that:
+    /// - a redelivery (after a crash, a requeue, a lost connection) resumes after the last
+    ///   committed slice: no entry is decided twice, no event is queued twice;
+    /// - the deliveries of other senders taken meanwhile (`run`) are written between the
+    ///   slices: a big list does not hold up another municipality's one-entry list;
+    /// - memory stays bounded by the slice.
+    /// The receipt (one, for the whole list), the R3 comparison and the removal of the slice
+    /// rows are written together after the last slice.
     func process(
         list: Contract.MunicipalList, asOf: LocalDate, decoded: DecodedMessage, at now: Date,
         sliceSize: Int = Pipeline.listSliceSize
     ) async -> Settlement {
         let sender = decoded.sender
+        let senderKey = Self.senderKey(sender)
         let today = Self.civilDate(of: now)
         let count = decoded.acceptedEntryIndices.count
         let slices = stride(from: 0, to: count, by: max(1, sliceSize)).map { $0..<min(count, $0 + max(1, sliceSize)) }
@@ -45,13 +74,13 @@ extension Pipeline {
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: sender.kind, id: sender.id))
 
-        return await commit(decoded) { tx -> ListSummary in
-            // The workflow's view of the list: only keys and consent per entry, so the whole
-            // list can be passed for every slice. A big list's entries stay in its body
-            // (`DecodedMessage.deferredEntries`) and are decoded a slice at a time, here and
-            // again below, so only one slice of typed entries is in memory at once.
-            var keys: [Workflow.MunicipalList.Entry] = []
-            keys.reserveCapacity(count)
+        // The workflow's view of the list: only keys and consent per entry, so the whole
+        // list can be passed for every slice. A big list's entries stay in its body
+        // (`DecodedMessage.deferredEntries`) and are decoded a slice at a time, here and
+        // again in each slice, so only one slice of typed entries is in memory at once.
+        var keys: [Workflow.MunicipalList.Entry] = []
+        keys.reserveCapacity(count)
+        do {
             for slice in slices {
                 // `municipalEntries` gives one entry per position of the slice, or throws.
                 for entry in try decoded.municipalEntries(slice) {
@@ -60,41 +89,109 @@ extension Pipeline {
                         consentDirections: entry.consent.directions.map(Self.directions)))
                 }
             }
-            // R2: a list 2 without `clinic` shares its courses with the municipality's
-            // serving clinic, when the directory names exactly one.
-            let serving = options.servingClinics(list.municipality)
-            let listClinic = list.clinic ?? (list.listKind == .list2 && serving.count == 1 ? serving.first : nil)
-            let workflowList = Workflow.MunicipalList(
-                sender: Self.senderKey(sender), messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
-                clinic: listClinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
-                entries: keys)
-            var run = ListRun(rejected: decoded.rejectedEntries.map(Receipt.RejectedEntry.init))
-            if list.listKind == .list2, listClinic == nil {
-                // No clinic to share with: every entry is answered so, none reaches a case.
-                let why = serving.isEmpty
-                    ? "The list names no clinic and the router's directory names no clinic serving municipality \(list.municipality): name the clinic in `/clinic`."
-                    : "The list names no clinic and \(serving.count) clinics serve municipality \(list.municipality) in the router's directory: name the clinic in `/clinic`."
+        } catch {
+            return await settlement(of: .failure(error), decoded)
+        }
+        // R2: a list 2 without `clinic` shares its courses with the municipality's
+        // serving clinic, when the directory names exactly one.
+        let serving = options.servingClinics(list.municipality)
+        let listClinic = list.clinic ?? (list.listKind == .list2 && serving.count == 1 ? serving.first : nil)
+        let workflowList = Workflow.MunicipalList(
+            sender: senderKey, messageID: decoded.messageID, municipality: MunicipalityCode(list.municipality),
+            clinic: listClinic.map { ClinicID($0) }, list: list.listKind == .list1 ? .list1 : .list2, asOf: asOf,
+            entries: keys)
+        let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
+
+        if list.listKind == .list2, listClinic == nil {
+            // No clinic to share with: every entry is answered so, none reaches a case.
+            let why = serving.isEmpty
+                ? "The list names no clinic and the router's directory names no clinic serving municipality \(list.municipality): name the clinic in `/clinic`."
+                : "The list names no clinic and \(serving.count) clinics serve municipality \(list.municipality) in the router's directory: name the clinic in `/clinic`."
+            return await commit(decoded) { tx -> ListSummary in
+                var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
                 for index in decoded.acceptedEntryIndices {
-                    run.rejected.append(.init(
+                    rejected.append(.init(
                         index: index, code: RejectionCode.ambiguousClinic.rawValue, pointer: "/entries/\(index)", reason: why))
                 }
-            } else {
-                let repeats = Self.repeatedCitizens(workflowList)
-                for slice in slices {
-                    busy.progress()
-                    try process(
-                        slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
-                        decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
-                }
-                // R3: a new municipal list refreshes the reports of every pair it belongs to.
-                try reconcile(municipalList: list, clinic: listClinic, decoded: decoded, in: tx, at: now, summary: &run.summary)
+                try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
+                var summary = ListSummary()
+                summary.accepted = sentEntries - rejected.count
+                summary.rejected = rejected.count
+                return summary
             }
-            let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
-            try answer(decoded, rejected: run.rejected, sentEntries: sentEntries, held: run.held, in: tx, at: now)
-            run.summary.accepted = sentEntries - run.rejected.count
-            run.summary.rejected = run.rejected.count
+        }
+
+        let repeats = Self.repeatedCitizens(workflowList)
+        let messageID = decoded.messageID
+
+        /// Decides and records the slice, unless an earlier delivery of the message did.
+        func write(_ slice: Range<Int>, in tx: StoreTransaction) throws -> ListSummary {
+            if try tx.hasListSlice(sender: senderKey, messageID: messageID, start: slice.lowerBound) { return ListSummary() }
+            var run = ListRun(rejected: [])
+            if !repeats.isEmpty {
+                // A repeat answers as its earlier entry did, which may be in an earlier slice.
+                for (_, data) in try tx.listSlices(sender: senderKey, messageID: messageID) {
+                    run.foreign.formUnion(try StoreBinary.decode(SliceResult.self, from: data).foreign)
+                }
+            }
+            try process(
+                slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
+                decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
+            let result = SliceResult(rejected: run.rejected, held: run.held, foreign: run.foreign.filter(slice.contains).sorted())
+            _ = try tx.recordListSlice(
+                sender: senderKey, messageID: messageID, start: slice.lowerBound, end: slice.upperBound,
+                result: try StoreBinary.encode(result), at: now)
             return run.summary
         }
+
+        /// After the last slice: the receipt for the whole list from the recorded slices, the
+        /// R3 comparison, and the slices forgotten.
+        func finish(in tx: StoreTransaction, decided: ListSummary) throws -> ListSummary {
+            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+            var held: [Int] = []
+            var covered = 0
+            for (range, data) in try tx.listSlices(sender: senderKey, messageID: messageID) {
+                guard range.lowerBound == covered else { throw ListSliceGap() }
+                covered = range.upperBound
+                let result = try StoreBinary.decode(SliceResult.self, from: data)
+                rejected += result.rejected
+                held += result.held
+            }
+            guard covered == count else { throw ListSliceGap() }
+            var summary = decided
+            // R3: a new municipal list refreshes the reports of every pair it belongs to.
+            try reconcile(municipalList: list, clinic: listClinic, decoded: decoded, in: tx, at: now, summary: &summary)
+            try answer(decoded, rejected: rejected, sentEntries: sentEntries, held: held, in: tx, at: now)
+            try tx.deleteListSlices(sender: senderKey, messageID: messageID)
+            summary.accepted = sentEntries - rejected.count
+            summary.rejected = rejected.count
+            return summary
+        }
+
+        // Several slices: their writes come one after another, and the sender's next message
+        // must not land between them (`run`).
+        if slices.count > 1 { Self.handoff?.willWriteInTurns() }
+        // What this delivery decided (a resumed list: only its own slices), for the log.
+        var decided = ListSummary()
+        for (number, slice) in slices.enumerated() {
+            busy.progress()
+            let last = number == slices.count - 1
+            let result = await self.write(key: Self.inboxKey(sender, messageID)) { tx -> ListSummary in
+                #if DEBUG
+                try options.faultInjection?(messageID)
+                #endif
+                // A copy of this message answered meanwhile: its receipt, nothing decided again.
+                if let stored = try tx.receipt(forSender: senderKey, messageID: messageID) {
+                    throw DuplicateInbound(receipt: stored)
+                }
+                let summary = try write(slice, in: tx)
+                return last ? try finish(in: tx, decided: decided.merged(summary)) : summary
+            }
+            guard case .success(let summary) = result, !last else { return await settlement(of: result, decoded) }
+            decided.merge(summary)
+        }
+        // An empty list (every entry rejected by the decoder): its receipt only.
+        return await commit(decoded) { tx in try finish(in: tx, decided: decided) }
     }
 
     /// Entries naming a citizen an earlier entry of the same list names: position → the

@@ -94,8 +94,9 @@ public final class Pipeline: Sendable {
     /// without one. So several deliveries are in hand at once: one being handled, the others
     /// waiting for their transaction to commit. Each is acked only once the transaction
     /// holding its write has committed; acks come in any order. A delivery larger than
-    /// `groupCommitMaxBytes` (a big list) is handled alone, as without group commit: once
-    /// everything before it has committed, and nothing is taken until it is settled. After a
+    /// `groupCommitMaxBytes` (a big list) starts once everything before it has committed; it
+    /// is the only big one in hand, and its sender's next message waits until it is settled,
+    /// but other senders' messages are taken meanwhile and written between its slices. After a
     /// requeue the next delivery waits `requeuePause`. After `stop()` no further delivery is
     /// taken: the transaction being written commits and its deliveries are acked; writes still
     /// waiting for a transaction are not run and their deliveries are requeued; the
@@ -105,26 +106,46 @@ public final class Pipeline: Sendable {
         Observe.consumerStarted()
         defer { Observe.consumerStopped() }
         try await withThrowingDiscardingTaskGroup { group in
+            // The big delivery in hand (at most one) and, per sender's exchange, the delivery
+            // in hand that writes in turns (a list in slices): each settled when open.
+            var big: Handoff?
+            var inTurns: [String: Handoff] = [:]
             for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
                 if stopping.isSet { break }
                 if let until = pause.withLock({ $0 }), until > .now {
                     try? await Task.sleep(until: until)
                     if stopping.isSet { break }
                 }
-                // A big one alone: after everything in hand has committed (one big list in memory).
                 let alone = delivery.body.count > options.groupCommitMaxBytes
-                if alone { await batcher.waitUntilIdle() }
+                // A sender's next message only after its list in slices is settled (a sender's
+                // messages keep their order); other senders' messages go on between the slices.
+                if let inHand = inTurns.removeValue(forKey: delivery.exchange) {
+                    await inHand.wait()
+                    if stopping.isSet { break }
+                }
+                // One big message in hand at a time (one big list in memory); it starts after
+                // everything in hand has committed.
+                if alone {
+                    if let inHand = big { await inHand.wait() }
+                    big = nil
+                    if stopping.isSet { break }
+                    await batcher.waitUntilIdle()
+                }
                 let handoff = Handoff()
+                let settled = Handoff()
                 busy.enter()
                 group.addTask { [self] in
-                    let outcome = await Self.$handoff.withValue(alone ? nil : handoff) {
+                    let outcome = await Self.$handoff.withValue(handoff) {
                         await Observe.delivery(delivery) { await handle(delivery) }
                     }
                     handoff.open()
                     settle(delivery, outcome)
                     busy.leave()
+                    settled.open()
                 }
                 await handoff.wait()
+                if handoff.writesInTurns { inTurns[delivery.exchange] = settled }
+                if alone { big = settled }
                 busy.progress()
                 if stopping.isSet { break }
             }
@@ -250,7 +271,7 @@ public final class Pipeline: Sendable {
                     code: .invalidDate, pointer: JSONPointer(["asOf"]),
                     reason: "`/asOf` is not a date the router can route by."), at: now)
             }
-            return await process(list: list, asOf: asOf, decoded: decoded, at: now)
+            return await process(list: list, asOf: asOf, decoded: decoded, at: now, sliceSize: options.listSliceSize)
         case .contactStatus:
             return await process(contactStatus: decoded, at: now)
         case .clinicList(let list):
@@ -277,6 +298,11 @@ public final class Pipeline: Sendable {
             #endif
             return try body(tx)
         }
+        return await settlement(of: result, decoded)
+    }
+
+    /// The settlement of a delivery whose last write had `result` (see `commit`).
+    func settlement(of result: Result<ListSummary, any Error>, _ decoded: DecodedMessage) async -> Settlement {
         do {
             let summary = try result.get()
             log(summary, decoded)
@@ -291,7 +317,8 @@ public final class Pipeline: Sendable {
             logger.info("stopping: not processed, requeued", metadata: ["message_id": "\(Self.loggable(decoded.messageID))"])
             return .requeue
         } catch {
-            logger.warning("processing failed; nothing committed, requeueing",
+            // A list in slices keeps the slices committed before this one: its redelivery resumes.
+            logger.warning("processing failed; this step is undone, requeueing",
                            metadata: ["message_id": "\(Self.loggable(decoded.messageID))", "error": "\(error)"])
             return .requeue
         }
@@ -680,6 +707,8 @@ public struct PipelineOptions: Sendable {
     /// A delivery with a larger body (a big list) is handled alone, as without group commit,
     /// so that only one big message is decoded and in memory at a time.
     public var groupCommitMaxBytes = 256 * 1024
+    /// Accepted entries of a municipal list decided and committed together (`Pipeline.listSliceSize`).
+    public var listSliceSize = Pipeline.listSliceSize
     var batchLimits: CommitBatcher<StoreBatchTarget, Pipeline.ListSummary>.Limits {
         .init(writes: batchLimit, duration: batchDuration)
     }

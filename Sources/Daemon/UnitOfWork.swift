@@ -133,6 +133,12 @@ struct CaseSnapshot {
 }
 
 extension Pipeline.ListSummary {
+    func merged(_ other: Pipeline.ListSummary) -> Pipeline.ListSummary {
+        var summary = self
+        summary.merge(other)
+        return summary
+    }
+
     mutating func merge(_ other: Pipeline.ListSummary) {
         accepted += other.accepted
         rejected += other.rejected

@@ -11,6 +11,9 @@ enum Schema {
         migrator.registerMigration("v2-outbox-retry-and-audit") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3-list-slices") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -149,6 +152,23 @@ enum Schema {
             as_of        TEXT NOT NULL,
             message_id   TEXT NOT NULL,
             PRIMARY KEY (side, municipality, clinic, list_kind, pseudonym)
+        ) WITHOUT ROWID;
+        """
+
+    /// A list message is decided in slices, each committed on its own: the slices of a
+    /// sender's message done so far, with what each contributes to the receipt, so a
+    /// redelivery resumes after the last committed slice (no entry decided twice) and the
+    /// receipt, written with the last slice, answers the whole list. The rows of a message
+    /// are deleted in the transaction that writes its receipt.
+    static let v3 = """
+        CREATE TABLE list_slices (
+            sender      TEXT NOT NULL,
+            message_id  TEXT NOT NULL,
+            start       INTEGER NOT NULL,
+            end         INTEGER NOT NULL,
+            result      BLOB NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (sender, message_id, start)
         ) WITHOUT ROWID;
         """
 }

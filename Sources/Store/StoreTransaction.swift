@@ -423,6 +423,59 @@ public final class StoreTransaction {
         }
     }
 
+    // MARK: list slices
+
+    /// Records that the entries `start..<end` of a sender's list message are decided and
+    /// written (in this transaction), with `result`: what the slice contributes to the receipt.
+    /// Returns `false`, writing nothing, when that slice was recorded before.
+    public func recordListSlice(
+        sender: String, messageID: String, start: Int, end: Int, result: Data, at date: Date
+    ) throws -> Bool {
+        try run("recording a list slice") {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO list_slices (sender, message_id, start, end, result, recorded_at)
+                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender, message_id, start) DO NOTHING
+                    """
+            ).execute(arguments: [sender, messageID, start, end, result, Timestamp.string(date)])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Whether the slice starting at `start` of a sender's list message is recorded.
+    public func hasListSlice(sender: String, messageID: String, start: Int) throws -> Bool {
+        try run("reading a list slice") {
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM list_slices WHERE sender = ? AND message_id = ? AND start = ?"),
+                arguments: [sender, messageID, start]) ?? false
+        }
+    }
+
+    /// The recorded slices of a sender's list message, in order of their start.
+    public func listSlices(sender: String, messageID: String) throws -> [(range: Range<Int>, result: Data)] {
+        try run("reading list slices") {
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT start, end, result FROM list_slices WHERE sender = ? AND message_id = ? ORDER BY start"),
+                arguments: [sender, messageID]
+            ).map { row in
+                let start: Int = row["start"]
+                let end: Int = row["end"]
+                return (start..<max(start, end), row["result"])
+            }
+        }
+    }
+
+    /// Forgets the slices of a sender's list message (its receipt is written).
+    @discardableResult
+    public func deleteListSlices(sender: String, messageID: String) throws -> Int {
+        try run("deleting list slices") {
+            try db.cachedStatement(sql: "DELETE FROM list_slices WHERE sender = ? AND message_id = ?")
+                .execute(arguments: [sender, messageID])
+            return db.changesCount
+        }
+    }
+
     // MARK: audit
 
     /// Appends one entry to the audit chain; returns the new head.

@@ -1,0 +1,49 @@
+import AMQP
+@testable import Daemon
+import Foundation
+import Testing
+
+/// A big list commits slice by slice (issue 15), so other senders are not held up by it,
+/// while its own sender's messages keep their order.
+extension ClientTests {
+    @Test("pipeline: a 400-entry list in slices of 50; another municipality's list sent after it is answered before it, the same municipality's next list after it")
+    func bigListLetsOthersThrough() async throws {
+        let user = Broker.user
+        let h = try await FaultHarness("slices", prefetch: 20) { options in
+            options.groupCommitMaxBytes = 16 * 1024
+            options.listSliceSize = 50
+            options.userForSender = { _ in user }
+        }
+        let run = UUID().uuidString.prefix(8)
+        let big = try FaultHarness.list((0..<400).map { ScaleWorkload.cpr(42_000 + $0) })
+        #expect(big.count > 16 * 1024, "the list is a big delivery")
+        let ids = (big: "big-\(run)", other: "other-\(run)", next: "next-\(run)")
+        try await h.send(big, type: "municipal-list", id: ids.big)
+        try await h.send(try FaultHarness.list([ScaleWorkload.cpr(42_500)], municipality: "810"), type: "municipal-list",
+                         id: ids.other, exchange: "dd.in.municipality.810")
+        try await h.send(try FaultHarness.list([ScaleWorkload.cpr(42_501)]), type: "municipal-list", id: ids.next)
+
+        func receiptSeq(_ sender: String, _ id: String) throws -> Int64? {
+            try h.store.outboxEvent(messageID: "receipt/municipality.\(sender)/\(id)")?.sequence
+        }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            if try receiptSeq("851", ids.big) != nil, try receiptSeq("810", ids.other) != nil,
+               try receiptSeq("851", ids.next) != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let seq = (big: try #require(try receiptSeq("851", ids.big)), other: try #require(try receiptSeq("810", ids.other)),
+                   next: try #require(try receiptSeq("851", ids.next)))
+        #expect(seq.other < seq.big, "810's list waited for the whole big list (receipt seq \(seq.other) > \(seq.big))")
+        #expect(seq.next > seq.big, "851's next list was answered before its big one")
+        let receipt = try #require(try h.store.receipt(forSender: "municipality.851", messageID: ids.big))
+        let json = try #require(try JSONSerialization.jsonObject(with: receipt) as? [String: Any])
+        #expect(json["status"] as? String == "ok")
+        #expect(json["acceptedEntries"] as? Int == 400)
+        #expect(try h.store.write { try $0.listSlices(sender: "municipality.851", messageID: ids.big) }.isEmpty)
+        #expect(h.pipeline.committedTransactions >= 8, "\(h.pipeline.committedTransactions) transactions")
+        #expect(try await h.collect(h.names.deadLetterQueue, quiet: .milliseconds(200)) { _ in true }.isEmpty,
+                "nothing dead-lettered")
+        await h.finish()
+    }
+}
