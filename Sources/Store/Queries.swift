@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 
@@ -170,7 +171,7 @@ enum Queries {
     // MARK: outbox
 
     static let outboxColumns =
-        "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose"
+        "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose, body_sha256"
 
     static func outboxEvent(_ row: Row) throws -> OutboxEvent {
         let messageID: String = try row.decode(atIndex: 1)
@@ -196,6 +197,7 @@ enum Queries {
         if let actor, let purpose {
             event.audit = OutboxAudit(actor: actor, pseudonym: pseudonymText.flatMap(Pseudonym.init(hex:)), purpose: purpose)
         }
+        event.bodyDigest = try row.decode(atIndex: 16)
         return event
     }
 
@@ -229,17 +231,25 @@ enum Queries {
         ).map(outboxEvent)
     }
 
+    /// Marks pending rows sent and erases their bodies, keeping each body's SHA-256 for the
+    /// idempotence check of `enqueue` (data minimisation: once the recipient has it, the
+    /// router keeps who got what in the audit trail, not the CPR and health data again).
     static func markSent(_ db: Database, messageIDs: some Sequence<String>, at: Date) throws -> Int {
+        let read = try db.cachedStatement(sql: "SELECT body FROM outbox WHERE message_id = ? AND state = 'pending'")
         let statement = try db.cachedStatement(
-            sql: "UPDATE outbox SET state = 'sent', sent_at = ? WHERE message_id = ? AND state = 'pending'")
+            sql: "UPDATE outbox SET state = 'sent', sent_at = ?, body = x'', body_sha256 = ? WHERE message_id = ? AND state = 'pending'")
         let at = Timestamp.string(at)
         var changed = 0
         for id in messageIDs {
-            try statement.execute(arguments: [at, id])
+            guard let body = try Data.fetchOne(read, arguments: [id]) else { continue }
+            try statement.execute(arguments: [at, bodyDigest(body), id])
             changed += db.changesCount
         }
         return changed
     }
+
+    /// The SHA-256 a sent row keeps of its erased body.
+    static func bodyDigest(_ body: Data) -> Data { Data(SHA256.hash(data: body)) }
 
     static func recordAttempt(_ db: Database, messageIDs: some Sequence<String>) throws {
         let statement = try db.cachedStatement(

@@ -296,8 +296,12 @@ public struct OutboxEvent: Sendable, Hashable {
     public var type: String
     public var correlationID: String?
     public var headers: [String: String]
+    /// Empty once the broker has confirmed the row: the store keeps a sent event's
+    /// SHA-256 (`bodyDigest`), not its body (the CPR and health data it carries).
     public var body: Data
     public var createdAt: Date
+    /// SHA-256 of the body of a sent row (whose `body` is erased); `nil` while pending.
+    public internal(set) var bodyDigest: Data?
     public internal(set) var state: OutboxState
     public internal(set) var attempts: Int
     public internal(set) var sentAt: Date?

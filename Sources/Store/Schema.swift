@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Versioned schema. Migrations are append-only: never edit a registered migration,
@@ -11,7 +12,14 @@ enum Schema {
         migrator.registerMigration("v2-outbox-retry-and-audit") { db in
             try db.execute(sql: v2)
         }
-        migrator.registerMigration("v3-list-slices") { db in
+        migrator.registerMigration("v3-list-slices-and-sent-bodies") { db in
+            // For the rows sent before v3 (see `v3`): the digest `Queries.bodyDigest` keeps.
+            let digest = DatabaseFunction("sha256_of_body", argumentCount: 1, pure: true) { values in
+                guard let body = Data.fromDatabaseValue(values[0]) else { return nil }
+                return Queries.bodyDigest(body)
+            }
+            db.add(function: digest)
+            defer { db.remove(function: digest) }
             try db.execute(sql: v3)
         }
         return migrator
@@ -170,5 +178,11 @@ enum Schema {
             recorded_at TEXT NOT NULL,
             PRIMARY KEY (sender, message_id, start)
         ) WITHOUT ROWID;
+
+        -- A sent event keeps the SHA-256 of its body, not the body (the CPR and health data it
+        -- carried): the recipient has it, the audit trail says who got what. Rows sent
+        -- before this migration are erased here too.
+        ALTER TABLE outbox ADD COLUMN body_sha256 BLOB;
+        UPDATE outbox SET body_sha256 = sha256_of_body(body), body = x'' WHERE state = 'sent';
         """
 }

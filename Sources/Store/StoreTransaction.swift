@@ -240,7 +240,8 @@ public final class StoreTransaction {
     // MARK: outbox
 
     /// Queues an event for publication. Idempotent: the same message id with the same
-    /// exchange, routing key, type, correlation id, headers and body returns
+    /// exchange, routing key, type, correlation id, headers and body (for a sent row, whose
+    /// body is erased: the same body's SHA-256) returns
     /// `.alreadyEnqueued` and writes nothing (a replay after a crash derives the same
     /// ids). The same id with different content throws `.conflict`: two different
     /// events must never share an id, or consumers would drop one as a duplicate.
@@ -267,7 +268,8 @@ public final class StoreTransaction {
             }
             guard stored.exchange == event.exchange, stored.routingKey == event.routingKey,
                 stored.type == event.type, stored.correlationID == event.correlationID,
-                stored.headers == event.headers, stored.body == event.body
+                stored.headers == event.headers,
+                stored.bodyDigest.map { $0 == Queries.bodyDigest(event.body) } ?? (stored.body == event.body)
             else {
                 throw StoreError(
                     .conflict,
