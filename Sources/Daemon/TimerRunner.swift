@@ -45,17 +45,21 @@ public final class TimerRunner: Sendable {
         }
     }
 
-    /// Asks `run` to return after the current pass.
+    /// Asks `run` to return: a pass in hand stops after the timer it is firing (the rest
+    /// stay due and fire on the next start), so a backlog of due timers cannot hold up a
+    /// shutdown.
     public func stop() {
         state.withLock { $0 = true }
     }
 
-    /// One pass: fires every timer due now (in batches); returns how many published or
-    /// changed their case (stale timers are marked fired but not counted).
+    var stopping: Bool { state.withLock { $0 } }
+
+    /// One pass: fires every timer due now (in batches) until `stop`; returns how many
+    /// published or changed their case (stale timers are marked fired but not counted).
     @discardableResult
     public func fireDue() -> Int {
         var fired = 0
-        while true {
+        while !stopping {
             let due: [TimerRecord]
             do {
                 due = try store.dueTimers(at: pipeline.options.clock(), limit: batchSize)
@@ -66,6 +70,7 @@ public final class TimerRunner: Sendable {
             if due.isEmpty { return fired }
             var progressed = false
             for timer in due {
+                if stopping { return fired }
                 do {
                     switch try fire(timer) {
                     case .fired: fired += 1; progressed = true
@@ -80,6 +85,7 @@ public final class TimerRunner: Sendable {
             }
             if !progressed || due.count < batchSize { return fired }
         }
+        return fired
     }
 
     enum Outcome: Equatable {
