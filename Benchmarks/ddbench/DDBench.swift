@@ -78,14 +78,7 @@ struct Main {
             exit(await Soak.main(Array(CommandLine.arguments.dropFirst(2))))
         }
         let o = parse()
-        var settings = BenchSettings()
-        let e = ProcessInfo.processInfo.environment
-        settings.host = e["DDR_AMQP_HOST"] ?? settings.host
-        settings.port = e["DDR_AMQP_PORT"].flatMap(Int.init) ?? settings.port
-        settings.vhost = e["DDR_AMQP_VHOST"] ?? settings.vhost
-        settings.user = e["DDR_AMQP_USER"] ?? settings.user
-        settings.password = e["DDR_AMQP_PASSWORD"] ?? settings.password
-        settings.senderPassword = e["DDBENCH_SENDER_PASSWORD"] ?? settings.senderPassword
+        let settings = BenchSettings.fromEnvironment()
         let env = Environment(settings: settings, ddrouter: o.ddrouter, relay: o.relay, work: o.work)
         do {
             try FileManager.default.createDirectory(at: o.work, withIntermediateDirectories: true)

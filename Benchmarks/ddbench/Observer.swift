@@ -13,6 +13,19 @@ struct BenchSettings: Sendable {
     var senderPassword = "ddbench-sender"
     var prefetch = 200
 
+    /// The defaults, overridden by the broker variables `scripts/broker.sh env` prints
+    /// (`DDR_AMQP_*`) and the sender password bench.sh and soak.sh set (`DDBENCH_SENDER_PASSWORD`).
+    static func fromEnvironment(_ e: [String: String] = ProcessInfo.processInfo.environment) -> BenchSettings {
+        var settings = BenchSettings()
+        settings.host = e["DDR_AMQP_HOST"] ?? settings.host
+        settings.port = e["DDR_AMQP_PORT"].flatMap(Int.init) ?? settings.port
+        settings.vhost = e["DDR_AMQP_VHOST"] ?? settings.vhost
+        settings.user = e["DDR_AMQP_USER"] ?? settings.user
+        settings.password = e["DDR_AMQP_PASSWORD"] ?? settings.password
+        settings.senderPassword = e["DDBENCH_SENDER_PASSWORD"] ?? settings.senderPassword
+        return settings
+    }
+
     func amqp(name: String, user: String? = nil) -> AMQPConfiguration {
         AMQPConfiguration(
             endpoints: [.init(host: host, port: port)], vhost: vhost,

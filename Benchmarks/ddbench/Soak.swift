@@ -82,14 +82,7 @@ enum Soak {
             FileHandle.standardError.write(Data(usage.utf8))
             return 2
         }
-        var settings = BenchSettings()
-        let e = ProcessInfo.processInfo.environment
-        settings.host = e["DDR_AMQP_HOST"] ?? settings.host
-        settings.port = e["DDR_AMQP_PORT"].flatMap(Int.init) ?? settings.port
-        settings.vhost = e["DDR_AMQP_VHOST"] ?? settings.vhost
-        settings.user = e["DDR_AMQP_USER"] ?? settings.user
-        settings.password = e["DDR_AMQP_PASSWORD"] ?? settings.password
-        settings.senderPassword = e["DDBENCH_SENDER_PASSWORD"] ?? settings.senderPassword
+        let settings = BenchSettings.fromEnvironment()
         do {
             return try await SoakRun(options: o, settings: settings).run()
         } catch {
