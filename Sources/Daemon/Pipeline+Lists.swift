@@ -138,7 +138,7 @@ extension Pipeline {
                 slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
                 decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
             let result = SliceResult(rejected: run.rejected, held: run.held, foreign: run.foreign.filter(slice.contains).sorted())
-            _ = try tx.recordListSlice(
+            try tx.recordListSlice(
                 sender: senderKey, messageID: messageID, start: slice.lowerBound, end: slice.upperBound,
                 result: try StoreBinary.encode(result), at: now)
             return run.summary
@@ -176,10 +176,7 @@ extension Pipeline {
         for (number, slice) in slices.enumerated() {
             busy.progress()
             let last = number == slices.count - 1
-            let result = await self.write(key: Self.inboxKey(sender, messageID)) { tx -> ListSummary in
-                #if DEBUG
-                try options.faultInjection?(messageID)
-                #endif
+            let result = await self.write(decoded) { tx -> ListSummary in
                 // A copy of this message answered meanwhile: its receipt, nothing decided again.
                 if let stored = try tx.receipt(forSender: senderKey, messageID: messageID) {
                     throw DuplicateInbound(receipt: stored)

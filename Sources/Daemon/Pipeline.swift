@@ -292,13 +292,20 @@ public final class Pipeline: Sendable {
     /// (a racing copy) gets its stored receipt again; anything else rolls back this message's
     /// writes alone and requeues (a transient store failure after the in-process retries).
     func commit(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async -> Settlement {
-        let result = await write(key: Self.inboxKey(decoded.sender, decoded.messageID)) { tx in
+        await settlement(of: await write(decoded, body), decoded)
+    }
+
+    /// One store write of the delivery of `decoded` (keyed by its sender's message_id, with
+    /// the DEBUG fault injection), without settling it: `commit`, or one slice of a list.
+    func write(_ decoded: DecodedMessage, _ body: (StoreTransaction) throws -> ListSummary) async
+        -> Result<ListSummary, any Error>
+    {
+        await write(key: Self.inboxKey(decoded.sender, decoded.messageID)) { tx in
             #if DEBUG
             try options.faultInjection?(decoded.messageID)
             #endif
             return try body(tx)
         }
-        return await settlement(of: result, decoded)
     }
 
     /// The settlement of a delivery whose last write had `result` (see `commit`).

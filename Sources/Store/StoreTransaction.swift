@@ -429,18 +429,17 @@ public final class StoreTransaction {
 
     /// Records that the entries `start..<end` of a sender's list message are decided and
     /// written (in this transaction), with `result`: what the slice contributes to the receipt.
-    /// Returns `false`, writing nothing, when that slice was recorded before.
+    /// The caller has checked `hasListSlice` in the same transaction.
     public func recordListSlice(
         sender: String, messageID: String, start: Int, end: Int, result: Data, at date: Date
-    ) throws -> Bool {
+    ) throws {
         try run("recording a list slice") {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO list_slices (sender, message_id, start, end, result, recorded_at)
-                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender, message_id, start) DO NOTHING
+                    VALUES (?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [sender, messageID, start, end, result, Timestamp.string(date)])
-            return db.changesCount > 0
         }
     }
 
