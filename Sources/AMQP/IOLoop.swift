@@ -30,9 +30,11 @@ final class IOLoop: @unchecked Sendable {
     private var staleSettles = 0
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Body bytes of the deliveries handed to consumers and not yet settled, by delivery tag
-    /// (current consume channel only), and their sum: `config.consumerByteLimit`.
+    /// (current consume channel only), their sum, and the largest of them (its tag and size):
+    /// `config.consumerByteLimit` counts the sum without the largest.
     private var unsettled: [UInt64: Int] = [:]
     private var unsettledBytes = 0
+    private var largestUnsettled: (tag: UInt64, bytes: Int)?
     private var readingPaused = false
     private var lastHeartbeatSent = ContinuousClock.now
     private var rng = SystemRandomNumberGenerator()
@@ -377,16 +379,20 @@ final class IOLoop: @unchecked Sendable {
             if pause { lastHeartbeatSent = .now }
             logger.info(pause ? "reading deliveries paused: consumers hold the byte limit" : "reading deliveries resumed", metadata: [
                 "amqp.unsettled.bytes": "\(unsettledBytes)", "amqp.unsettled.deliveries": "\(unsettled.count)",
+                "amqp.unsettled.largest_bytes": "\(largestUnsettled?.bytes ?? 0)",
                 "amqp.consumer.byte_limit": "\(config.consumerByteLimit ?? 0)",
             ])
         }
         return pause
     }
 
-    /// Consumers hold more unsettled body bytes than `config.consumerByteLimit` and no
-    /// publish awaits a confirm (which would come on this connection): read no further frame.
+    /// Consumers hold more unsettled body bytes than `config.consumerByteLimit`, not counting
+    /// the largest delivery they hold, and no publish awaits a confirm (which would come on
+    /// this connection): read no further frame. The largest is left out so that one big
+    /// message being worked on (a list in slices) does not stop every other delivery behind it.
     private var holdReading: Bool {
-        config.consumerByteLimit.map { unsettledBytes > $0 } == true && inFlight.isEmpty && queuedHead == queued.count
+        config.consumerByteLimit.map { unsettledBytes - (largestUnsettled?.bytes ?? 0) > $0 } == true
+            && inFlight.isEmpty && queuedHead == queued.count
     }
 
     /// While reading is paused rabbitmq-c sends no heartbeats (it does so only inside its
@@ -408,6 +414,7 @@ final class IOLoop: @unchecked Sendable {
     private func resetUnsettled() {
         unsettled.removeAll()
         unsettledBytes = 0
+        largestUnsettled = nil
     }
 
     private func nextPollTimeout(idle: Int32) -> Int32 {
@@ -521,6 +528,7 @@ final class IOLoop: @unchecked Sendable {
         if config.consumerByteLimit != nil {
             unsettled[tagValue] = delivery.body.count
             unsettledBytes += delivery.body.count
+            if delivery.body.count > largestUnsettled?.bytes ?? -1 { largestUnsettled = (tagValue, delivery.body.count) }
         }
         consumer.continuation.yield(delivery)
     }
@@ -659,6 +667,10 @@ final class IOLoop: @unchecked Sendable {
             }
         } else if let bytes = unsettled.removeValue(forKey: tag) {
             unsettledBytes -= bytes
+        }
+        // The largest settled: find the next largest (at most `prefetch` entries).
+        if let largest = largestUnsettled, unsettled[largest.tag] == nil {
+            largestUnsettled = unsettled.max { $0.value < $1.value }.map { ($0.key, $0.value) }
         }
     }
 

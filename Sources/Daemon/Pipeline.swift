@@ -96,7 +96,8 @@ public final class Pipeline: Sendable {
     /// holding its write has committed; acks come in any order. A delivery larger than
     /// `groupCommitMaxBytes` (a big list) starts once everything before it has committed; it
     /// is the only big one in hand, and its sender's next message waits until it is settled,
-    /// but other senders' messages are taken meanwhile and written between its slices. After a
+    /// but other senders' messages are taken meanwhile (from the start: while it is decoded)
+    /// and written before its first slice and between its slices. After a
     /// requeue the next delivery waits `requeuePause`. After `stop()` no further delivery is
     /// taken: the transaction being written commits and its deliveries are acked; writes still
     /// waiting for a transaction are not run and their deliveries are requeued; the
@@ -142,6 +143,13 @@ public final class Pipeline: Sendable {
                     settle(delivery, outcome)
                     busy.leave()
                     settled.open()
+                }
+                if alone {
+                    // A big delivery takes seconds to decode before its first write: others
+                    // go on meanwhile, as between a list's slices; its sender's next message
+                    // still waits until it is settled.
+                    handoff.willWriteInTurns()
+                    handoff.open()
                 }
                 await handoff.wait()
                 if handoff.writesInTurns { inTurns[delivery.exchange] = settled }

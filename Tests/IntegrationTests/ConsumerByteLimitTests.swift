@@ -24,7 +24,8 @@ extension ClientTests {
         _ = try await publishAll(publisher, queue: queue, ids: ids) { id in Data(repeating: UInt8(id.utf8.last!), count: size) }
 
         var config = Broker.configuration(name: queue + ".sub", heartbeat: .seconds(2))
-        config.consumerByteLimit = 1024 * 1024  // 2 bodies fit, the 3rd crosses it
+        // The largest held is not counted: 3 bodies fit besides it, the 4th crosses the limit.
+        config.consumerByteLimit = 1024 * 1024
         let consumer = AMQPClient(configuration: config, topology: .singleQueue(queue), logger: testLogger("bytelimit.sub"))
         let (events, follower) = EventLog.follow(consumer)
         consumer.start()
@@ -34,12 +35,12 @@ extension ClientTests {
             for try await d in consumer.consume(queue: queue, prefetch: 10) { await box.add(d) }
         }
 
-        // The third delivery crosses 1 MiB: reading stops there, although the broker has sent
-        // all six (prefetch 10). 10 s is five 2 s heartbeat intervals: the broker
-        // would close a connection that sent nothing for that long.
-        #expect(await eventually(within: .seconds(10)) { await box.count >= 3 })
+        // The fourth delivery crosses 1 MiB besides the largest: reading stops there, although
+        // the broker has sent all six (prefetch 10). 10 s is five 2 s heartbeat intervals: the
+        // broker would close a connection that sent nothing for that long.
+        #expect(await eventually(within: .seconds(10)) { await box.count >= 4 })
         try await Task.sleep(for: .seconds(10))
-        #expect(await box.count == 3, "read on past the byte limit")
+        #expect(await box.count == 4, "read on past the byte limit")
         // The client reads nothing now, so it would not notice a close: ask the broker.
         #expect(try Broker.connectionPID(named: queue + ".sub") != nil,
                 "the broker closed the paused connection: no heartbeats from the client?")
@@ -74,5 +75,54 @@ extension ClientTests {
         await consumer.close()
         await publisher.close()
         follower.cancel()
+    }
+}
+
+extension ClientTests {
+    @Test("9b: one delivery bigger than the byte limit does not stop the small ones behind it (a big list in hand leaves room for other senders)")
+    func consumerByteLimitLeavesTheLargestOut() async throws {
+        let queue = Broker.unique("it.bytelimit.big")
+        let publisher = AMQPClient(configuration: Broker.configuration(name: queue + ".pub"), topology: .singleQueue(queue),
+                                   logger: testLogger("bytelimit.big.pub"))
+        publisher.start()
+        try await publisher.waitUntilConnected(timeout: .seconds(15))
+        // One 3 MiB body first, then eight of 100 KiB (800 KiB besides the big one: under 1 MiB).
+        let ids = ["big"] + (0..<8).map { "small-\($0)" }
+        _ = try await publishAll(publisher, queue: queue, ids: ids, window: 1) { id in
+            Data(repeating: 1, count: id == "big" ? 3 * 1024 * 1024 : 100 * 1024)
+        }
+
+        var config = Broker.configuration(name: queue + ".sub")
+        config.consumerByteLimit = 1024 * 1024
+        let consumer = AMQPClient(configuration: config, topology: .singleQueue(queue), logger: testLogger("bytelimit.big.sub"))
+        consumer.start()
+        try await consumer.waitUntilConnected(timeout: .seconds(15))
+        let box = DeliveryBox()
+        let reader = Task {
+            for try await d in consumer.consume(queue: queue, prefetch: 20) { await box.add(d) }
+        }
+        // Nothing is settled: the big one stays in hand, and every small one is still read.
+        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count },
+                "a delivery bigger than the limit stopped the reading of the small ones behind it")
+        let held = await box.deliveries
+        #expect(held.compactMap(\.properties.messageID) == ids)
+
+        // A second big one is read whole, and then the limit holds: besides the largest, 3 MiB
+        // more is over it, so the small one published after it waits until something is settled.
+        _ = try await publishAll(publisher, queue: queue, ids: ["big-2", "after"], window: 1) { id in
+            Data(repeating: 2, count: id == "big-2" ? 3 * 1024 * 1024 : 100 * 1024)
+        }
+        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 1 })
+        try await Task.sleep(for: .seconds(2))
+        #expect(await box.count == ids.count + 1, "read on past the byte limit with two big deliveries held")
+        consumer.ack(held[0].tag)
+        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 2 }, "settling the big one did not resume reading")
+        for d in await box.deliveries.dropFirst() { consumer.ack(d.tag) }
+
+        await consumer.stopConsuming()
+        reader.cancel()
+        _ = try await publisher.admin(.deleteQueue(queue))
+        await consumer.close()
+        await publisher.close()
     }
 }
