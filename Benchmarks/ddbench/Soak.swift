@@ -239,7 +239,10 @@ final class SoakRun: Sendable {
         var clockOffset: Double = 0
         var datesOffset: Double = 0
         var nextList = 0
-        var nextReferral = 20_000_000
+        /// Citizen indexes: lists from 0, referrals from `firstReferral`, workflow B and the
+        /// probe above those.
+        static let firstReferral = 20_000_000
+        var nextReferral = firstReferral
         var nextWorkflowB = 25_000_000
         var nextProbe = 30_000_000
         var lastArrival = now()
@@ -471,7 +474,7 @@ final class SoakRun: Sendable {
                         // A list citizen's consent covers both directions, so the municipality
                         // gets the handover too; a referral's (and the probe's, indexes from
                         // 20,000,000) covers municipality-to-region only, and it does not.
-                        if i < 20_000_000 { expect(&s, Q.inbox851, "handover", cpr) }
+                        if i < State.firstReferral { expect(&s, Q.inbox851, "handover", cpr) }
                         expect(&s, Q.cv, "handover", cpr)
                         sent(&s, "treatment-started", items: 1)
                         actions.append(Action(role: .journal, type: "treatment-started", id: id, body: body(#""caseId":""# + caseID
