@@ -78,12 +78,23 @@ public final class Store: Sendable {
     public let path: String
     let pool: DatabasePool  // internal: StoreGauges.swift reads it
     private let key: KeyBytes
-    private let outboxObserver = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The observer sits in the mutex inside a class, never as a bare function value:
+    /// with Swift 6.3, reading an optional `@Sendable () -> Void` out of a `Mutex` with
+    /// `withLock { $0 }` wrapped the stored closure in one more reabstraction thunk on every
+    /// call. Each commit then leaked 32 bytes and made the next call one frame deeper, so
+    /// a daemon that had committed about a million times would overflow its stack
+    /// (`Tests/StoreTests/OutboxObserverTests.swift`).
+    private final class OutboxObserver: Sendable {
+        let call: @Sendable () -> Void
+        init(_ call: @escaping @Sendable () -> Void) { self.call = call }
+    }
+    private let outboxObserver = Mutex<OutboxObserver?>(nil)
 
     /// Called after every committed `write` that enqueued an outbox row, on the writing
     /// thread (keep it short): the outbox relay wakes up instead of polling.
     public func observeOutbox(_ observer: @escaping @Sendable () -> Void) {
-        outboxObserver.withLock { $0 = observer }
+        let box = OutboxObserver(observer)
+        outboxObserver.withLock { $0 = box }
     }
 
     /// Opens (creating when missing) and migrates the store.
@@ -205,7 +216,7 @@ public final class Store: Sendable {
                 return (try body(tx), tx.enqueued)
             }
         }
-        if enqueued, let observer = outboxObserver.withLock({ $0 }) { observer() }
+        if enqueued, let observer = outboxObserver.withLock({ $0 }) { observer.call() }
         return result
     }
 
