@@ -15,6 +15,9 @@ public import Logging
 /// - `logging.level` (`info`): `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
 /// - `metrics.sample_seconds` (5): how often the outbox depth, open timers, broker queue
 ///   depths and the store's writability are sampled (1-300).
+/// - `memory.trim_seconds` (30): how often the daemon hands the allocator's free pages back
+///   to the kernel (glibc `malloc_trim`), 0 = never (0-3600). Without it the pages freed
+///   after a burst stay counted in the daemon's RSS (docs/performance.md, section 4).
 ///
 /// The key of the citizen pseudonym in log lines is not configured here: it is the store's
 /// pseudonym key, derived from the `store-key` credential (`StoreKeys`), so a log line's
@@ -33,16 +36,19 @@ public struct ObservabilitySettings: Sendable, Equatable {
     public var logFormat: LogFormat
     public var logLevel: Logger.Level
     public var sampleInterval: Duration
+    /// How often free heap pages go back to the kernel; nil: never (`memory.trim_seconds: 0`).
+    public var trimInterval: Duration?
 
     public init(
         bindHost: String? = "127.0.0.1", bindPort: Int = 9464, logFormat: LogFormat = .json,
-        logLevel: Logger.Level = .info, sampleInterval: Duration = .seconds(5)
+        logLevel: Logger.Level = .info, sampleInterval: Duration = .seconds(5), trimInterval: Duration? = .seconds(30)
     ) {
         self.bindHost = bindHost
         self.bindPort = bindPort
         self.logFormat = logFormat
         self.logLevel = logLevel
         self.sampleInterval = sampleInterval
+        self.trimInterval = trimInterval
     }
 
     /// Loads the configuration at `path` with the overrides in `environment`; throws
@@ -83,6 +89,8 @@ public struct ObservabilitySettings: Sendable, Equatable {
                 "logging.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\"")
         }
         settings.sampleInterval = .seconds(r.int("metrics.sample_seconds", default: 5, range: 1...300))
+        let trim = r.int("memory.trim_seconds", default: 30, range: 0...3600)
+        settings.trimInterval = trim == 0 ? nil : .seconds(trim)
         return settings
     }
 
@@ -143,5 +151,6 @@ extension ObservabilitySettings: ConfigKeyContributor {
         .init("logging.format", default: LogFormat.json.rawValue),
         .init("logging.level", default: Logger.Level.info.rawValue),
         .init("metrics.sample_seconds", default: "5"),
+        .init("memory.trim_seconds", default: "30"),
     ]
 }

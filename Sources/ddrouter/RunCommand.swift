@@ -169,6 +169,8 @@ struct RunCommand: AsyncParsableCommand {
         publisher.start()
         service.start()
         monitor.start()
+        let trimmer = observability.trimInterval.map(MemoryTrimmer.init(interval:))
+        trimmer?.start()
         logger.info("ddrouter started", metadata: [
             "amqp.endpoints": "\(settings.amqp.endpoints.map(\.description).joined(separator: ","))",
             "amqp.vhost": "\(settings.amqp.vhost)", "ddrouter.version": "\(BuildInfo.version)",
@@ -228,6 +230,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         readiness.cancel()
         await monitor.stop()
+        trimmer?.stop()
         await service.shutdown(client: client, flushTimeout: .seconds(flushSeconds))
         await client.close()
         await publisher.close()

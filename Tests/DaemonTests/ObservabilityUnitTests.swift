@@ -26,6 +26,10 @@ struct ObservabilityUnitTests {
         let off = try await ObservabilitySettings.load(
             path: DaemonSettingsTests.shippedConfig, environment: ["DDROUTER_HTTP_BIND": "off"])
         #expect(off.bindHost == nil)
+        #expect(off.trimInterval == .seconds(30), "the allocator's free pages go back every 30 s unless told otherwise")
+        let never = try await ObservabilitySettings.load(
+            path: DaemonSettingsTests.shippedConfig, environment: ["DDROUTER_MEMORY_TRIM_SECONDS": "0"])
+        #expect(never.trimInterval == nil)
         let check = await ConfigCheck.run(
             path: DaemonSettingsTests.shippedConfig,
             environment: ["DDROUTER_HTTP_BIND": "off", "DDROUTER_LOGGING_FORMAT": "text"])
@@ -34,6 +38,7 @@ struct ObservabilityUnitTests {
         #expect(check.effective.contains("logging.format = text  # env DDROUTER_LOGGING_FORMAT"))
         #expect(check.effective.contains("logging.level = info"))
         #expect(check.effective.contains("metrics.sample_seconds = 5"))
+        #expect(check.effective.contains("memory.trim_seconds = 30"))
     }
 
     /// A bad value is one problem line from `check-config` (exit 78) that names the key, and
@@ -49,6 +54,7 @@ struct ObservabilityUnitTests {
         ("DDROUTER_LOGGING_FORMAT", "xml", "logging.format must be json or text, got \"xml\""),
         ("DDROUTER_LOGGING_LEVEL", "loud", "logging.level must be one of trace, debug, info, notice, warning, error, critical"),
         ("DDROUTER_METRICS_SAMPLE_SECONDS", "0", "metrics.sample_seconds must be 1-300, got 0"),
+        ("DDROUTER_MEMORY_TRIM_SECONDS", "-1", "memory.trim_seconds must be 0-3600, got -1"),
     ])
     func badValuesAreOneClearLine(variable: String, value: String, problem: String) async throws {
         let check = await ConfigCheck.run(path: DaemonSettingsTests.shippedConfig, environment: [variable: value])
