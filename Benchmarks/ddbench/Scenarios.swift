@@ -246,6 +246,10 @@ enum Scenarios {
                     return answered != nil
                 }
                 sample.latencies.append(((answered ?? now()) - t1).ms)
+                // Each probe on its own line (wall-clock time of the send), to set beside the
+                // daemon's "message processed" line for sender municipality.810.
+                log("fair probe \(probe): sent \(f(Date().timeIntervalSince1970 - ((answered ?? now()) - t1).s, 3)), "
+                    + "receipt after \(f(((answered ?? now()) - t1).ms, 1)) ms")
             }
             try await wait(rig, stall: 120) { o.count(Q.inbox851, "receipt") >= 1 }
             sample.wall = ((bigDone ?? now()) - t0).s
