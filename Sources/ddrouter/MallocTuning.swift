@@ -42,7 +42,7 @@ final class MemoryTrimmer: Sendable {
                 _ = malloc_trim(0)
             }
         }
-        thread.name = "ddrouter.malloc-trim"
+        thread.name = "ddr-malloc-trim"  // at most 15 characters: a longer name is not set (pthread)
         thread.start()
     }
 
