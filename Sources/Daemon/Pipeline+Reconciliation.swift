@@ -83,10 +83,16 @@ extension Pipeline {
             cprs[pseudonym] = citizen.cpr
             if let consent = citizen.consent { consents[CitizenKey(pseudonym.hex)] = consent }
         }
+        // The clinic's side first: without a clinic list of the pair there is nothing to
+        // compare, and the municipality's side (every citizen its lists ever named for the
+        // pair) is not read at all. Read first, it made every municipal list load all its
+        // predecessors' members: in the soak, with no clinic lists, tens of MB a list after
+        // an hour, and CPU growing with it.
+        let clinical = try tx.listMembers(side: .clinic, municipality: municipality, clinics: [clinic], listKind: kind)
+        guard !clinical.isEmpty else { return }
         let municipal = try tx.listMembers(
             side: .municipality, municipality: municipality, clinics: [clinic, ""], listKind: kind)
-        let clinical = try tx.listMembers(side: .clinic, municipality: municipality, clinics: [clinic], listKind: kind)
-        guard !municipal.isEmpty, !clinical.isEmpty else { return }
+        guard !municipal.isEmpty else { return }
         // What the cases know: the CPR (to name a citizen) and the recorded consent (R4).
         for member in municipal + clinical where caseIDs[member.pseudonym] == nil {
             let caseID = Self.caseID(member.pseudonym)
