@@ -269,7 +269,7 @@ public final class StoreTransaction {
             guard stored.exchange == event.exchange, stored.routingKey == event.routingKey,
                 stored.type == event.type, stored.correlationID == event.correlationID,
                 stored.headers == event.headers,
-                stored.bodyDigest.map { $0 == Queries.bodyDigest(event.body) } ?? (stored.body == event.body)
+                stored.bodyDigest.map({ $0 == Queries.bodyDigest(event.body) }) ?? (stored.body == event.body)
             else {
                 throw StoreError(
                     .conflict,
