@@ -245,11 +245,12 @@ enum Scenarios {
                     if answered == nil, o.count(Q.inbox810, "receipt") >= probe + 1 { answered = now() }
                     return answered != nil
                 }
-                sample.latencies.append(((answered ?? now()) - t1).ms)
+                let latency = (answered ?? now()) - t1
+                sample.latencies.append(latency.ms)
                 // Each probe on its own line (wall-clock time of the send), to set beside the
                 // daemon's "message processed" line for sender municipality.810.
-                log("fair probe \(probe): sent \(f(Date().timeIntervalSince1970 - ((answered ?? now()) - t1).s, 3)), "
-                    + "receipt after \(f(((answered ?? now()) - t1).ms, 1)) ms")
+                log("fair probe \(probe): sent \(f(Date().timeIntervalSince1970 - latency.s, 3)), "
+                    + "receipt after \(f(latency.ms, 1)) ms")
             }
             try await wait(rig, stall: 120) { o.count(Q.inbox851, "receipt") >= 1 }
             sample.wall = ((bigDone ?? now()) - t0).s
