@@ -17,7 +17,7 @@ public import Logging
 ///   depths and the store's writability are sampled (1-300).
 /// - `memory.trim_seconds` (30): how often the daemon hands the allocator's free pages back
 ///   to the kernel (glibc `malloc_trim`), 0 = never (0-3600). Without it the pages freed
-///   after a burst stay counted in the daemon's RSS (docs/performance.md, section 4).
+///   after a burst stay counted in the daemon's RSS (docs/operations.md, "Soak").
 ///
 /// The key of the citizen pseudonym in log lines is not configured here: it is the store's
 /// pseudonym key, derived from the `store-key` credential (`StoreKeys`), so a log line's
