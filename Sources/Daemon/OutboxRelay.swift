@@ -7,8 +7,10 @@ import Synchronization
 /// Publishes the store's pending outbox rows with publisher confirms and marks them sent
 /// only when the broker has confirmed them.
 ///
-/// Each round takes up to `batchSize` rows that are due (never-tried rows first in enqueue
-/// order, then retried rows whose back-off has passed) and publishes them in that order, all
+/// Each round takes up to `batchSize` rows that are due (receipts first, so a waiting sender
+/// is answered ahead of a big list's queued events; within receipts and within the rest,
+/// never-tried rows first in enqueue order, then retried rows whose back-off has passed:
+/// `Store.dueOutbox`) and publishes them in that order, all
 /// in flight at once on the confirm channel (`AMQPClient.publish(batch:)`), so events for one
 /// case reach a queue in the order they were recorded. Only a row that failed on its own and
 /// backs off can be overtaken by later rows. The confirmed ones are marked sent, each with its

@@ -22,6 +22,9 @@ enum Schema {
             defer { db.remove(function: digest) }
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4-outbox-receipts-first") { db in
+            try db.execute(sql: v4)
+        }
         return migrator
     }
 
@@ -184,5 +187,11 @@ enum Schema {
         -- before this migration are erased here too.
         ALTER TABLE outbox ADD COLUMN body_sha256 BLOB;
         UPDATE outbox SET body_sha256 = sha256_of_body(body), body = x'' WHERE state = 'sent';
+        """
+
+    /// The relay sends due receipts before other rows (`Queries.dueOutbox`): this index finds
+    /// them without reading past the events a big list has queued.
+    static let v4 = """
+        CREATE INDEX outbox_due_receipts ON outbox (next_attempt_at, seq) WHERE state = 'pending' AND type = 'receipt';
         """
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import Store
@@ -25,6 +26,43 @@ struct OutboxRetryTests {
         #expect(try store.outboxEvent(messageID: "a")?.nextAttemptAt == t(55), "capped at maxDelay")
         // Everything pending is still listed for operators and shutdown checks.
         #expect(try store.pendingOutbox(limit: 10).count == 3)
+    }
+
+    @Test("due receipts go before the other rows; the rest keep their enqueue order")
+    func receiptsFirst() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        func receipt(_ id: String) -> OutboxEvent {
+            var row = event(id)
+            row.type = "receipt"
+            row.routingKey = "municipality.810.receipt"
+            return row
+        }
+        try store.write { tx in
+            for id in ["e1", "e2", "e3"] { _ = try tx.enqueue(event(id)) }
+            _ = try tx.enqueue(receipt("r1"))
+            _ = try tx.enqueue(event("e4"))
+            _ = try tx.enqueue(receipt("r2"))
+        }
+        #expect(try store.dueOutbox(at: t(0), limit: 10).map(\.messageID) == ["r1", "r2", "e1", "e2", "e3", "e4"])
+        #expect(try store.dueOutbox(at: t(0), limit: 3).map(\.messageID) == ["r1", "r2", "e1"])
+        #expect(try store.dueOutbox(at: t(0), limit: 1).map(\.messageID) == ["r1"])
+        // A receipt that backs off waits for its time like any row, and is then first again.
+        try store.recordFailedPublish(messageIDs: ["r1"], at: t(0), baseDelay: 10, maxDelay: 25)
+        #expect(try store.dueOutbox(at: t(0), limit: 10).map(\.messageID) == ["r2", "e1", "e2", "e3", "e4"])
+        #expect(try store.dueOutbox(at: t(10), limit: 10).map(\.messageID) == ["r2", "r1", "e1", "e2", "e3", "e4"])
+        // Each query reads its index in order (no backlog read or sorted); receipts their own.
+        let plan = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Queries.dueOutboxSQL(receipts: true), arguments: ["x", 1])
+                .map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
+        }
+        #expect(plan.contains("outbox_due_receipts"), "query plan: \(plan)")
+        let others = try store.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Queries.dueOutboxSQL(receipts: false), arguments: ["x", 1])
+                .map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
+        }
+        #expect(others.contains("outbox_due"), "query plan: \(others)")
+        #expect(!(plan + others).contains("TEMP B-TREE"), "a round sorts no backlog: \(plan); \(others)")
     }
 
     @Test("confirmSent marks each row sent with one sent audit entry, once")
