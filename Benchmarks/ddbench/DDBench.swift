@@ -216,11 +216,15 @@ struct Main {
         }
         if o.only.contains("fair") {
             let q = o.queueTypes.first ?? "quorum"
-            let entries = min(chunk, o.quick ? 20_000 : 50_000)
-            let s = try await Scenarios.fair(env, queueType: q, entries: entries, probes: 20, run: "f")
+            // 50,000 entries are over one message's body limit: the list goes as messages of at
+            // most `chunk` entries, published together, as a municipality would send it.
+            let entries = o.quick ? min(chunk, 20_000) : 50_000
+            let messages = Int((Double(entries) / Double(chunk)).rounded(.up))
+            let s = try await Scenarios.fair(env, queueType: q, entries: entries, chunk: chunk, probes: 20, run: "f")
             let waits = Stat(values: s.latencies.isEmpty ? [0] : s.latencies)
-            log("fair: \(s.latencies.count) one-entry lists of 810 answered after p50 \(f(waits.percentile(0.5), 1)) ms, max \(f(waits.max, 1)) ms; the \(entries)-entry list of 851 took \(f(s.wall, 2)) s; \(s.note)")
-            row("another municipality's one-entry list, published while a \(entries)-entry list is processed, \(q): answered within (p99 of \(s.latencies.count))",
+            let what = messages == 1 ? "\(entries)-entry list" : "\(entries)-entry list (\(messages) messages of ≤ \(chunk))"
+            log("fair: \(s.latencies.count) one-entry lists of 810 answered after p50 \(f(waits.percentile(0.5), 1)) ms, max \(f(waits.max, 1)) ms; the \(what) of 851 took \(f(s.wall, 2)) s; \(s.note)")
+            row("another municipality's one-entry list, published while a \(what) is processed, \(q): answered within (p99 of \(s.latencies.count))",
                 f(waits.percentile(0.99), 1) + " ms", "p50 \(f(waits.percentile(0.5), 1)) ms; the big list took \(f(s.wall, 1)) s",
                 "≤ 2 s: " + verdict(!s.latencies.isEmpty && waits.percentile(0.99) <= 2000))
         }

@@ -216,12 +216,14 @@ enum Scenarios {
         }.withStore(directory, entries: entries)
     }
 
-    /// Fairness: a one-message list of `entries` citizens of 851, and while it is processed
-    /// up to `probes` one-entry lists of municipality 810, one at a time, a second apart,
-    /// the first 1 s after the big list: how long each probe's receipt takes (`latencies`),
-    /// against the big list's wall time (`wall`). The journal does not answer: only the lists
+    /// Fairness: a list of `entries` citizens of 851 (messages of at most `chunk` entries,
+    /// published together), and while it is processed up to `probes` one-entry lists of
+    /// municipality 810, one at a time, a second apart, the first 1 s after the big list: how
+    /// long each probe's receipt takes (`latencies`), against the big list's wall time
+    /// (`wall`: until its last message's receipt). The journal does not answer: only the lists
     /// are processed.
-    static func fair(_ env: Environment, queueType: String, entries: Int, probes: Int, run: String) async throws -> Sample {
+    static func fair(_ env: Environment, queueType: String, entries: Int, chunk: Int, probes: Int,
+                     run: String) async throws -> Sample {
         let rig = try await rig(env, queueType: queueType, answer: false, batch: 500,
                                 directory: env.work.appendingPathComponent("fair-\(run)"), run: run)
         return try await closing(rig) {
@@ -230,18 +232,21 @@ enum Scenarios {
             let small = try await municipality(env, code: "810")
             let o = rig.observer
             let t0 = now()
-            try await send(big, type: "municipal-list", id: "bench-fair-\(run)-big", body: Citizens.list(0..<entries))
+            let parts = stride(from: 0, to: entries, by: chunk).map { $0..<min($0 + chunk, entries) }
+            for (i, part) in parts.enumerated() {
+                try await send(big, type: "municipal-list", id: "bench-fair-\(run)-big-\(i)", body: Citizens.list(part))
+            }
             var bigDone: ContinuousClock.Instant?
             for probe in 0..<probes {
                 try await Task.sleep(for: .seconds(1))
-                if o.count(Q.inbox851, "receipt") >= 1 { break }
+                if o.count(Q.inbox851, "receipt") >= parts.count { break }
                 let t1 = now()
                 try await send(small, type: "municipal-list", id: "bench-fair-\(run)-probe-\(probe)",
                                body: Citizens.list((entries + probe)..<(entries + probe + 1), municipality: "810"),
                                municipality: "810")
                 var answered: ContinuousClock.Instant?
                 try await wait(rig, stall: 120) {
-                    if bigDone == nil, o.count(Q.inbox851, "receipt") >= 1 { bigDone = now() }
+                    if bigDone == nil, o.count(Q.inbox851, "receipt") >= parts.count { bigDone = now() }
                     if answered == nil, o.count(Q.inbox810, "receipt") >= probe + 1 { answered = now() }
                     return answered != nil
                 }
@@ -252,9 +257,9 @@ enum Scenarios {
                 log("fair probe \(probe): sent \(f(Date().timeIntervalSince1970 - latency.s, 3)), "
                     + "receipt after \(f(latency.ms, 1)) ms")
             }
-            try await wait(rig, stall: 120) { o.count(Q.inbox851, "receipt") >= 1 }
+            try await wait(rig, stall: 120) { o.count(Q.inbox851, "receipt") >= parts.count }
             sample.wall = ((bigDone ?? now()) - t0).s
-            sample.note = "big list \(entries) entries, \(sample.latencies.count) probes; \(o.summary())"
+            sample.note = "big list \(entries) entries in \(parts.count) message(s), \(sample.latencies.count) probes; \(o.summary())"
             await big.close()
             await small.close()
             return sample
