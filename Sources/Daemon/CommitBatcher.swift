@@ -351,7 +351,7 @@ final class CommitBatcher<Target: BatchTarget, Output>: Sendable {
 final class Handoff: Sendable {
     private struct State {
         var open = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var waiters: [CheckedContinuation<Void, Never>] = []
         var writesInTurn = false
     }
     private let state = Mutex(State())
@@ -361,21 +361,23 @@ final class Handoff: Sendable {
     /// or its write would land between them.
     func willWriteInTurns() { state.withLock { $0.writesInTurn = true } }
     var writesInTurns: Bool { state.withLock { $0.writesInTurn } }
+    var isOpen: Bool { state.withLock { $0.open } }
 
     func open() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.open = true
-            defer { s.waiter = nil }
-            return s.waiter
+            defer { s.waiters = [] }
+            return s.waiters
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
+    /// Returns once `open` was called; any number of tasks may wait.
     func wait() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
                 if s.open { return true }
-                s.waiter = c
+                s.waiters.append(c)
                 return false
             }
             if now { c.resume() }

@@ -108,9 +108,10 @@ public final class Pipeline: Sendable {
         defer { Observe.consumerStopped() }
         try await withThrowingDiscardingTaskGroup { group in
             // The big delivery in hand (at most one) and, per sender's exchange, the delivery
-            // in hand that writes in turns (a list in slices): each settled when open.
+            // in hand that writes in turns (a list in slices) or the last one `parked`: each
+            // settled when open.
             var big: Handoff?
-            var inTurns: [String: Handoff] = [:]
+            var inTurns: [String: (settled: Handoff, parked: Bool)] = [:]
             for try await delivery in client.consume(queue: options.names.inboundQueue, prefetch: prefetch) {
                 if stopping.isSet { break }
                 if let until = pause.withLock({ $0 }), until > .now {
@@ -118,20 +119,49 @@ public final class Pipeline: Sendable {
                     if stopping.isSet { break }
                 }
                 let alone = delivery.body.count > options.groupCommitMaxBytes
-                // A sender's next message only after its list in slices is settled (a sender's
-                // messages keep their order); other senders' messages go on between the slices.
-                if let inHand = inTurns.removeValue(forKey: delivery.exchange) {
-                    await inHand.wait()
+                if let done = inTurns[delivery.exchange], done.settled.isOpen { inTurns[delivery.exchange] = nil }
+                if let done = big, done.isOpen { big = nil }
+                // A sender's next message only after its list in slices (or its own message
+                // parked before it) is settled: a sender's messages keep their order. One big
+                // message in hand at a time (one big list in memory).
+                //
+                // A big message that arrives while another is in hand is parked in a task of
+                // its own that waits for it, and the loop goes on; so is every later message
+                // of its sender, behind it. Without this, a second big list of one
+                // municipality made another's one-entry list wait for the whole first list.
+                // Otherwise the loop waits in place, as before, and the messages keep their
+                // arrival order.
+                let senderBefore = inTurns[delivery.exchange]
+                let bigBefore = alone ? big : nil
+                if bigBefore != nil || senderBefore?.parked == true {
+                    let settled = Handoff()
+                    inTurns[delivery.exchange] = (settled, true)
+                    if alone { big = settled }
+                    group.addTask { [self] in
+                        defer { settled.open() }
+                        await senderBefore?.settled.wait()
+                        await bigBefore?.wait()
+                        if alone { await batcher.waitUntilIdle() }
+                        // Not taken at shutdown: unsettled, the broker delivers it again.
+                        guard !stopping.isSet else { return }
+                        busy.enter()
+                        let handoff = Handoff()
+                        let outcome = await Self.$handoff.withValue(handoff) {
+                            await Observe.delivery(delivery) { await handle(delivery) }
+                        }
+                        handoff.open()
+                        settle(delivery, outcome)
+                        busy.leave()
+                    }
+                    continue
+                }
+                if let before = senderBefore {
+                    await before.settled.wait()
+                    inTurns[delivery.exchange] = nil
                     if stopping.isSet { break }
                 }
-                // One big message in hand at a time (one big list in memory); it starts after
-                // everything in hand has committed.
-                if alone {
-                    if let inHand = big { await inHand.wait() }
-                    big = nil
-                    if stopping.isSet { break }
-                    await batcher.waitUntilIdle()
-                }
+                // A big message starts after everything in hand has committed.
+                if alone { await batcher.waitUntilIdle() }
                 let handoff = Handoff()
                 let settled = Handoff()
                 busy.enter()
@@ -152,7 +182,7 @@ public final class Pipeline: Sendable {
                     handoff.open()
                 }
                 await handoff.wait()
-                if handoff.writesInTurns { inTurns[delivery.exchange] = settled }
+                if handoff.writesInTurns { inTurns[delivery.exchange] = (settled, false) }
                 if alone { big = settled }
                 busy.progress()
                 if stopping.isSet { break }
