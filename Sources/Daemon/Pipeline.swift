@@ -145,13 +145,7 @@ public final class Pipeline: Sendable {
                         // Not taken at shutdown: unsettled, the broker delivers it again.
                         guard !stopping.isSet else { return }
                         busy.enter()
-                        let handoff = Handoff()
-                        let outcome = await Self.$handoff.withValue(handoff) {
-                            await Observe.delivery(delivery) { await handle(delivery) }
-                        }
-                        handoff.open()
-                        settle(delivery, outcome)
-                        busy.leave()
+                        await take(delivery, handoff: Handoff())
                     }
                     continue
                 }
@@ -166,12 +160,7 @@ public final class Pipeline: Sendable {
                 let settled = Handoff()
                 busy.enter()
                 group.addTask { [self] in
-                    let outcome = await Self.$handoff.withValue(handoff) {
-                        await Observe.delivery(delivery) { await handle(delivery) }
-                    }
-                    handoff.open()
-                    settle(delivery, outcome)
-                    busy.leave()
+                    await take(delivery, handoff: handoff)
                     settled.open()
                 }
                 if alone {
@@ -188,6 +177,17 @@ public final class Pipeline: Sendable {
                 if stopping.isSet { break }
             }
         }
+    }
+
+    /// Handles a delivery taken by `run` (after `busy.enter()`): opens `handoff` when done (if
+    /// the handling has not opened it at its first write), settles it, leaves `busy`.
+    private func take(_ delivery: Delivery, handoff: Handoff) async {
+        let outcome = await Self.$handoff.withValue(handoff) {
+            await Observe.delivery(delivery) { await handle(delivery) }
+        }
+        handoff.open()
+        settle(delivery, outcome)
+        busy.leave()
     }
 
     private func settle(_ delivery: Delivery, _ outcome: Settlement) {
