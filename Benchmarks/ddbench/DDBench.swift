@@ -120,6 +120,8 @@ struct Main {
         let maxBody = 16 * 1024 * 1024
         let chunk = min(50_000, (maxBody - 200) / entryBytes)
         log("one list entry is \(entryBytes) bytes: at most \(chunk) entries per message (16 MiB body limit, 50,000-entry schema limit)")
+        /// How many messages a list of `entries` takes at `chunk` entries each.
+        func messages(_ entries: Int) -> Int { (entries + chunk - 1) / chunk }
         var rows: [String] = []
         func row(_ cells: String...) { rows.append("| " + cells.joined(separator: " | ") + " |") }
         var baseline: [String: Double] = [:]
@@ -200,7 +202,7 @@ struct Main {
             let s = try await Scenarios.list(env, queueType: q, entries: bigEntries, chunk: chunk, batch: o.journalBatch,
                                              keepStore: store, run: "big")
             log("list \(bigEntries) \(q): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, daemon CPU \(f(s.cpuPerEntry, 2)) ms/entry, peak RSS \(f(s.peakRSS)) MiB, VmHWM \(f(s.hwm)) MiB; \(s.note)")
-            row("list of \(bigEntries) citizens (\(Int((Double(bigEntries) / Double(chunk)).rounded(.up))) messages of ≤ \(chunk)), \(q): peak RSS",
+            row("list of \(bigEntries) citizens (\(messages(bigEntries)) messages of ≤ \(chunk)), \(q): peak RSS",
                 "\(f(s.hwm, 1)) MiB (VmHWM)", "\(f(s.rate)) entries/s, \(f(s.wall, 1)) s", "≤ 150 MiB: " + verdict(s.hwm <= 150))
             var startups: [Double] = [], idles: [Double] = []
             for r in 0..<repeats {
@@ -219,10 +221,9 @@ struct Main {
             // 50,000 entries are over one message's body limit: the list goes as messages of at
             // most `chunk` entries, published together, as a municipality would send it.
             let entries = o.quick ? min(chunk, 20_000) : 50_000
-            let messages = Int((Double(entries) / Double(chunk)).rounded(.up))
             let s = try await Scenarios.fair(env, queueType: q, entries: entries, chunk: chunk, probes: 20, run: "f")
             let waits = Stat(values: s.latencies.isEmpty ? [0] : s.latencies)
-            let what = messages == 1 ? "\(entries)-entry list" : "\(entries)-entry list (\(messages) messages of ≤ \(chunk))"
+            let what = messages(entries) == 1 ? "\(entries)-entry list" : "\(entries)-entry list (\(messages(entries)) messages of ≤ \(chunk))"
             log("fair: \(s.latencies.count) one-entry lists of 810 answered after p50 \(f(waits.percentile(0.5), 1)) ms, max \(f(waits.max, 1)) ms; the \(what) of 851 took \(f(s.wall, 2)) s; \(s.note)")
             row("another municipality's one-entry list, published while a \(what) is processed, \(q): answered within (p99 of \(s.latencies.count))",
                 f(waits.percentile(0.99), 1) + " ms", "p50 \(f(waits.percentile(0.5), 1)) ms; the big list took \(f(s.wall, 1)) s",

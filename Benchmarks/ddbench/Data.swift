@@ -76,6 +76,12 @@ enum Citizens {
         return Data(s.utf8)
     }
 
+    /// Citizens `0..<entries` as list bodies of at most `chunk` entries each (one list in
+    /// several messages, as the body limit asks of a big one).
+    static func lists(_ entries: Int, chunk: Int) -> [Data] {
+        stride(from: 0, to: entries, by: chunk).map { list($0..<min(entries, $0 + chunk)) }
+    }
+
     static func referral(_ i: Int) -> Data {
         Data((#"{"schemaVersion":"1.0","cpr":""# + cpr(i) + #"","municipality":"851","referredAt":"2026-11-23T08:15:00Z","grounds":{"mentalDisorder":"suspected","substanceUse":"diagnosed"},"diagnoses":["DF102"],"referrer":{"kind":"general-practitioner","name":"Lægerne","contactPerson":{"name":"Læge","phone":"+45 98 00 00 00"}},"consent":{"status":"given","date":"2026-11-20","directions":["municipality-to-region"],"declarationRef":"SAMTYKKE-2026-0311"},"municipalInformation":"# + information + "}").utf8)
     }

@@ -190,7 +190,7 @@ enum Scenarios {
         return try await closing(rig) {
             var sample = Sample(idleRSS: rig.idleRSS, startup: rig.daemon.startupSeconds)
             let sender = try await municipality(env)
-            let bodies = stride(from: 0, to: entries, by: chunk).map { Citizens.list($0..<min(entries, $0 + chunk)) }
+            let bodies = Citizens.lists(entries, chunk: chunk)
             let expectedRouted = Citizens.expectedRouted(0..<entries, referral: false)
             let sampler = RSSSampler(pid: rig.daemon.pid)
             let cpu0 = ProcStatus.cpuSeconds(rig.daemon.pid) ?? 0
@@ -232,9 +232,9 @@ enum Scenarios {
             let small = try await municipality(env, code: "810")
             let o = rig.observer
             let t0 = now()
-            let parts = stride(from: 0, to: entries, by: chunk).map { $0..<min($0 + chunk, entries) }
-            for (i, part) in parts.enumerated() {
-                try await send(big, type: "municipal-list", id: "bench-fair-\(run)-big-\(i)", body: Citizens.list(part))
+            let parts = Citizens.lists(entries, chunk: chunk)
+            for (i, body) in parts.enumerated() {
+                try await send(big, type: "municipal-list", id: "bench-fair-\(run)-big-\(i)", body: body)
             }
             var bigDone: ContinuousClock.Instant?
             for probe in 0..<probes {
