@@ -93,14 +93,16 @@ public struct AMQPConfiguration: Sendable {
     public var connectionName: String
     /// Largest frame the client accepts (rabbitmq-c default 128 KiB).
     public var frameMax: Int
-    /// Byte bound on what consumers hold besides their largest delivery: while the bodies of
-    /// deliveries handed to consumers and not yet acked, nacked or rejected, less the largest
-    /// of them, add up to more than this, the client stops reading from the connection (the
-    /// broker then holds further deliveries back by TCP flow control), unless a publish on it
-    /// awaits its confirm, which comes on the same connection. The largest is not counted so
-    /// that one big message in hand (a list processed in slices) leaves room for the small
-    /// ones of other senders. The delivery that crosses the bound is read whole, so consumers
-    /// hold at most this plus two messages. nil: no bound (the prefetch count is the only one).
+    /// Byte bound on what consumers hold besides their two largest deliveries: while the
+    /// bodies of deliveries handed to consumers and not yet acked, nacked or rejected, less the
+    /// two largest of them, add up to more than this, or the next delivery's body would take
+    /// them over it, the client reads no further (its header is read, its body waits in the
+    /// socket; the broker then holds further deliveries back by TCP flow control), unless a
+    /// publish on the connection awaits its confirm, which comes on the same connection. The
+    /// two largest are not counted so that one big message in hand (a list processed in
+    /// slices) and one waiting behind it (the same sender's next list) leave room for the small
+    /// ones of other senders; a third big one waits before its body. So consumers hold at most
+    /// this plus two messages. nil: no bound (the prefetch count is the only one).
     /// Heartbeats are sent while reading is paused.
     public var consumerByteLimit: Int?
 

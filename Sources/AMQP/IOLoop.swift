@@ -7,6 +7,8 @@ private let consumeChannel: UInt16 = 1
 private let publishChannel: UInt16 = 2
 private let adminChannel: UInt16 = 3
 private let maxInFlight = 4096
+/// How many of the largest unsettled deliveries the consumer byte limit leaves out (see `holdReading`).
+private let uncountedLargest = 2
 
 /// The I/O thread's state. Only that thread touches an instance (see `AMQPClient.start`).
 // @unchecked Sendable: created on the caller's thread, then used solely by the I/O thread.
@@ -30,11 +32,14 @@ final class IOLoop: @unchecked Sendable {
     private var staleSettles = 0
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Body bytes of the deliveries handed to consumers and not yet settled, by delivery tag
-    /// (current consume channel only), their sum, and the largest of them (its tag and size):
-    /// `config.consumerByteLimit` counts the sum without the largest.
+    /// (current consume channel only), their sum, and the `uncountedLargest` largest of them
+    /// (tag and size, largest first): `config.consumerByteLimit` counts the sum without those.
     private var unsettled: [UInt64: Int] = [:]
     private var unsettledBytes = 0
-    private var largestUnsettled: (tag: UInt64, bytes: Int)?
+    private var largestUnsettled: [(tag: UInt64, bytes: Int)] = []
+    /// A delivery whose method and header are read and whose body is not: it is read when it
+    /// fits the byte limit (see `holdReading`).
+    private var pendingBody: PendingBody?
     private var readingPaused = false
     private var lastHeartbeatSent = ContinuousClock.now
     private var rng = SystemRandomNumberGenerator()
@@ -379,20 +384,43 @@ final class IOLoop: @unchecked Sendable {
             if pause { lastHeartbeatSent = .now }
             logger.info(pause ? "reading deliveries paused: consumers hold the byte limit" : "reading deliveries resumed", metadata: [
                 "amqp.unsettled.bytes": "\(unsettledBytes)", "amqp.unsettled.deliveries": "\(unsettled.count)",
-                "amqp.unsettled.largest_bytes": "\(largestUnsettled?.bytes ?? 0)",
+                "amqp.unsettled.largest_bytes": "\(largestUnsettled.first?.bytes ?? 0)",
+                "amqp.waiting_body_bytes": "\(pendingBody?.size ?? 0)",
                 "amqp.consumer.byte_limit": "\(config.consumerByteLimit ?? 0)",
             ])
         }
         return pause
     }
 
-    /// Consumers hold more unsettled body bytes than `config.consumerByteLimit`, not counting
-    /// the largest delivery they hold, and no publish awaits a confirm (which would come on
-    /// this connection): read no further frame. The largest is left out so that one big
-    /// message being worked on (a list in slices) does not stop every other delivery behind it.
+    /// Read no further frame for now: consumers hold more unsettled body bytes than
+    /// `config.consumerByteLimit` (not counting their two largest deliveries), or the body
+    /// whose header was read last would take them over it, and no publish awaits a confirm
+    /// (which would come on this connection). The two largest are left out so that one big
+    /// message being worked on (a list in slices) and one waiting its turn behind it (the same
+    /// sender's next list) do not stop the deliveries of other senders behind them; a third
+    /// big one waits in the socket, before its body, until one of the two is settled.
     private var holdReading: Bool {
-        config.consumerByteLimit.map { unsettledBytes - (largestUnsettled?.bytes ?? 0) > $0 } == true
-            && inFlight.isEmpty && queuedHead == queued.count
+        guard let limit = config.consumerByteLimit, inFlight.isEmpty, queuedHead == queued.count else { return false }
+        if let pending = pendingBody { return countedBytes(adding: pending.size) > limit }
+        return countedBytes(adding: 0) > limit
+    }
+
+    /// The unsettled bytes the limit counts if a delivery of `extra` bytes joined them: the
+    /// sum less the `uncountedLargest` largest (of the held ones and the new one).
+    private func countedBytes(adding extra: Int) -> Int {
+        var top = largestUnsettled.map(\.bytes)
+        top.append(extra)
+        top.sort(by: >)
+        return unsettledBytes + extra - top.prefix(uncountedLargest).reduce(0, +)
+    }
+
+    /// Records a delivery handed to its consumer for the byte limit.
+    private func holdUnsettled(tag: UInt64, bytes: Int) {
+        unsettled[tag] = bytes
+        unsettledBytes += bytes
+        largestUnsettled.append((tag, bytes))
+        largestUnsettled.sort { $0.bytes > $1.bytes }
+        if largestUnsettled.count > uncountedLargest { largestUnsettled.removeLast() }
     }
 
     /// While reading is paused rabbitmq-c sends no heartbeats (it does so only inside its
@@ -414,7 +442,8 @@ final class IOLoop: @unchecked Sendable {
     private func resetUnsettled() {
         unsettled.removeAll()
         unsettledBytes = 0
-        largestUnsettled = nil
+        largestUnsettled = []
+        pendingBody = nil
     }
 
     private func nextPollTimeout(idle: Int32) -> Int32 {
@@ -430,17 +459,48 @@ final class IOLoop: @unchecked Sendable {
     /// Reads and handles one frame. Returns false when none was waiting.
     private func readFrame() throws(AMQPError) -> Bool {
         guard let c = conn else { throw AMQPError(.connectionLost, "not connected") }
+        if let pending = pendingBody {
+            pendingBody = nil
+            try readBody(pending)
+            return true
+        }
         var frame = amqp_frame_t()
         var tv = timeval(tv_sec: 0, tv_usec: 1)
         let status = amqp_simple_wait_frame_noblock(c, &frame, &tv)
         if status == AMQP_STATUS_TIMEOUT.rawValue { return false }
-        if status != AMQP_STATUS_OK.rawValue {
-            if status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue {
-                throw AMQPError(.connectionLost, "no heartbeat from the broker at \(endpoint) for two intervals (\(config.heartbeat) each)")
-            }
-            throw AMQPError(.connectionLost, "connection to \(endpoint) failed: \(libraryErrorString(status))")
+        try checkFrameStatus(status)
+        try handle(frame)
+        return true
+    }
+
+    private func checkFrameStatus(_ status: Int32) throws(AMQPError) {
+        guard status != AMQP_STATUS_OK.rawValue else { return }
+        if status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue {
+            throw AMQPError(.connectionLost, "no heartbeat from the broker at \(endpoint) for two intervals (\(config.heartbeat) each)")
         }
-        guard frame.frame_type == FrameType.method else { return true }
+        throw AMQPError(.connectionLost, "connection to \(endpoint) failed: \(libraryErrorString(status))")
+    }
+
+    /// The next frame of `channel` (a delivery's header or body), waiting for it; a method
+    /// frame of another channel that comes first (a confirm) is handled on the way.
+    private func nextContentFrame(on channel: UInt16, type: UInt8) throws(AMQPError) -> amqp_frame_t {
+        guard let c = conn else { throw AMQPError(.connectionLost, "not connected") }
+        while true {
+            var frame = amqp_frame_t()
+            try checkFrameStatus(amqp_simple_wait_frame(c, &frame))
+            if frame.channel == channel {
+                guard frame.frame_type == type else {
+                    throw AMQPError(.connectionLost, "unexpected frame type \(frame.frame_type) inside a delivery on channel \(channel)")
+                }
+                return frame
+            }
+            try handle(frame)
+        }
+    }
+
+    private func handle(_ frame: amqp_frame_t) throws(AMQPError) {
+        guard let c = conn else { throw AMQPError(.connectionLost, "not connected") }
+        guard frame.frame_type == FrameType.method else { return }
         let channel = frame.channel
         let method = frame.payload.method
         switch method.id {
@@ -498,38 +558,69 @@ final class IOLoop: @unchecked Sendable {
         default:
             logger.debug("ignoring unexpected method", metadata: ["amqp.method": "\(method.id)", "amqp.channel": "\(channel)"])
         }
-        return true
     }
 
+    /// What is known of a delivery once its method and header frames are read.
+    private struct PendingBody {
+        var channel: UInt16
+        var tag: UInt64
+        var redelivered: Bool
+        var consumer: Consumer?
+        var exchange: String
+        var routingKey: String
+        var properties: MessageProperties
+        var size: Int
+    }
+
+    /// Reads a delivery's header; its body is read by the next `readFrame` (at once, unless
+    /// the byte limit holds it back: `holdReading`).
     private func handleDeliver(channel: UInt16, tagValue: UInt64, redelivered: Bool, consumerTag: String,
                                exchange: String, routingKey: String) throws(AMQPError) {
         guard let c = conn else { throw AMQPError(.connectionLost, "not connected") }
-        var message = amqp_message_t()
-        let reply = amqp_read_message(c, channel, &message, 0)
-        guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
-            throw AMQPError(.connectionLost, "reading a delivered message failed: \(libraryErrorString(reply.library_error))")
+        let header = try nextContentFrame(on: channel, type: FrameType.header)
+        guard let decoded = header.payload.properties.decoded else {
+            throw AMQPError(.connectionLost, "a delivery's header on channel \(channel) has no properties")
         }
-        defer {
-            amqp_destroy_message(&message)
-            // The body's frames stay in the channel's pool until released: without this a
-            // burst of 16 MiB list deliveries kept up to 512 frames (64 MiB) there besides
-            // the bodies (docs/performance.md, "Memory").
-            amqp_maybe_release_buffers_on_channel(c, channel)
+        let pending = PendingBody(
+            channel: channel, tag: tagValue, redelivered: redelivered,
+            consumer: consumers.first(where: { $0.tag == consumerTag }), exchange: exchange, routingKey: routingKey,
+            properties: CDecode.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee),
+            size: Int(header.payload.properties.body_size))
+        amqp_maybe_release_buffers_on_channel(c, channel)
+        if pending.consumer == nil || config.consumerByteLimit == nil {
+            try readBody(pending)
+        } else {
+            pendingBody = pending
         }
-        guard let consumer = consumers.first(where: { $0.tag == consumerTag }) else {
+    }
+
+    private func readBody(_ pending: PendingBody) throws(AMQPError) {
+        guard let c = conn else { throw AMQPError(.connectionLost, "not connected") }
+        var body = Data(capacity: pending.size)
+        while body.count < pending.size {
+            let frame = try nextContentFrame(on: pending.channel, type: FrameType.body)
+            let fragment = frame.payload.body_fragment
+            if fragment.len > 0, let bytes = fragment.bytes {
+                body.append(bytes.assumingMemoryBound(to: UInt8.self), count: fragment.len)
+            }
+            // Each frame stays in the channel's pool until released: without this a burst of
+            // 16 MiB list deliveries kept up to 512 frames (64 MiB) there besides the bodies
+            // (docs/performance.md, "Memory").
+            amqp_maybe_release_buffers_on_channel(c, pending.channel)
+        }
+        guard body.count == pending.size else {
+            throw AMQPError(.connectionLost, "a delivery's body on channel \(pending.channel) is longer than its header says")
+        }
+        guard let consumer = pending.consumer else {
             // A consumer we cancelled: give the message back right away.
-            _ = amqp_basic_reject(c, channel, tagValue, 1)
+            _ = amqp_basic_reject(c, pending.channel, pending.tag, 1)
             return
         }
         let delivery = Delivery(
-            body: message.body.data, properties: CDecode.properties(message.properties), exchange: exchange,
-            routingKey: routingKey, redelivered: redelivered, consumerTag: consumerTag, queue: consumer.queue,
-            tag: DeliveryTag(channelGeneration: consumeGeneration, value: tagValue))
-        if config.consumerByteLimit != nil {
-            unsettled[tagValue] = delivery.body.count
-            unsettledBytes += delivery.body.count
-            if delivery.body.count > largestUnsettled?.bytes ?? -1 { largestUnsettled = (tagValue, delivery.body.count) }
-        }
+            body: body, properties: pending.properties, exchange: pending.exchange,
+            routingKey: pending.routingKey, redelivered: pending.redelivered, consumerTag: consumer.tag, queue: consumer.queue,
+            tag: DeliveryTag(channelGeneration: consumeGeneration, value: pending.tag))
+        if config.consumerByteLimit != nil { holdUnsettled(tag: pending.tag, bytes: body.count) }
         consumer.continuation.yield(delivery)
     }
 
@@ -668,9 +759,9 @@ final class IOLoop: @unchecked Sendable {
         } else if let bytes = unsettled.removeValue(forKey: tag) {
             unsettledBytes -= bytes
         }
-        // The largest settled: find the next largest (at most `prefetch` entries).
-        if let largest = largestUnsettled, unsettled[largest.tag] == nil {
-            largestUnsettled = unsettled.max { $0.value < $1.value }.map { ($0.key, $0.value) }
+        // One of the largest settled: find them again (at most `prefetch` entries).
+        if largestUnsettled.contains(where: { unsettled[$0.tag] == nil }) {
+            largestUnsettled = unsettled.sorted { $0.value > $1.value }.prefix(uncountedLargest).map { ($0.key, $0.value) }
         }
     }
 

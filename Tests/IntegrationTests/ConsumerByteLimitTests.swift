@@ -24,7 +24,8 @@ extension ClientTests {
         _ = try await publishAll(publisher, queue: queue, ids: ids) { id in Data(repeating: UInt8(id.utf8.last!), count: size) }
 
         var config = Broker.configuration(name: queue + ".sub", heartbeat: .seconds(2))
-        // The largest held is not counted: 3 bodies fit besides it, the 4th crosses the limit.
+        // The two largest held are not counted: 2 bodies fit besides them, the 5th would cross
+        // the limit and waits before its body.
         config.consumerByteLimit = 1024 * 1024
         let consumer = AMQPClient(configuration: config, topology: .singleQueue(queue), logger: testLogger("bytelimit.sub"))
         let (events, follower) = EventLog.follow(consumer)
@@ -35,7 +36,7 @@ extension ClientTests {
             for try await d in consumer.consume(queue: queue, prefetch: 10) { await box.add(d) }
         }
 
-        // The fourth delivery crosses 1 MiB besides the largest: reading stops there, although
+        // The fifth delivery would cross 1 MiB besides the two largest: reading stops there, although
         // the broker has sent all six (prefetch 10). 10 s is five 2 s heartbeat intervals: the
         // broker would close a connection that sent nothing for that long.
         #expect(await eventually(within: .seconds(10)) { await box.count >= 4 })
@@ -79,7 +80,7 @@ extension ClientTests {
 }
 
 extension ClientTests {
-    @Test("9b: one delivery bigger than the byte limit does not stop the small ones behind it (a big list in hand leaves room for other senders)")
+    @Test("9b: two deliveries bigger than the byte limit do not stop the small ones behind them (a big list in hand and one waiting leave room for other senders); a third waits before its body")
     func consumerByteLimitLeavesTheLargestOut() async throws {
         let queue = Broker.unique("it.bytelimit.big")
         let publisher = AMQPClient(configuration: Broker.configuration(name: queue + ".pub"), topology: .singleQueue(queue),
@@ -107,17 +108,27 @@ extension ClientTests {
         let held = await box.deliveries
         #expect(held.compactMap(\.properties.messageID) == ids)
 
-        // A second big one is read whole, and then the limit holds: besides the largest, 3 MiB
-        // more is over it, so the small one published after it waits until something is settled.
+        // A second big one (the same sender's next list, waiting its turn) is not counted
+        // either: the small one published after it is read while both are held.
         _ = try await publishAll(publisher, queue: queue, ids: ["big-2", "after"], window: 1) { id in
             Data(repeating: 2, count: id == "big-2" ? 3 * 1024 * 1024 : 100 * 1024)
         }
-        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 1 })
+        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 2 },
+                "a second big delivery held stopped the reading of the small one behind it")
+        // A third big one would be counted (3 MiB besides the two largest): it waits before its
+        // body, and the small one behind it waits too, until one of the big ones is settled.
+        _ = try await publishAll(publisher, queue: queue, ids: ["big-3", "after-3"], window: 1) { id in
+            Data(repeating: 3, count: id == "big-3" ? 3 * 1024 * 1024 : 100 * 1024)
+        }
         try await Task.sleep(for: .seconds(2))
-        #expect(await box.count == ids.count + 1, "read on past the byte limit with two big deliveries held")
+        #expect(await box.count == ids.count + 2, "read a third big delivery past the byte limit")
         consumer.ack(held[0].tag)
-        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 2 }, "settling the big one did not resume reading")
-        for d in await box.deliveries.dropFirst() { consumer.ack(d.tag) }
+        #expect(await eventually(within: .seconds(10)) { await box.count == ids.count + 4 }, "settling a big one did not resume reading")
+        let all = await box.deliveries
+        #expect(all.compactMap(\.properties.messageID) == ids + ["big-2", "after", "big-3", "after-3"])
+        #expect(all.suffix(2).map(\.body.count) == [3 * 1024 * 1024, 100 * 1024], "a body held back before it was read came out wrong")
+        #expect(all.suffix(2).allSatisfy { $0.body.allSatisfy { $0 == 3 } })
+        for d in all.dropFirst() { consumer.ack(d.tag) }
 
         await consumer.stopConsuming()
         reader.cancel()
