@@ -141,8 +141,7 @@ public enum CaseInput: Sendable, Hashable, Codable {
 }
 
 /// The answer to one input (R11): accepted with the events and timers it caused, or
-/// rejected with a reason. A replay of an input already applied returns the stored answer
-/// with `isReplay` set and changes nothing.
+/// rejected with a reason.
 public struct CaseResult: Sendable, Hashable, Codable {
     public enum Outcome: Sendable, Hashable, Codable {
         case accepted
@@ -156,8 +155,6 @@ public struct CaseResult: Sendable, Hashable, Codable {
     public var timers: [TimerAction]
     /// Remarks for the receipt and audit (no citizen data).
     public var notes: [String]
-    /// `true` if this input had been applied before; events are the stored ones.
-    public var isReplay: Bool
 
     /// The per-entry receipt line (R11).
     public var entryResult: EntryResult {
@@ -183,12 +180,16 @@ public struct TreatmentDeadline: Sendable, Hashable, Codable {
 }
 
 /// One citizen's case: consent (R4), the current track (list 2, workflow A or B), held
-/// events, the R10 deadline and the inputs already applied.
+/// events and the R10 deadline.
 ///
 /// `apply` is the only entry point. It dispatches the input to the track's state machine,
 /// passes every resulting event through the consent gate (R4), releases held events when
-/// consent arrives, notifies parties when it is withdrawn, runs the R10 deadline and
-/// remembers the answer so a replay changes nothing.
+/// consent arrives, notifies parties when it is withdrawn and runs the R10 deadline.
+///
+/// The case does not remember the inputs it has applied: the store is what answers a
+/// message that comes again (its inbox, by sender and `message_id`, in the transaction that
+/// applies the input; a fired timer is marked fired in it), so the snapshot holds the state
+/// alone (docs/performance.md, section 3b).
 public struct CitizenCase: Sendable, Hashable, Codable {
     private enum Track: Sendable, Hashable, Codable {
         case none
@@ -222,7 +223,6 @@ public struct CitizenCase: Sendable, Hashable, Codable {
     public private(set) var deadline: TreatmentDeadline?
     private var track: Track = .none
     private var informed: [Informed] = []
-    private var applied: [String: CaseResult] = [:]
 
     /// A new, empty case.
     public init(citizen: CitizenKey) {
@@ -262,9 +262,6 @@ public struct CitizenCase: Sendable, Hashable, Codable {
         case .none, .workflowA, .workflowB: return nil
         }
     }
-
-    /// Whether this inbound reference has been applied already.
-    public func hasApplied(_ ref: InboundRef) -> Bool { applied[ref.key] != nil }
 
     /// The municipality whose case this is while it is open (R4): the municipality of a
     /// running workflow A or B, of a recorded coordinated course (list 2), or of a workflow B
@@ -314,11 +311,6 @@ public struct CitizenCase: Sendable, Hashable, Codable {
     public mutating func apply(
         _ input: CaseInput, context: CaseContext, configuration: WorkflowConfiguration
     ) -> CaseResult {
-        if let previous = applied[context.ref.key] {
-            var replay = previous
-            replay.isReplay = true
-            return replay
-        }
         var next = self
         let result: CaseResult
         do {
@@ -327,12 +319,11 @@ public struct CitizenCase: Sendable, Hashable, Codable {
                 step, consentBefore: consentBefore, senders: (municipalityParty, regionParty), context: context,
                 config: configuration)
             result = CaseResult(
-                outcome: .accepted, events: events, timers: timers, notes: step.notes, isReplay: false)
+                outcome: .accepted, events: events, timers: timers, notes: step.notes)
             self = next
         } catch {
-            result = CaseResult(outcome: .rejected(error), events: [], timers: [], notes: [], isReplay: false)
+            result = CaseResult(outcome: .rejected(error), events: [], timers: [], notes: [])
         }
-        applied[context.ref.key] = result
         return result
     }
 
