@@ -171,7 +171,7 @@ enum Queries {
     // MARK: outbox
 
     static let outboxColumns =
-        "seq, message_id, exchange, routing_key, type, correlation_id, headers, body, created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose, body_sha256"
+        "seq, message_id, exchange, routing_key, type, correlation_id, headers, COALESCE((SELECT b.body FROM outbox_bodies b WHERE b.seq = outbox.seq), x''), created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose, body_sha256"
 
     static func outboxEvent(_ row: Row) throws -> OutboxEvent {
         let messageID: String = try row.decode(atIndex: 1)
@@ -251,24 +251,26 @@ enum Queries {
         ).map(outboxEvent)
     }
 
-    /// Marks pending rows sent and erases their bodies, keeping each body's SHA-256 for the
-    /// idempotence check of `enqueue` (data minimisation: once the recipient has it, the
-    /// router keeps who got what in the audit trail, not the CPR and health data again).
+    /// Marks pending rows sent and deletes their bodies (`outbox_bodies`); each row keeps its
+    /// body's SHA-256 for the idempotence check of `enqueue` (data minimisation: once the
+    /// recipient has it, the router keeps who got what in the audit trail, not the CPR and
+    /// health data again).
     static func markSent(_ db: Database, messageIDs: some Sequence<String>, at: Date) throws -> Int {
-        let read = try db.cachedStatement(sql: "SELECT body FROM outbox WHERE message_id = ? AND state = 'pending'")
-        let statement = try db.cachedStatement(
-            sql: "UPDATE outbox SET state = 'sent', sent_at = ?, body = x'', body_sha256 = ? WHERE message_id = ? AND state = 'pending'")
+        let read = try db.cachedStatement(sql: "SELECT seq FROM outbox WHERE message_id = ? AND state = 'pending'")
+        let update = try db.cachedStatement(sql: "UPDATE outbox SET state = 'sent', sent_at = ? WHERE seq = ?")
+        let erase = try db.cachedStatement(sql: "DELETE FROM outbox_bodies WHERE seq = ?")
         let at = Timestamp.string(at)
         var changed = 0
         for id in messageIDs {
-            guard let body = try Data.fetchOne(read, arguments: [id]) else { continue }
-            try statement.execute(arguments: [at, bodyDigest(body), id])
+            guard let seq = try Int64.fetchOne(read, arguments: [id]) else { continue }
+            try update.execute(arguments: [at, seq])
             changed += db.changesCount
+            try erase.execute(arguments: [seq])
         }
         return changed
     }
 
-    /// The SHA-256 a sent row keeps of its erased body.
+    /// The SHA-256 every row keeps of its body (a sent row of nothing else).
     static func bodyDigest(_ body: Data) -> Data { Data(SHA256.hash(data: body)) }
 
     static func recordAttempt(_ db: Database, messageIDs: some Sequence<String>) throws {

@@ -300,7 +300,9 @@ public struct OutboxEvent: Sendable, Hashable {
     /// SHA-256 (`bodyDigest`), not its body (the CPR and health data it carries).
     public var body: Data
     public var createdAt: Date
-    /// SHA-256 of the body of a sent row (whose `body` is erased); `nil` while pending.
+    /// SHA-256 of the body, kept from the enqueue on (a sent row keeps nothing else of it);
+    /// `nil` only for a row read before it was stored and for rows pending under schema v4
+    /// and earlier that the v5 migration has not seen (none after it).
     public internal(set) var bodyDigest: Data?
     public internal(set) var state: OutboxState
     public internal(set) var attempts: Int

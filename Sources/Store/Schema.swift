@@ -25,6 +25,15 @@ enum Schema {
         migrator.registerMigration("v4-outbox-receipts-first") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5-outbox-bodies-apart") { db in
+            let digest = DatabaseFunction("sha256_of_body", argumentCount: 1, pure: true) { values in
+                guard let body = Data.fromDatabaseValue(values[0]) else { return nil }
+                return Queries.bodyDigest(body)
+            }
+            db.add(function: digest)
+            defer { db.remove(function: digest) }
+            try db.execute(sql: v5)
+        }
         return migrator
     }
 
@@ -193,5 +202,19 @@ enum Schema {
     /// them without reading past the events a big list has queued.
     static let v4 = """
         CREATE INDEX outbox_due_receipts ON outbox (next_attempt_at, seq) WHERE state = 'pending' AND type = 'receipt';
+        """
+
+    /// A pending row's body waits in `outbox_bodies` (keyed by the row's `seq`) and is deleted
+    /// when the broker confirms the row, so its pages are freed and reused by the next bodies;
+    /// erased in place (v3) they stayed allocated to the outbox, whose rows are only appended
+    /// (docs/performance.md, 3b). Every row keeps its body's SHA-256 from the start.
+    static let v5 = """
+        CREATE TABLE outbox_bodies (
+            seq  INTEGER PRIMARY KEY,
+            body BLOB NOT NULL
+        );
+        INSERT INTO outbox_bodies (seq, body) SELECT seq, body FROM outbox WHERE state = 'pending';
+        UPDATE outbox SET body_sha256 = sha256_of_body(body) WHERE state = 'pending';
+        ALTER TABLE outbox DROP COLUMN body;
         """
 }

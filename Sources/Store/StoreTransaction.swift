@@ -240,8 +240,8 @@ public final class StoreTransaction {
     // MARK: outbox
 
     /// Queues an event for publication. Idempotent: the same message id with the same
-    /// exchange, routing key, type, correlation id, headers and body (for a sent row, whose
-    /// body is erased: the same body's SHA-256) returns
+    /// exchange, routing key, type, correlation id, headers and body (compared by the body's
+    /// SHA-256, which every row keeps; a sent row keeps nothing else of it) returns
     /// `.alreadyEnqueued` and writes nothing (a replay after a crash derives the same
     /// ids). The same id with different content throws `.conflict`: two different
     /// events must never share an id, or consumers would drop one as a duplicate.
@@ -250,26 +250,31 @@ public final class StoreTransaction {
         enqueued = true
         return try run("enqueueing event \(event.messageID)") {
             let headers = StoreJSON.encodeHeaders(event.headers)
+            let digest = Queries.bodyDigest(event.body)
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body, created_at,
+                    INSERT INTO outbox (message_id, exchange, routing_key, type, correlation_id, headers, body_sha256, created_at,
                                         audit_actor, audit_pseudonym, audit_purpose)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (message_id) DO NOTHING
                     """
             ).execute(arguments: [
                 event.messageID, event.exchange, event.routingKey, event.type,
-                event.correlationID, headers, event.body, Timestamp.string(event.createdAt),
+                event.correlationID, headers, digest, Timestamp.string(event.createdAt),
                 event.audit?.actor, event.audit?.pseudonym?.hex, event.audit?.purpose,
             ])
-            if db.changesCount == 1 { return .enqueued }
+            if db.changesCount == 1 {
+                try db.cachedStatement(sql: "INSERT INTO outbox_bodies (seq, body) VALUES (?, ?)")
+                    .execute(arguments: [db.lastInsertedRowID, event.body])
+                return .enqueued
+            }
             guard let stored = try Queries.outboxEvent(db, messageID: event.messageID) else {
                 throw StoreError(.database, "outbox refused event \(event.messageID) for no visible reason", path: path)
             }
             guard stored.exchange == event.exchange, stored.routingKey == event.routingKey,
                 stored.type == event.type, stored.correlationID == event.correlationID,
                 stored.headers == event.headers,
-                stored.bodyDigest.map({ $0 == Queries.bodyDigest(event.body) }) ?? (stored.body == event.body)
+                stored.bodyDigest.map({ $0 == digest }) ?? (stored.body == event.body)
             else {
                 throw StoreError(
                     .conflict,

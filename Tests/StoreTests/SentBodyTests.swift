@@ -18,7 +18,8 @@ struct SentBodyTests {
             _ = try tx.enqueue(event("a", body: body))
             _ = try tx.enqueue(event("b", body: "{}"))
         }
-        #expect(try store.outboxEvent(messageID: "a")?.bodyDigest == nil, "pending: body kept, no digest")
+        #expect(try store.outboxEvent(messageID: "a")?.body == Data(body.utf8), "pending: body kept")
+        #expect(try store.outboxEvent(messageID: "a")?.bodyDigest == Data(SHA256.hash(data: Data(body.utf8))), "the digest is kept from the start")
         #expect(try store.confirmSent(try store.dueOutbox(at: t(0), limit: 10).filter { $0.messageID == "a" }, at: t(1)) == 1)
         let sent = try #require(try store.outboxEvent(messageID: "a"))
         #expect(sent.state == .sent)
@@ -30,14 +31,17 @@ struct SentBodyTests {
         #expect(try store.pendingOutbox(limit: 10).map(\.messageID) == ["b"])
         // Another body under the same id is still refused.
         #expect(storeErrorCode { try store.write { tx in try tx.enqueue(event("a", body: "{}")) } } == .conflict)
-        // No byte of the body is left in the file's outbox row.
+        // No byte of the body is left in the file: its row in outbox_bodies is deleted (its
+        // page freed for the next bodies), the pending one's is there.
         let raw = try DatabaseQueue(path: scratch.dbPath).read { db in
-            try Data.fetchOne(db, sql: "SELECT body FROM outbox WHERE message_id = 'a'")
+            try Data.fetchAll(db, sql: """
+                SELECT b.body FROM outbox_bodies b JOIN outbox o ON o.seq = b.seq ORDER BY o.message_id
+                """)
         }
-        #expect(raw == Data())
+        #expect(raw == [Data("{}".utf8)])
     }
 
-    @Test("the v3 migration erases the bodies of rows sent under v2 and keeps their digests; pending rows keep theirs")
+    @Test("the v3 migration erases the bodies of rows sent under v2 and keeps their digests; v5 moves the pending ones' bodies apart, with their digests")
     func migrationErasesSentBodies() throws {
         let scratch = Scratch()
         try FileManager.default.createDirectory(
@@ -61,8 +65,15 @@ struct SentBodyTests {
         let sent = try #require(try store.outboxEvent(messageID: "old-sent"))
         #expect(sent.body.isEmpty)
         #expect(sent.bodyDigest == Data(SHA256.hash(data: Data(#"{"cpr":"0101304123"}"#.utf8))))
+        // v5 moves the pending body to outbox_bodies and stores its digest.
         let pending = try #require(try store.outboxEvent(messageID: "old-pending"))
         #expect(pending.body == Data(#"{"x":1}"#.utf8))
-        #expect(pending.bodyDigest == nil)
+        #expect(pending.bodyDigest == Data(SHA256.hash(data: Data(#"{"x":1}"#.utf8))))
+        #expect(try store.confirmSent([pending], at: t(2)) == 1)
+        #expect(try store.outboxEvent(messageID: "old-pending")?.body.isEmpty == true)
+        let again = OutboxEvent(
+            messageID: "old-pending", exchange: "ddrouter.events", routingKey: "cv.cv-referral", type: "cv-referral",
+            correlationID: nil, headers: [:], body: Data(#"{"x":1}"#.utf8), createdAt: t(3))
+        #expect(try store.write { tx in try tx.enqueue(again) } == .alreadyEnqueued)
     }
 }
