@@ -138,12 +138,12 @@ struct Decide: Sendable {
         return data
     }
 
-    /// A consent statement as the store's consent records (per direction, for both purposes
-    /// the workflow records; append-only, the latest per direction and purpose is current).
-    /// `absent` states nothing and gives none.
+    /// A consent statement as the store keeps it: one statement for its directions and both
+    /// purposes the workflow records (append-only; the latest per direction and purpose is
+    /// current). `absent` states nothing and gives none.
     static func consentRecords(
         _ consent: Contract.Consent, pseudonym: Pseudonym, messageID: String, at now: Date
-    ) -> [StoreConsentRecord] {
+    ) -> [ConsentStatement] {
         let state: ConsentState
         switch consent.status {
         case .given: state = .given
@@ -152,19 +152,16 @@ struct Decide: Sendable {
         case .absent: return []
         }
         let day = consent.date.flatMap { LocalDate(iso: $0.description) }.flatMap(Pipeline.startOfDay) ?? now
-        var records: [StoreConsentRecord] = []
+        var directions: [StoreConsentRecord.Direction] = []
         for direction in consent.directions ?? Contract.ConsentDirection.allCases {
-            for purpose in Workflow.ConsentPurpose.allCases {
-                records.append(StoreConsentRecord(
-                    pseudonym: pseudonym,
-                    direction: direction == .municipalityToRegion
-                        ? StoreConsentRecord.Direction.municipalityToRegion : .regionToMunicipality,
-                    purpose: purpose.rawValue, state: state, validFrom: day,
-                    withdrawnAt: state == .withdrawn ? day : nil, reference: consent.declarationRef ?? "-",
-                    recordedAt: now, messageID: messageID))
-            }
+            let stored: StoreConsentRecord.Direction = direction == .municipalityToRegion ? .municipalityToRegion : .regionToMunicipality
+            if !directions.contains(stored) { directions.append(stored) }
         }
-        return records
+        guard !directions.isEmpty else { return [] }
+        return [ConsentStatement(
+            pseudonym: pseudonym, directions: directions, purposes: Workflow.ConsentPurpose.allCases.map(\.rawValue),
+            state: state, validFrom: day, withdrawnAt: state == .withdrawn ? day : nil,
+            reference: consent.declarationRef ?? "-", recordedAt: now, messageID: messageID)]
     }
 
     // MARK: - a single-citizen message

@@ -57,7 +57,7 @@ struct UnitOfWork {
         /// `received`/`timer-fired`, then `queued`/`held` per event, in order.
         var audit: [AuditRecord] = []
         var outbox: [OutboxEvent] = []
-        var consent: [StoreConsentRecord] = []
+        var consent: [ConsentStatement] = []
         var listMember: ListMember?
         var timers: [TimerAction] = []
     }

@@ -100,7 +100,7 @@ extension Store {
                 }
             }
             try remap(table: "cases", column: "pseudonym", key: "case_id")
-            try remap(table: "consents", column: "pseudonym", key: "id")
+            try remap(table: "consent_statements", column: "pseudonym", key: "id")
             try remap(table: "outbox", column: "audit_pseudonym", key: "seq")
             // list_members has the pseudonym in its primary key: rewrite row by row.
             try remapListMembers(db, pseudonyms: pseudonyms, rows: &rows, unmapped: &unmapped)

@@ -109,63 +109,61 @@ enum Queries {
     // MARK: consent
 
     static let consentColumns =
-        "id, pseudonym, direction, purpose, state, valid_from, withdrawn_at, reference, recorded_at, message_id"
+        "id, pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, recorded_at, message_id"
 
-    static func consent(_ row: Row) throws -> ConsentRecord {
+    /// A `consent_statements` row as its records (one per direction and purpose).
+    static func consentRecords(_ row: Row) throws -> [ConsentRecord] {
         let id: Int64 = try row.decode(atIndex: 0)
+        let directionLines: String = try row.decode(atIndex: 2)
+        let purposeLines: String = try row.decode(atIndex: 3)
+        let directions = directionLines.split(separator: "\n").map { ConsentDirection(rawValue: String($0)) }
         guard let pseudonym = Pseudonym(hex: try row.decode(atIndex: 1)),
-            let direction = ConsentDirection(rawValue: try row.decode(atIndex: 2)),
-            let state = ConsentState(rawValue: try row.decode(atIndex: 4))
+            let state = ConsentState(rawValue: try row.decode(atIndex: 4)),
+            !directions.isEmpty, !directions.contains(nil), !purposeLines.isEmpty
         else {
-            throw StoreError(.encoding, "consent record \(id) holds a value ddrouter never writes")
+            throw StoreError(.encoding, "consent statement \(id) holds a value ddrouter never writes")
         }
         let withdrawnText: String? = try row.decode(atIndex: 6)
-        var record = ConsentRecord(
-            pseudonym: pseudonym, direction: direction, purpose: try row.decode(atIndex: 3), state: state,
-            validFrom: try Timestamp.decode(try row.decode(atIndex: 5), column: "consents.valid_from"),
-            withdrawnAt: try withdrawnText.map { try Timestamp.decode($0, column: "consents.withdrawn_at") },
+        let statement = ConsentStatement(
+            pseudonym: pseudonym, directions: directions.compactMap { $0 },
+            purposes: purposeLines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), state: state,
+            validFrom: try Timestamp.decode(try row.decode(atIndex: 5), column: "consent_statements.valid_from"),
+            withdrawnAt: try withdrawnText.map { try Timestamp.decode($0, column: "consent_statements.withdrawn_at") },
             reference: try row.decode(atIndex: 7),
-            recordedAt: try Timestamp.decode(try row.decode(atIndex: 8), column: "consents.recorded_at"),
+            recordedAt: try Timestamp.decode(try row.decode(atIndex: 8), column: "consent_statements.recorded_at"),
             messageID: try row.decode(atIndex: 9))
-        record.id = id
-        return record
+        return statement.records(id: id)
     }
 
-    /// Every statement, oldest first.
+    /// Every statement's records, oldest statement first.
     static func consents(_ db: Database, pseudonym: Pseudonym) throws -> [ConsentRecord] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(consentColumns) FROM consents WHERE pseudonym = ? ORDER BY id"),
+            db.cachedStatement(sql: "SELECT \(consentColumns) FROM consent_statements WHERE pseudonym = ? ORDER BY id"),
             arguments: [pseudonym.hex]
-        ).map(consent)
+        ).flatMap(consentRecords)
     }
 
-    /// The latest statement per (direction, purpose).
+    /// The latest record per (direction, purpose), ordered by direction and purpose.
     static func currentConsents(_ db: Database, pseudonym: Pseudonym) throws -> [ConsentRecord] {
-        try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT \(consentColumns) FROM consents c
-                    WHERE pseudonym = ? AND id = (
-                        SELECT MAX(id) FROM consents l
-                        WHERE l.pseudonym = c.pseudonym AND l.direction = c.direction AND l.purpose = c.purpose)
-                    ORDER BY direction, purpose
-                    """),
-            arguments: [pseudonym.hex]
-        ).map(consent)
+        var latest: [String: ConsentRecord] = [:]
+        for record in try consents(db, pseudonym: pseudonym) {
+            latest["\(record.direction.rawValue)\n\(record.purpose)"] = record
+        }
+        return latest.sorted { $0.key < $1.key }.map(\.value)
     }
 
     static func currentConsent(
         _ db: Database, pseudonym: Pseudonym, direction: ConsentDirection, purpose: String
     ) throws -> ConsentRecord? {
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    SELECT \(consentColumns) FROM consents
-                    WHERE pseudonym = ? AND direction = ? AND purpose = ?
-                    ORDER BY id DESC LIMIT 1
-                    """),
-            arguments: [pseudonym.hex, direction.rawValue, purpose]
-        ).map(consent)
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT \(consentColumns) FROM consent_statements WHERE pseudonym = ? ORDER BY id DESC"),
+            arguments: [pseudonym.hex])
+        while let row = try rows.next() {
+            if let record = try consentRecords(row).first(where: { $0.direction == direction && $0.purpose == purpose }) {
+                return record
+            }
+        }
+        return nil
     }
 
     // MARK: outbox

@@ -218,9 +218,9 @@ public enum ConsentState: String, Sendable, Hashable, CaseIterable, Codable {
     case withdrawn
 }
 
-/// One statement about a citizen's consent to one direction and purpose. Records are
-/// appended, never changed; the latest recorded statement per (direction, purpose)
-/// is the current one. Deny by default: no record means no consent.
+/// What a citizen's consent says about one direction and purpose (stored as part of a
+/// `ConsentStatement`). Statements are appended, never changed; the latest statement per
+/// (direction, purpose) is the current one. Deny by default: no record means no consent.
 public struct ConsentRecord: Sendable, Hashable {
     /// Set by the store; increases in insertion order.
     public internal(set) var id: Int64
@@ -267,6 +267,59 @@ public struct ConsentRecord: Sendable, Hashable {
             return true
         case .refused, .withdrawn:
             return false
+        }
+    }
+}
+
+/// One consent statement as it is stored: one row for every direction and purpose it
+/// covers (a list entry's consent covers both purposes for its directions). Reading expands
+/// it into one `ConsentRecord` per direction and purpose, all with the statement's id.
+public struct ConsentStatement: Sendable, Hashable {
+    public var pseudonym: Pseudonym
+    /// Not empty, no repeats.
+    public var directions: [ConsentDirection]
+    /// Not empty, no repeats, none containing a line break (the store's separator).
+    public var purposes: [String]
+    public var state: ConsentState
+    public var validFrom: Date
+    public var withdrawnAt: Date?
+    public var reference: String
+    public var recordedAt: Date
+    public var messageID: String?
+
+    public init(
+        pseudonym: Pseudonym, directions: [ConsentDirection], purposes: [String], state: ConsentState,
+        validFrom: Date, withdrawnAt: Date? = nil, reference: String, recordedAt: Date, messageID: String? = nil
+    ) {
+        self.pseudonym = pseudonym
+        self.directions = directions
+        self.purposes = purposes
+        self.state = state
+        self.validFrom = validFrom
+        self.withdrawnAt = withdrawnAt
+        self.reference = reference
+        self.recordedAt = recordedAt
+        self.messageID = messageID
+    }
+
+    /// A statement about one direction and purpose.
+    public init(_ record: ConsentRecord) {
+        self.init(
+            pseudonym: record.pseudonym, directions: [record.direction], purposes: [record.purpose], state: record.state,
+            validFrom: record.validFrom, withdrawnAt: record.withdrawnAt, reference: record.reference,
+            recordedAt: record.recordedAt, messageID: record.messageID)
+    }
+
+    /// One record per direction and purpose, directions first, in the statement's order.
+    public func records(id: Int64) -> [ConsentRecord] {
+        directions.flatMap { direction in
+            purposes.map { purpose in
+                var record = ConsentRecord(
+                    pseudonym: pseudonym, direction: direction, purpose: purpose, state: state, validFrom: validFrom,
+                    withdrawnAt: withdrawnAt, reference: reference, recordedAt: recordedAt, messageID: messageID)
+                record.id = id
+                return record
+            }
         }
     }
 }

@@ -34,6 +34,9 @@ enum Schema {
             defer { db.remove(function: digest) }
             try db.execute(sql: v5)
         }
+        migrator.registerMigration("v6-consent-statements") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -216,5 +219,30 @@ enum Schema {
         INSERT INTO outbox_bodies (seq, body) SELECT seq, body FROM outbox WHERE state = 'pending';
         UPDATE outbox SET body_sha256 = sha256_of_body(body) WHERE state = 'pending';
         ALTER TABLE outbox DROP COLUMN body;
+        """
+
+    /// One row per consent statement (before: one per direction and purpose it covers, four
+    /// for a list entry's consent). `directions` and `purposes` hold the statement's values,
+    /// one per line. Rows of earlier versions become one-direction, one-purpose statements
+    /// under their ids, so "the latest per direction and purpose" reads as before.
+    static let v6 = """
+        CREATE TABLE consent_statements (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            pseudonym    TEXT NOT NULL,
+            directions   TEXT NOT NULL,
+            purposes     TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('given', 'refused', 'withdrawn')),
+            valid_from   TEXT NOT NULL,
+            withdrawn_at TEXT,
+            reference    TEXT NOT NULL,
+            message_id   TEXT,
+            recorded_at  TEXT NOT NULL
+        );
+        INSERT INTO consent_statements
+            (id, pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+            SELECT id, pseudonym, direction, purpose, state, valid_from, withdrawn_at, reference, message_id, recorded_at
+            FROM consents ORDER BY id;
+        DROP TABLE consents;
+        CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
         """
 }

@@ -198,24 +198,39 @@ public final class StoreTransaction {
 
     // MARK: consent
 
-    /// Appends a consent statement; returns its id. The latest statement per
-    /// (pseudonym, direction, purpose) is the current one.
+    /// Appends a consent statement, one row for all the directions and purposes it covers;
+    /// returns its id. The latest statement per (pseudonym, direction, purpose) is the
+    /// current one.
     @discardableResult
-    public func recordConsent(_ record: ConsentRecord) throws -> Int64 {
+    public func recordConsent(_ statement: ConsentStatement) throws -> Int64 {
         try run("recording consent") {
+            guard !statement.directions.isEmpty, Set(statement.directions).count == statement.directions.count,
+                !statement.purposes.isEmpty, Set(statement.purposes).count == statement.purposes.count,
+                !statement.purposes.contains(where: { $0.isEmpty || $0.contains(where: \.isNewline) })
+            else {
+                throw StoreError(.encoding, "a consent statement needs directions and purposes, each once, no purpose empty or with a line break")
+            }
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO consents (pseudonym, direction, purpose, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+                    INSERT INTO consent_statements
+                        (pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                record.pseudonym.hex, record.direction.rawValue, record.purpose,
-                record.state.rawValue, Timestamp.string(record.validFrom),
-                record.withdrawnAt.map(Timestamp.string), record.reference, record.messageID,
-                Timestamp.string(record.recordedAt),
+                statement.pseudonym.hex, statement.directions.map(\.rawValue).joined(separator: "\n"),
+                statement.purposes.joined(separator: "\n"),
+                statement.state.rawValue, Timestamp.string(statement.validFrom),
+                statement.withdrawnAt.map(Timestamp.string), statement.reference, statement.messageID,
+                Timestamp.string(statement.recordedAt),
             ])
             return db.lastInsertedRowID
         }
+    }
+
+    /// Appends a statement about one direction and purpose.
+    @discardableResult
+    public func recordConsent(_ record: ConsentRecord) throws -> Int64 {
+        try recordConsent(ConsentStatement(record))
     }
 
     public func consents(pseudonym: Pseudonym) throws -> [ConsentRecord] {
