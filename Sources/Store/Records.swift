@@ -415,6 +415,8 @@ public enum EnqueueResult: Sendable, Hashable {
 public enum TimerState: String, Sendable, Hashable, CaseIterable {
     case pending
     case fired
+    /// Written by schema v6 and earlier only: a cancelled timer's row is deleted now (v7
+    /// deletes the old ones).
     case cancelled
 }
 

@@ -37,6 +37,9 @@ enum Schema {
         migrator.registerMigration("v6-consent-statements") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7-cancelled-timers-deleted") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -244,5 +247,12 @@ enum Schema {
             FROM consents ORDER BY id;
         DROP TABLE consents;
         CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
+        """
+
+    /// A cancelled timer is deleted, not kept as a `cancelled` row (`schedule` treats the two
+    /// alike; the case history says why it was cancelled): a list citizen's status-unknown
+    /// timer was one such row each.
+    static let v7 = """
+        DELETE FROM timers WHERE state = 'cancelled';
         """
 }

@@ -345,12 +345,14 @@ public final class StoreTransaction {
         }
     }
 
-    /// Cancels a pending timer; false when it is not pending (fired, cancelled, unknown).
+    /// Cancels a pending timer: its row is deleted (a cancelled timer and no timer are the
+    /// same to `schedule`, and the case history has why); false when it is not pending
+    /// (fired, unknown).
     @discardableResult
     public func cancelTimer(id: String) throws -> Bool {
         try run("cancelling timer \(id)") {
             try db.cachedStatement(
-                sql: "UPDATE timers SET state = 'cancelled' WHERE timer_id = ? AND state = 'pending'"
+                sql: "DELETE FROM timers WHERE timer_id = ? AND state = 'pending'"
             ).execute(arguments: [id])
             return db.changesCount == 1
         }
@@ -361,7 +363,7 @@ public final class StoreTransaction {
     public func cancelTimers(caseID: String) throws -> Int {
         try run("cancelling timers of case \(caseID)") {
             try db.cachedStatement(
-                sql: "UPDATE timers SET state = 'cancelled' WHERE case_id = ? AND state = 'pending'"
+                sql: "DELETE FROM timers WHERE case_id = ? AND state = 'pending'"
             ).execute(arguments: [caseID])
             return db.changesCount
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import Store
@@ -236,6 +237,39 @@ struct PipelineTests {
         #expect(try store.write { tx in try tx.cancelTimer(id: "late") })
         #expect(try store.dueTimers(at: t(1000), limit: 10).isEmpty)
         #expect(try store.write { tx in try tx.markFired(timerID: "late", at: t(700)) } == false)
+        // A cancelled timer leaves no row (schema v7); the fired one stays, and a cancelled
+        // one scheduled again is armed again.
+        #expect(try store.timer(id: "late") == nil && store.timer(id: "mid") == nil)
+        #expect(try store.timers(caseID: "c1").map(\.timerID) == ["soon"])
+        #expect(try !store.write { tx in try tx.cancelTimer(id: "soon") }, "a fired timer is not cancelled")
+        let armed = try store.write { tx in
+            try tx.schedule(TimerRecord(timerID: "late", caseID: "c1", kind: "deadline", dueAt: t(800), payload: Data(), createdAt: t(3)))
+        }
+        #expect(armed == .scheduled)
+        #expect(try store.dueTimers(at: t(1000), limit: 10).map(\.timerID) == ["late"])
+    }
+
+    @Test("v7 deletes the cancelled timers earlier versions kept; pending and fired ones stay")
+    func migrationDeletesCancelledTimers() throws {
+        let scratch = Scratch()
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: scratch.dbPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: scratch.dbPath)
+        try Schema.migrator.migrate(queue, upTo: "v6-consent-statements")
+        try queue.write { db in
+            for (id, state) in [("p", "pending"), ("f", "fired"), ("c", "cancelled")] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO timers (timer_id, case_id, kind, due_at, payload, state, created_at)
+                        VALUES (?, 'c1', 'reminder', '2026-11-01T00:00:00.000Z', x'', ?, '2026-10-01T00:00:00.000Z')
+                        """,
+                    arguments: [id, state])
+            }
+        }
+        try queue.close()
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        #expect(try store.timers(caseID: "c1").map { "\($0.timerID) \($0.state)" } == ["f fired", "p pending"])
     }
 }
 
