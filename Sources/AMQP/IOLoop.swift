@@ -565,7 +565,7 @@ final class IOLoop: @unchecked Sendable {
         var channel: UInt16
         var tag: UInt64
         var redelivered: Bool
-        var consumer: Consumer?
+        var consumerTag: String
         var exchange: String
         var routingKey: String
         var properties: MessageProperties
@@ -582,12 +582,12 @@ final class IOLoop: @unchecked Sendable {
             throw AMQPError(.connectionLost, "a delivery's header on channel \(channel) has no properties")
         }
         let pending = PendingBody(
-            channel: channel, tag: tagValue, redelivered: redelivered,
-            consumer: consumers.first(where: { $0.tag == consumerTag }), exchange: exchange, routingKey: routingKey,
+            channel: channel, tag: tagValue, redelivered: redelivered, consumerTag: consumerTag,
+            exchange: exchange, routingKey: routingKey,
             properties: CDecode.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee),
             size: Int(header.payload.properties.body_size))
         amqp_maybe_release_buffers_on_channel(c, channel)
-        if pending.consumer == nil || config.consumerByteLimit == nil {
+        if !consumers.contains(where: { $0.tag == consumerTag }) || config.consumerByteLimit == nil {
             try readBody(pending)
         } else {
             pendingBody = pending
@@ -611,7 +611,9 @@ final class IOLoop: @unchecked Sendable {
         guard body.count == pending.size else {
             throw AMQPError(.connectionLost, "a delivery's body on channel \(pending.channel) is longer than its header says")
         }
-        guard let consumer = pending.consumer else {
+        // Looked up now, not at the header: the consumer may have been cancelled while the
+        // body waited.
+        guard let consumer = consumers.first(where: { $0.tag == pending.consumerTag }) else {
             // A consumer we cancelled: give the message back right away.
             _ = amqp_basic_reject(c, pending.channel, pending.tag, 1)
             return
