@@ -205,6 +205,16 @@ PY
     chmod 600 "$WORK/$1.json"
 }
 
+# The queues this tour's messages reach, and what they held before it (they add up over runs).
+TOUR_QUEUES="dd.clinic.$CLINIC.assessments dd.journal.$JOURNAL.requests dd.municipality.$MUNICIPALITY.inbox"
+depths() {
+    ctl list_queues -p ddrouter --quiet --no-table-headers name messages 2>/dev/null \
+        | awk -v want="$TOUR_QUEUES" 'BEGIN {n = split(want, q, " "); for (i = 1; i <= n; i++) d[q[i]] = 0}
+                                      ($1 in d) {d[$1] = $2}
+                                      END {for (i = 1; i <= n; i++) printf "%s ", d[q[i]]}'
+}
+DEPTHS_BEFORE="$(depths)"
+
 say "1. Aalborg ($MUNICIPALITY) sends list 1: Config/examples/municipal-list.json (2 citizens; fresh CPR numbers)"
 before="$(cases)"
 publish municipal-list "municipality:$MUNICIPALITY" "$WORK/municipal-list.json"
@@ -239,7 +249,19 @@ wait_change "$before"; show_case
 
 # ---------------------------------------------------------------- 4. what arrived
 
-sleep 2   # the outbox relay publishes the last events and receipts
+# The outbox relay publishes the last events and receipts within moments, but the broker
+# counts a quorum queue's messages on its own tick (every few seconds), not at each publish:
+# wait until each of the tour's queues shows more than it held before (30 s at most).
+for _ in $(seq 1 60); do
+    read -r -a before_n <<<"$DEPTHS_BEFORE"
+    read -r -a now_n <<<"$(depths)"
+    grown=1
+    for i in "${!before_n[@]}"; do
+        (( ${now_n[$i]:-0} > ${before_n[$i]} )) || grown=0
+    done
+    (( grown )) && break
+    sleep 0.5
+done
 say "What arrived in which queue: events and the senders' receipts (nobody reads them here: they add up over runs)"
 ctl list_queues -p ddrouter --quiet --no-table-headers name messages | sort \
     | awk '$2 != 0 || $1 ~ /^ddrouter\./ {printf "    %-40s %s\n", $1, $2} $2 == 0 && $1 !~ /^ddrouter\./ {empty++}
