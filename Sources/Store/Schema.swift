@@ -13,26 +13,15 @@ enum Schema {
             try db.execute(sql: v2)
         }
         migrator.registerMigration("v3-list-slices-and-sent-bodies") { db in
-            // For the rows sent before v3 (see `v3`): the digest `Queries.bodyDigest` keeps.
-            let digest = DatabaseFunction("sha256_of_body", argumentCount: 1, pure: true) { values in
-                guard let body = Data.fromDatabaseValue(values[0]) else { return nil }
-                return Queries.bodyDigest(body)
-            }
-            db.add(function: digest)
-            defer { db.remove(function: digest) }
-            try db.execute(sql: v3)
+            // For the rows sent before v3 (see `v3`).
+            try withBodyDigest(db) { try db.execute(sql: v3) }
         }
         migrator.registerMigration("v4-outbox-receipts-first") { db in
             try db.execute(sql: v4)
         }
         migrator.registerMigration("v5-outbox-bodies-apart") { db in
-            let digest = DatabaseFunction("sha256_of_body", argumentCount: 1, pure: true) { values in
-                guard let body = Data.fromDatabaseValue(values[0]) else { return nil }
-                return Queries.bodyDigest(body)
-            }
-            db.add(function: digest)
-            defer { db.remove(function: digest) }
-            try db.execute(sql: v5)
+            // For the rows pending at v5 (see `v5`).
+            try withBodyDigest(db) { try db.execute(sql: v5) }
         }
         migrator.registerMigration("v6-consent-statements") { db in
             try db.execute(sql: v6)
@@ -41,6 +30,18 @@ enum Schema {
             try db.execute(sql: v7)
         }
         return migrator
+    }
+
+    /// Runs `body` with the SQL function `sha256_of_body(body)`, the digest
+    /// `Queries.bodyDigest` keeps of an outbox body.
+    private static func withBodyDigest(_ db: Database, _ body: () throws -> Void) throws {
+        let digest = DatabaseFunction("sha256_of_body", argumentCount: 1, pure: true) { values in
+            guard let body = Data.fromDatabaseValue(values[0]) else { return nil }
+            return Queries.bodyDigest(body)
+        }
+        db.add(function: digest)
+        defer { db.remove(function: digest) }
+        try body()
     }
 
     /// Names of all migrations this build knows, in order.

@@ -57,12 +57,7 @@ struct ConsentStatementTests {
 
     @Test("v6 turns each consent row of v5 into a one-direction, one-purpose statement under its id: the latest per direction and purpose stays the latest")
     func migrationKeepsEveryRecord() throws {
-        let scratch = Scratch()
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: scratch.dbPath).deletingLastPathComponent(), withIntermediateDirectories: true)
-        let queue = try DatabaseQueue(path: scratch.dbPath)
-        try Schema.migrator.migrate(queue, upTo: "v5-outbox-bodies-apart")
-        try queue.write { db in
+        let scratch = try scratchStore(at: "v5-outbox-bodies-apart") { db in
             for (direction, purpose, state, at) in [
                 ("municipality-to-region", "p, with a comma", "given", "2026-11-01T00:00:00.000Z"),
                 ("region-to-municipality", "p, with a comma", "refused", "2026-11-01T00:00:00.000Z"),
@@ -76,7 +71,6 @@ struct ConsentStatementTests {
                     arguments: [pA.hex, direction, purpose, state, at, at])
             }
         }
-        try queue.close()
         let store = try scratch.open()
         #expect(try store.appliedMigrations() == Store.knownMigrations)
         #expect(try store.consents(pseudonym: pA).map { "\($0.id) \($0.direction.rawValue) \($0.state)" } == [

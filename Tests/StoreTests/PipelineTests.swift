@@ -251,12 +251,7 @@ struct PipelineTests {
 
     @Test("v7 deletes the cancelled timers earlier versions kept; pending and fired ones stay")
     func migrationDeletesCancelledTimers() throws {
-        let scratch = Scratch()
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: scratch.dbPath).deletingLastPathComponent(), withIntermediateDirectories: true)
-        let queue = try DatabaseQueue(path: scratch.dbPath)
-        try Schema.migrator.migrate(queue, upTo: "v6-consent-statements")
-        try queue.write { db in
+        let scratch = try scratchStore(at: "v6-consent-statements") { db in
             for (id, state) in [("p", "pending"), ("f", "fired"), ("c", "cancelled")] {
                 try db.execute(
                     sql: """
@@ -266,7 +261,6 @@ struct PipelineTests {
                     arguments: [id, state])
             }
         }
-        try queue.close()
         let store = try scratch.open()
         #expect(try store.appliedMigrations() == Store.knownMigrations)
         #expect(try store.timers(caseID: "c1").map { "\($0.timerID) \($0.state)" } == ["f fired", "p pending"])

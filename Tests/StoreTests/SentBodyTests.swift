@@ -43,13 +43,8 @@ struct SentBodyTests {
 
     @Test("the v3 migration erases the bodies of rows sent under v2 and keeps their digests; v5 moves the pending ones' bodies apart, with their digests")
     func migrationErasesSentBodies() throws {
-        let scratch = Scratch()
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: scratch.dbPath).deletingLastPathComponent(), withIntermediateDirectories: true)
         // A store at v2, as the previous release left it, with one sent and one pending row.
-        let queue = try DatabaseQueue(path: scratch.dbPath)
-        try Schema.migrator.migrate(queue, upTo: "v2-outbox-retry-and-audit")
-        try queue.write { db in
+        let scratch = try scratchStore(at: "v2-outbox-retry-and-audit") { db in
             for (id, state, body) in [("old-sent", "sent", #"{"cpr":"0101304123"}"#), ("old-pending", "pending", #"{"x":1}"#)] {
                 try db.execute(
                     sql: """
@@ -59,7 +54,6 @@ struct SentBodyTests {
                     arguments: [id, Data(body.utf8), state, state == "sent" ? "2026-11-01T00:00:01.000Z" : nil])
             }
         }
-        try queue.close()
         let store = try scratch.open()
         #expect(try store.appliedMigrations() == Store.knownMigrations)
         let sent = try #require(try store.outboxEvent(messageID: "old-sent"))

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import Store
@@ -32,6 +33,19 @@ func t(_ seconds: Int) -> Date {
 
 let pA = Pseudonym(hex: "0123456789abcdef0123456789abcdef")!
 let pB = Pseudonym(hex: "fedcba9876543210fedcba9876543210")!
+
+/// A scratch store file left at `migration`, as an earlier release left it, with the rows
+/// `fill` writes; opening it (`scratch.open()`) applies the later migrations.
+func scratchStore(at migration: String, _ fill: (Database) throws -> Void) throws -> Scratch {
+    let scratch = Scratch()
+    try FileManager.default.createDirectory(
+        at: URL(fileURLWithPath: scratch.dbPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+    let queue = try DatabaseQueue(path: scratch.dbPath)
+    try Schema.migrator.migrate(queue, upTo: migration)
+    try queue.write(fill)
+    try queue.close()
+    return scratch
+}
 
 struct Boom: Error, Equatable {}
 
