@@ -71,7 +71,8 @@ public final class AMQPClient: Sendable {
         let thread = Thread { loop.run() }
         thread.name = "ddrouter-amqp"
         thread.start()
-        watchdog.start(limit: configuration.publishTimeout)
+        watchdog.start(limit: configuration.publishTimeout,
+                       silence: configuration.heartbeat > .zero ? configuration.heartbeat * 2 : nil)
     }
 
     /// True while a connection is open and set up (topology declared, consumers subscribed).
@@ -365,24 +366,47 @@ final class WakePipe: Sendable {
 
 /// Unsticks the I/O thread if a publish blocks in the socket for longer than the publish
 /// bound (rabbitmq-c writes without a deadline; a broker that stops reading, as it does
-/// under a resource alarm, would hold it forever). It shuts the socket down, which makes
-/// the write fail and the client reconnect.
+/// under a resource alarm, would hold it forever), or for two heartbeat intervals in which
+/// nothing at all arrived on the socket: a live broker sends its heartbeats even while it
+/// reads nothing (an alarm), but a dead path sends nothing, and rabbitmq-c notices missed
+/// heartbeats only in its read calls, which a blocked write keeps it out of. It shuts the
+/// socket down, which makes the write fail and the client reconnect.
 final class Watchdog: Sendable {
     private let busySince = Atomic<Int64>(0)  // ns of the monotonic clock, 0 = idle
     private let fd = Atomic<Int32>(-1)
     private let running = Atomic<Bool>(false)
 
-    func start(limit: Duration) {
+    /// `silence`: how long a blocked write may see no byte arrive (nil: no such bound).
+    func start(limit: Duration, silence: Duration?) {
         guard running.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let limitNs = Int64(limit.seconds * 1e9)
+        let silenceNs = silence.map { Int64($0.seconds * 1e9) }
         let thread = Thread { [self] in
+            // The write being watched (its start), the bytes waiting to be read when last
+            // looked at, and when that count last changed.
+            var watched: (since: Int64, waiting: Int32, changed: Int64)?
             while running.load(ordering: .relaxed) {
                 usleep(200_000)
                 let since = busySince.load(ordering: .relaxed)
-                if since != 0, Self.now() - since > limitNs {
-                    let f = fd.load(ordering: .relaxed)
+                guard since != 0 else { watched = nil; continue }
+                let now = Self.now()
+                let f = fd.load(ordering: .relaxed)
+                var stuck = now - since > limitNs
+                if let silenceNs, f >= 0 {
+                    var waiting: Int32 = 0
+                    _ = ioctl(f, UInt(FIONREAD), &waiting)
+                    if watched?.since != since {
+                        watched = (since, waiting, now)
+                    } else if watched?.waiting != waiting {
+                        watched = (since, waiting, now)
+                    } else if let w = watched, now - w.changed > silenceNs {
+                        stuck = true
+                    }
+                }
+                if stuck {
                     if f >= 0 { shutdown(f, Int32(SHUT_RDWR)) }
                     busySince.store(0, ordering: .relaxed)
+                    watched = nil
                 }
             }
         }
