@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import AMQP
@@ -8,28 +9,30 @@ import Testing
 /// and left alone while the peer keeps sending (a live broker's heartbeats during an alarm).
 @Suite("AMQP write watchdog")
 struct WriteWatchdogTests {
-    /// Blocks a thread writing into `fd` (the peer reads nothing) and returns when the write
-    /// fails, with how long it took; `nil` if it was still blocked after `within`.
+    /// Blocks a thread writing into `fd` (the peer reads nothing) and returns how long the
+    /// write was blocked before it failed, timed on that thread (the async caller may be
+    /// scheduled late on a busy machine); `nil` if it was still blocked after `within`.
     static func blockedWrite(_ fd: Int32, watchdog: Watchdog, within: Duration) async -> Duration? {
-        let done = DispatchSemaphore(value: 0)
-        let start = ContinuousClock.now
+        let took = Mutex<Duration?>(nil)
         let thread = Thread {
             var small: Int32 = 4096
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
             let chunk = [UInt8](repeating: 7, count: 64 * 1024)
+            let start = ContinuousClock.now
             watchdog.enter(fd: fd)
             defer { watchdog.leave() }
             // MSG_NOSIGNAL as rabbitmq-c sends: the shut-down socket fails the call, no SIGPIPE.
             while chunk.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
-            done.signal()
+            let elapsed = ContinuousClock.now - start
+            took.withLock { $0 = elapsed }
         }
         thread.start()
         let deadline = ContinuousClock.now + within
         while ContinuousClock.now < deadline {
-            if done.wait(timeout: .now()) == .success { return ContinuousClock.now - start }
+            if let elapsed = took.withLock({ $0 }) { return elapsed }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        return nil
+        return took.withLock { $0 }
     }
 
     static func pair() -> (Int32, Int32) {
@@ -44,11 +47,11 @@ struct WriteWatchdogTests {
         let (a, b) = Self.pair()
         defer { close(a); close(b) }
         let watchdog = Watchdog()
-        watchdog.start(limit: .seconds(60), silence: .seconds(1))
+        watchdog.start(limit: .seconds(60), silence: .seconds(2))
         defer { watchdog.stop() }
-        let took = await Self.blockedWrite(a, watchdog: watchdog, within: .seconds(10))
-        #expect(took != nil, "the blocked write was not cut within 10 s")
-        if let took { #expect(took < .seconds(3), "cut after \(took), silence bound 1 s") }
+        let took = await Self.blockedWrite(a, watchdog: watchdog, within: .seconds(30))
+        #expect(took != nil, "the blocked write was not cut within 30 s")
+        if let took { #expect(took < .seconds(8), "cut after \(took), silence bound 2 s, publish bound 60 s") }
     }
 
     @Test("a write blocked while the peer keeps sending (heartbeats) is left until the publish bound")
@@ -56,18 +59,21 @@ struct WriteWatchdogTests {
         let (a, b) = Self.pair()
         defer { close(a); close(b) }
         let watchdog = Watchdog()
-        watchdog.start(limit: .seconds(4), silence: .seconds(1))
+        watchdog.start(limit: .seconds(5), silence: .seconds(2))
         defer { watchdog.stop() }
-        let beating = Task.detached {
+        // An OS thread, not a task: the peer's bytes must not wait for a busy cooperative pool.
+        let stop = Atomic<Bool>(false)
+        let beating = Thread {
             var byte: UInt8 = 8
-            while !Task.isCancelled {
+            while !stop.load(ordering: .relaxed) {
                 _ = send(b, &byte, 1, Int32(MSG_NOSIGNAL))
-                try? await Task.sleep(for: .milliseconds(300))
+                usleep(200_000)
             }
         }
-        defer { beating.cancel() }
-        let took = await Self.blockedWrite(a, watchdog: watchdog, within: .seconds(10))
+        beating.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        let took = await Self.blockedWrite(a, watchdog: watchdog, within: .seconds(30))
         #expect(took != nil, "the publish bound did not cut the write either")
-        if let took { #expect(took >= .seconds(4) && took < .seconds(6), "cut after \(took): the live peer's bytes should have kept it") }
+        if let took { #expect(took >= .seconds(5) && took < .seconds(15), "cut after \(took): the live peer's bytes should have kept it to the 5 s bound") }
     }
 }
