@@ -401,8 +401,7 @@ final class IOLoop: @unchecked Sendable {
     /// big one waits in the socket, before its body, until one of the two is settled.
     private var holdReading: Bool {
         guard let limit = config.consumerByteLimit, inFlight.isEmpty, queuedHead == queued.count else { return false }
-        if let pending = pendingBody { return countedBytes(adding: pending.size) > limit }
-        return countedBytes(adding: 0) > limit
+        return countedBytes(adding: pendingBody?.size ?? 0) > limit
     }
 
     /// The unsettled bytes the limit counts if a delivery of `extra` bytes joined them: the

@@ -106,7 +106,7 @@ extension Decide {
                 at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
                 messageType: decoded.type.rawValue, messageID: decoded.messageID,
                 purpose: AuditPurpose.received(decoded.type, from: sender, listTwo: list.listKind == .list2).recorded))
-            work.consent = Self.consentRecords(
+            work.consent = Self.consentStatements(
                 entry.consent, pseudonym: pseudonym, messageID: Pipeline.sourceKey(decoded), at: now)
             work.listMember = ListMember(
                 side: .municipality, municipality: list.municipality, clinic: list.clinic ?? "",

@@ -141,7 +141,7 @@ struct Decide: Sendable {
     /// A consent statement as the store keeps it: one statement for its directions and both
     /// purposes the workflow records (append-only; the latest per direction and purpose is
     /// current). `absent` states nothing and gives none.
-    static func consentRecords(
+    static func consentStatements(
         _ consent: Contract.Consent, pseudonym: Pseudonym, messageID: String, at now: Date
     ) -> [ConsentStatement] {
         let state: ConsentState
@@ -284,7 +284,7 @@ struct Decide: Sendable {
         try self.events(events, timers: timers, caseID: caseID, cpr: request.cpr, pseudonym: pseudonym, data: data,
                         source: source, at: now, into: &work, summary: &summary)
         if let statement = request.consentStatement ?? request.consent {
-            work.consent = Self.consentRecords(statement, pseudonym: pseudonym, messageID: Pipeline.sourceKey(decoded), at: now)
+            work.consent = Self.consentStatements(statement, pseudonym: pseudonym, messageID: Pipeline.sourceKey(decoded), at: now)
         }
         var receipt = Receipt(accepting: decoded, receivedAt: Contract.Timestamp(now))
         if request.opensCase, events.contains(where: Pipeline.isHeldNotice) { receipt.heldEntries = [0] }
