@@ -1,6 +1,6 @@
 @testable import Daemon
 import Foundation
-import Store
+@testable import Store
 import Testing
 import Workflow
 
@@ -23,6 +23,14 @@ struct StateEncodingTests {
         #expect(StoreBinary.isBinary(data))
         #expect(try StoreBinary.decode(CitizenCase.self, from: StoreBinary.encode(state)) == state)
         #expect(state.stateName != "none", "the referral moved the case")
+    }
+
+    @Test("a case state written in version 1 of the encoding (every string written out) loads the same, and version 2 is smaller")
+    func versionOneStillLoads() throws {
+        let (data, state) = try Self.decidedState()
+        let one = try StoreBinary.encode(state, version: 1)
+        #expect(try StoreBinary.decode(CitizenCase.self, from: one) == state)
+        #expect(data.count < one.count)
     }
 
     @Test("a case state stored as JSON by an earlier version loads the same")

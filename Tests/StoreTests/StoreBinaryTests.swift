@@ -69,6 +69,45 @@ struct StoreBinaryTests {
         #expect(try StoreBinary.decode(Everything.self, from: data) == value)
     }
 
+    @Test("a version-1 blob (every string written out) still decodes, and version 2 writes repeats once")
+    func readsVersionOne() throws {
+        let value = Self.sample()
+        let one = try StoreBinary.encode(value, version: 1)
+        let two = try StoreBinary.encode(value)
+        #expect(one[one.startIndex + 1] == 1 && two[two.startIndex + 1] == 2)
+        #expect(StoreBinary.isBinary(one))
+        #expect(try StoreBinary.decode(Everything.self, from: one) == value)
+        // The sample repeats `inner` (its keys and values) three times.
+        #expect(two.count < one.count)
+    }
+
+    @Test("version 2 refers to a repeated key or string value instead of writing it again")
+    func repeatsAreReferences() throws {
+        struct Entry: Codable, Equatable { var direction: String; var reference: String }
+        let entries = (0..<4).map { _ in Entry(direction: "municipalityToRegion", reference: "SAMTYKKE-2026-0142") }
+        let one = try StoreBinary.encode(entries, version: 1)
+        let two = try StoreBinary.encode(entries)
+        let text = { (data: Data) in String(decoding: data, as: UTF8.self) }
+        #expect(text(one).components(separatedBy: "SAMTYKKE-2026-0142").count == 5)
+        #expect(text(two).components(separatedBy: "SAMTYKKE-2026-0142").count == 2)
+        #expect(text(two).components(separatedBy: "direction").count == 2)
+        #expect(try StoreBinary.decode([Entry].self, from: two) == entries)
+        #expect(two.count * 2 < one.count)
+    }
+
+    @Test("a reference to a string that is not earlier in the blob throws")
+    func referenceAhead() throws {
+        // [ "a", again(0) ] is valid; again(1) and a key naming string 5 are not.
+        let valid: [UInt8] = [0xDD, 0x02, 0x0A, 5, 0, 0, 0, 0x08, 1, 0x61, 0x0C, 0]
+        #expect(try StoreBinary.decode([String].self, from: Data(valid)) == ["a", "a"])
+        var ahead = valid
+        ahead[ahead.count - 1] = 1
+        #expect(throws: StoreError.self) { try StoreBinary.decode([String].self, from: Data(ahead)) }
+        struct One: Codable { var a: String }
+        let key: [UInt8] = [0xDD, 0x02, 0x09, 4, 0, 0, 0, 11, 0x08, 1, 0x61]
+        #expect(throws: StoreError.self) { try StoreBinary.decode(One.self, from: Data(key)) }
+    }
+
     @Test("a store written before this encoding holds JSON, and it still decodes")
     func readsTheJSONOfEarlierVersions() throws {
         let value = Self.sample(when: Date(timeIntervalSince1970: 1_795_000_000))
@@ -108,7 +147,11 @@ struct StoreBinaryTests {
 
     @Test("a truncated or changed blob throws a store error; it never crashes or reads out of bounds")
     func damagedBlobs() throws {
-        let data = [UInt8](try StoreBinary.encode(Self.sample()))
+        try damaged([UInt8](try StoreBinary.encode(Self.sample())))
+        try damaged([UInt8](try StoreBinary.encode(Self.sample(), version: 1)))
+    }
+
+    private func damaged(_ data: [UInt8]) throws {
         var threw = 0
         for cut in 0..<data.count {
             do {
