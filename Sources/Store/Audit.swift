@@ -58,9 +58,10 @@ public struct AuditEntry: Sendable, Hashable {
     public var messageType: String?
     public var messageID: String?
     public var purpose: String
-    /// HMAC of the previous entry (32 zero bytes for the first).
+    /// HMAC of the previous entry (32 zero bytes for the first). Empty for an entry written
+    /// from schema v8 on: a seal covers it with the other entries of its write.
     public var prevHash: Data
-    /// HMAC(key, prevHash ‖ canonical encoding of this entry).
+    /// HMAC(key, prevHash ‖ canonical encoding of this entry); empty for a sealed entry.
     public var hash: Data
 }
 
@@ -119,6 +120,16 @@ public enum AuditBreak: Error, Sendable, Hashable, CustomStringConvertible {
     /// A column holds a value the store never writes (hash length, timestamp form,
     /// pseudonym form).
     case malformed(column: String)
+    /// The seal over the entries from this one up to `last` does not match them: one of them
+    /// was edited, removed and renumbered, or replaced (or another audit key is configured).
+    /// A seal of one entry is reported as `contentMismatch`.
+    case sealMismatch(last: Int64)
+    /// The entries from this one on are covered by no seal: a seal was deleted, or entries
+    /// were added without the audit key.
+    case unsealed
+    /// Entries from this one up to `through`, which a seal covers, are missing: the end of
+    /// the trail was removed.
+    case cutOff(through: Int64)
 
     public var description: String {
         switch self {
@@ -132,6 +143,12 @@ public enum AuditBreak: Error, Sendable, Hashable, CustomStringConvertible {
             "the anchored entry is missing or different; the end of the trail was removed or rewritten"
         case .malformed(let column):
             "column \(column) holds a value ddrouter never writes; the row was edited"
+        case .sealMismatch(let last):
+            "the seal over it and the entries after it up to \(last) does not match them; one of them was edited, replaced or renumbered (or a different audit key is configured)"
+        case .cutOff(let last):
+            "it and the entries after it up to \(last) are missing although a seal covers them; the end of the trail was removed"
+        case .unsealed:
+            "no seal covers it; a seal was deleted or entries were added without the audit key"
         }
     }
 }
@@ -191,43 +208,92 @@ enum AuditChain {
 
     typealias Head = (seq: Int64, hash: Data)
 
-    /// Appends one entry inside the caller's transaction; returns its anchor and the
-    /// new head. `cached` is the head as of the previous append in this transaction
-    /// (nil: read it from the table).
-    static func append(_ record: AuditRecord, db: Database, key: KeyBytes, cached: Head?) throws
-        -> (AuditAnchor, Head)
-    {
-        let head: Head
-        if let cached {
-            head = cached
-        } else if let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-        {
-            head = (try row.decode(atIndex: 0), try row.decode(atIndex: 1))
-        } else {
-            head = (0, genesis)
+    /// What a seal's keyed hash starts with after the previous hash: it keeps a seal's
+    /// input apart from an entry's (`hash`).
+    static let sealTag = Array("ddrouter.audit.seal.v1".utf8)
+
+    /// A write's entries on their way into one seal: HMAC(key, previous hash ‖ `sealTag` ‖
+    /// the canonical encoding of each entry, in seq order). The canonical encodings carry
+    /// their seq and length-prefixed fields, so the concatenation is unambiguous.
+    struct Seal {
+        let first: Int64
+        var mac: HMAC<SHA256>
+
+        init(first: Int64, prev: Data, key: KeyBytes) {
+            self.first = first
+            mac = key.mac
+            mac.update(data: prev)
+            mac.update(data: AuditChain.sealTag)
         }
-        let seq = head.seq + 1
-        let prev = head.hash
+
+        mutating func add(_ canonical: [UInt8]) { mac.update(data: canonical) }
+
+        func finish() -> Data { mac.finalize().withUnsafeBytes { Data($0) } }
+    }
+
+    /// The chain as one write transaction sees it: the next seq, the hash the next seal
+    /// chains to, and the entries appended since the last seal.
+    struct State {
+        var next: Int64
+        var prev: Data
+        var open: Seal?
+
+        /// Read from the table: after the newest entry, chained to its own hash (an entry
+        /// written before v8) or to the newest seal's.
+        static func read(_ db: Database) throws -> State {
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+            else { return State(next: 1, prev: genesis) }
+            let seq: Int64 = try row.decode(atIndex: 0)
+            let hash: Data = try row.decode(atIndex: 1)
+            if hash.count == 32 { return State(next: seq + 1, prev: hash) }
+            // A trail whose newest entries lack their seal chains on from the last seal;
+            // `verify` names the unsealed entries.
+            let seal = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1"))
+            return State(next: seq + 1, prev: seal ?? genesis)
+        }
+    }
+
+    /// Appends one entry inside the caller's transaction, to be sealed with the others of
+    /// its write (`seal`); returns its seq.
+    static func append(_ record: AuditRecord, db: Database, key: KeyBytes, state: inout State) throws -> Int64 {
+        let seq = state.next
         let at = Timestamp.string(record.at)
-        let canonical = canonical(
-            seq: seq, at: at, actor: record.actor, action: record.action.rawValue,
-            pseudonym: record.pseudonym?.hex, messageType: record.messageType,
-            messageID: record.messageID, purpose: record.purpose)
-        let hash = hash(key: key, prevHash: prev, canonical: canonical)
+        let pseudonym = record.pseudonym?.hex
         try db.cachedStatement(
             sql: """
                 INSERT INTO audit (seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, X'', X'')
                 """
         ).execute(arguments: [
-            seq, at, record.actor, record.action.rawValue, record.pseudonym?.hex,
-            record.messageType, record.messageID, record.purpose, prev, hash,
+            seq, at, record.actor, record.action.rawValue, pseudonym, record.messageType, record.messageID,
+            record.purpose,
         ])
-        return (AuditAnchor(seq: seq, hash: Hex.encode(hash)), (seq, hash))
+        if state.open == nil { state.open = Seal(first: seq, prev: state.prev, key: key) }
+        state.open!.add(canonical(
+            seq: seq, at: at, actor: record.actor, action: record.action.rawValue, pseudonym: pseudonym,
+            messageType: record.messageType, messageID: record.messageID, purpose: record.purpose))
+        state.next = seq + 1
+        return seq
     }
 
-    /// Walks the whole trail in seq order (streaming, constant memory).
+    /// Writes the seal of the entries appended since the last one, if any; returns the new
+    /// head of the chain.
+    @discardableResult
+    static func seal(db: Database, state: inout State) throws -> AuditAnchor? {
+        guard let open = state.open else { return nil }
+        let hash = open.finish()
+        let last = state.next - 1
+        try db.cachedStatement(sql: "INSERT INTO audit_seals (last_seq, first_seq, hash) VALUES (?, ?, ?)")
+            .execute(arguments: [last, open.first, hash])
+        state.prev = hash
+        state.open = nil
+        return AuditAnchor(seq: last, hash: Hex.encode(hash))
+    }
+
+    /// Walks the whole trail in seq order (streaming, constant memory): each entry written
+    /// before v8 against its own hash, each seal against its entries.
     static func verify(db: Database, key: KeyBytes, anchor: AuditAnchor?) throws
         -> AuditVerification
     {
@@ -237,9 +303,22 @@ enum AuditChain {
                 SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash
                 FROM audit ORDER BY seq
                 """)
+        let seals = try Row.fetchCursor(db, sql: "SELECT last_seq, first_seq, hash FROM audit_seals ORDER BY last_seq")
+        func nextSeal() throws -> (last: Int64, first: Int64, hash: Data?)? {
+            guard let row = try seals.next() else { return nil }
+            let hash = try? row.decode(Data.self, atIndex: 2)
+            return ((try? row.decode(atIndex: 0)) ?? 0, (try? row.decode(atIndex: 1)) ?? 0, hash?.count == 32 ? hash : nil)
+        }
+        var seal = try nextSeal()
+        var open: Seal?
         var expected: Int64 = 1
         var prev = genesis
         var anchorSeen = false
+        func anchored(_ seq: Int64, _ hash: Data) -> Bool {
+            guard let anchor, anchor.seq == seq else { return true }
+            anchorSeen = true
+            return Hex.encode(hash) == anchor.hash.lowercased()
+        }
         while let row = try rows.next() {
             // A tampered row may hold values of any type: report it, never trap.
             func column<T: DatabaseValueConvertible>(_ index: Int, _ name: String) -> Result<T, AuditBreak> {
@@ -271,6 +350,37 @@ enum AuditChain {
                 return .broken(seq: seq, reason: error)
             }
             let (at, actor, action, pseudonym, messageType, messageID, purpose, storedPrev, storedHash) = fields
+            let canonical = canonical(
+                seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym,
+                messageType: messageType, messageID: messageID, purpose: purpose)
+            expected = seq + 1
+            if storedPrev.isEmpty && storedHash.isEmpty {
+                // Sealed with the other entries of its write.
+                if open == nil {
+                    guard let next = seal, next.first == seq else {
+                        return .broken(seq: seq, reason: .unsealed)
+                    }
+                    open = Seal(first: seq, prev: prev, key: key)
+                }
+                open!.add(canonical)
+                guard let current = seal, current.last == seq else { continue }
+                guard let stored = current.hash else {
+                    return .broken(seq: current.first, reason: .malformed(column: "audit_seals.hash"))
+                }
+                // Constant-time comparison is not needed here: the verifier holds the key.
+                if open!.finish() != stored {
+                    return .broken(
+                        seq: current.first, reason: current.first == seq ? .contentMismatch : .sealMismatch(last: seq))
+                }
+                if !anchored(seq, stored) { return .broken(seq: seq, reason: .anchorMismatch) }
+                prev = stored
+                open = nil
+                seal = try nextSeal()
+                continue
+            }
+            // An entry of a version before v8, with its own hash; never inside a seal.
+            if let open { return .broken(seq: open.first, reason: .sealMismatch(last: seal?.last ?? seq)) }
+            if let next = seal, next.first <= seq { return .broken(seq: seq, reason: .malformed(column: "hash")) }
             guard storedPrev.count == 32 else {
                 return .broken(seq: seq, reason: .malformed(column: "prev_hash"))
             }
@@ -280,23 +390,15 @@ enum AuditChain {
             if storedPrev != prev {
                 return .broken(seq: seq, reason: .brokenLink)
             }
-            let canonical = canonical(
-                seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym,
-                messageType: messageType, messageID: messageID, purpose: purpose)
-            let computed = hash(key: key, prevHash: prev, canonical: canonical)
-            // Constant-time comparison is not needed here: the verifier holds the key.
-            if computed != storedHash {
+            if hash(key: key, prevHash: prev, canonical: canonical) != storedHash {
                 return .broken(seq: seq, reason: .contentMismatch)
             }
-            if let anchor, anchor.seq == seq {
-                guard Hex.encode(storedHash) == anchor.hash.lowercased() else {
-                    return .broken(seq: seq, reason: .anchorMismatch)
-                }
-                anchorSeen = true
-            }
+            if !anchored(seq, storedHash) { return .broken(seq: seq, reason: .anchorMismatch) }
             prev = storedHash
-            expected = seq + 1
         }
+        // A seal left over names entries that are gone: the end of the trail was cut off.
+        if let seal { return .broken(seq: expected, reason: .cutOff(through: seal.last)) }
+        if let open { return .broken(seq: open.first, reason: .unsealed) }
         if let anchor, !anchorSeen {
             return .broken(seq: anchor.seq, reason: .anchorMismatch)
         }

@@ -118,21 +118,25 @@ extension Store {
                 try db.execute(sql: "UPDATE timers SET case_id = ? WHERE case_id = ?", arguments: [new, old])
                 rows += db.changesCount
             }
-            // 4. Re-chain the trail with the new key; the triggers forbid UPDATE, so they
-            // are dropped and re-created (exactly as stored) inside this transaction.
+            // 4. Re-chain the trail with the new key: entries written before v8 each with
+            // its own hash, the others seal by seal. The triggers forbid UPDATE, so they are
+            // dropped and re-created (exactly as stored) inside this transaction.
             let triggers = try Row.fetchAll(
-                db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'")
+                db,
+                sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit', 'audit_seals')")
             for trigger in triggers {
                 try db.execute(sql: "DROP TRIGGER \(String.fromDatabaseValue(trigger["name"])!)")
             }
             let update = try db.makeStatement(
                 sql: "UPDATE audit SET pseudonym = ?, message_id = ?, prev_hash = ?, hash = ? WHERE seq = ?")
-            var prev = AuditChain.genesis
-            var head: AuditChain.Head = (0, AuditChain.genesis)
+            let updateRekeyed = try db.makeStatement(sql: "UPDATE audit SET pseudonym = ?, message_id = ? WHERE seq = ?")
+            let updateSeal = try db.makeStatement(sql: "UPDATE audit_seals SET hash = ? WHERE last_seq = ?")
+            let sealEnds = Set(try Int64.fetchAll(db, sql: "SELECT last_seq FROM audit_seals"))
+            var chain = AuditChain.State(next: 1, prev: AuditChain.genesis)
             var entries = 0
             for row in try Row.fetchAll(
                 db,
-                sql: "SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose FROM audit ORDER BY seq")
+                sql: "SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose, hash FROM audit ORDER BY seq")
             {
                 let seq: Int64 = row[0]
                 var pseudonym: String? = row[4]
@@ -154,21 +158,36 @@ extension Store {
                 let canonical = AuditChain.canonical(
                     seq: seq, at: row[1], actor: row[2], action: row[3], pseudonym: pseudonym,
                     messageType: row[5], messageID: messageID, purpose: row[7])
-                let hash = AuditChain.hash(key: newAuditKey, prevHash: prev, canonical: canonical)
-                try update.execute(arguments: [pseudonym, messageID, prev, hash, seq])
-                prev = hash
-                head = (seq, hash)
+                let sealed = (row[8] as Data? ?? Data()).isEmpty
+                if sealed {
+                    if chain.open == nil { chain.open = AuditChain.Seal(first: seq, prev: chain.prev, key: newAuditKey) }
+                    chain.open!.add(canonical)
+                    if changed { try updateRekeyed.execute(arguments: [pseudonym, messageID, seq]) }
+                    if sealEnds.contains(seq) {
+                        chain.prev = chain.open!.finish()
+                        chain.open = nil
+                        try updateSeal.execute(arguments: [chain.prev, seq])
+                    }
+                } else {
+                    let hash = AuditChain.hash(key: newAuditKey, prevHash: chain.prev, canonical: canonical)
+                    try update.execute(arguments: [pseudonym, messageID, chain.prev, hash, seq])
+                    chain.prev = hash
+                }
+                chain.next = seq + 1
                 entries += 1
             }
             for trigger in triggers {
                 try db.execute(sql: String.fromDatabaseValue(trigger["sql"])!)
             }
             let note = "\(purpose); re-keyed \(pseudonyms.count) citizen(s), \(rows) row(s); \(unmapped.count) pseudonym(s) without a case kept"
-            let (anchor, _) = try AuditChain.append(
+            _ = try AuditChain.append(
                 AuditRecord(
                     at: date, actor: actor, action: .keyRotated, pseudonym: nil, messageType: "key-rotation",
                     messageID: oldHead.map { "old-head \($0)" } ?? "old-head none", purpose: note),
-                db: db, key: newAuditKey, cached: head)
+                db: db, key: newAuditKey, state: &chain)
+            guard let anchor = try AuditChain.seal(db: db, state: &chain) else {
+                throw StoreError(.misuse, "the key-rotated audit entry was not sealed; this is a bug", path: path)
+            }
             return KeyRotationReport(
                 oldHead: oldHead, newHead: anchor, citizens: pseudonyms.count, rowsRekeyed: rows,
                 auditEntries: entries, unmappedPseudonyms: unmapped.count)

@@ -340,9 +340,17 @@ enum Queries {
         ).map(AuditChain.entry)
     }
 
+    /// The newest entry and the hash that covers it: its own (before v8) or its seal's.
     static func auditHead(_ db: Database) throws -> AuditAnchor? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        ).map { AuditAnchor(seq: try $0.decode(atIndex: 0), hash: Hex.encode(try $0.decode(atIndex: 1) as Data)) }
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+        else { return nil }
+        let seq: Int64 = try row.decode(atIndex: 0)
+        var hash: Data = try row.decode(atIndex: 1)
+        if hash.isEmpty {
+            hash = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT hash FROM audit_seals WHERE last_seq = ?"), arguments: [seq]) ?? Data()
+        }
+        return AuditAnchor(seq: seq, hash: Hex.encode(hash))
     }
 }

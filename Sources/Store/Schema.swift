@@ -29,6 +29,9 @@ enum Schema {
         migrator.registerMigration("v7-cancelled-timers-deleted") { db in
             try db.execute(sql: v7)
         }
+        migrator.registerMigration("v8-audit-seals") { db in
+            try db.execute(sql: v8)
+        }
         return migrator
     }
 
@@ -255,5 +258,27 @@ enum Schema {
     /// timer was one such row each.
     static let v7 = """
         DELETE FROM timers WHERE state = 'cancelled';
+        """
+
+    /// One keyed hash per write instead of one per entry (`AuditChain`): entries written from
+    /// v8 on keep empty `prev_hash` and `hash` and are covered, a write's entries together, by
+    /// a row of `audit_seals`. Entries written before keep their own hashes, and the first
+    /// seal chains to the last of them, so the trail verifies across the upgrade. Seals are
+    /// append-only like the entries: a seal names the newest entry and starts after the last seal.
+    static let v8 = """
+        CREATE TABLE audit_seals (
+            last_seq  INTEGER PRIMARY KEY,
+            first_seq INTEGER NOT NULL,
+            hash      BLOB NOT NULL
+        );
+        CREATE TRIGGER audit_seals_no_update BEFORE UPDATE ON audit_seals
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END;
+        CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: DELETE refused'); END;
+        CREATE TRIGGER audit_seals_append_only BEFORE INSERT ON audit_seals
+        WHEN NEW.last_seq IS NOT (SELECT MAX(seq) FROM audit)
+          OR NEW.first_seq <= (SELECT COALESCE(MAX(last_seq), 0) FROM audit_seals)
+          OR NEW.first_seq > NEW.last_seq
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: a seal covers the newest entries, after the last seal'); END;
         """
 }

@@ -213,7 +213,9 @@ public final class Store: Sendable {
             try pool.write { db in
                 let tx = StoreTransaction(db: db, key: key, path: path)
                 defer { tx.isOpen = false }
-                return (try body(tx), tx.enqueued)
+                let result = try body(tx)
+                try tx.sealAudit()
+                return (result, tx.enqueued)
             }
         }
         if enqueued, let observer = outboxObserver.withLock({ $0 }) { observer.call() }
@@ -573,6 +575,11 @@ extension Store {
     /// Runs raw SQL outside any API guarantee (no implicit transaction).
     func executeRaw(_ sql: String) throws {
         try wrap("raw SQL") { try pool.writeWithoutTransaction { db in try db.execute(sql: sql) } }
+    }
+
+    /// The integer a raw SQL query returns (0 for none).
+    func rawCount(_ sql: String) throws -> Int {
+        try wrap("raw SQL") { try pool.read { db in try Int.fetchOne(db, sql: sql) ?? 0 } }
     }
 
     /// The value of a pragma on a writer connection (where durability settings apply).

@@ -15,9 +15,10 @@ public final class StoreTransaction {
     let key: KeyBytes
     let path: String
     var isOpen = true
-    /// The audit head after this transaction's last append; saves a query per entry.
-    /// Cleared whenever a savepoint rolls back (the head may have been undone).
-    var auditHead: AuditChain.Head?
+    /// The audit chain as of this transaction's last append (read at the first): saves a
+    /// query per entry and holds the entries not yet sealed. A savepoint that rolls back
+    /// restores it as it was when the savepoint began.
+    var audit: AuditChain.State?
     /// Whether this transaction enqueued an outbox row (`Store.write` then tells its outbox observer).
     var enqueued = false
 
@@ -55,11 +56,15 @@ public final class StoreTransaction {
         } catch {
             throw StoreError.wrap(error, "savepoint", path: path)
         }
+        let chain = audit
         let result: T
         do {
             result = try body(self)
+            // A message's entries get their own seal: a later message of the batch that
+            // rolls back cannot undo it.
+            try sealAudit()
         } catch {
-            auditHead = nil
+            audit = chain
             do {
                 try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT ddrouter_message").execute()
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT ddrouter_message").execute()
@@ -73,7 +78,7 @@ public final class StoreTransaction {
         do {
             try db.cachedStatement(sql: "RELEASE SAVEPOINT ddrouter_message").execute()
         } catch {
-            auditHead = nil
+            audit = nil
             throw StoreError.wrap(error, "releasing a savepoint", path: path)
         }
         return result
@@ -501,13 +506,25 @@ public final class StoreTransaction {
 
     // MARK: audit
 
-    /// Appends one entry to the audit chain; returns the new head.
+    /// Appends one entry to the audit trail; returns its seq. The entries of a savepoint,
+    /// and those of the transaction outside any, are sealed together when it ends
+    /// (`sealAudit`): one keyed hash per write, not per entry.
     @discardableResult
-    public func appendAudit(_ record: AuditRecord) throws -> AuditAnchor {
+    public func appendAudit(_ record: AuditRecord) throws -> Int64 {
         try run("appending to the audit trail") {
-            let (anchor, head) = try AuditChain.append(record, db: db, key: key, cached: auditHead)
-            auditHead = head
-            return anchor
+            var state = try audit ?? AuditChain.State.read(db)
+            defer { audit = state }
+            return try AuditChain.append(record, db: db, key: key, state: &state)
+        }
+    }
+
+    /// Seals the entries appended since the last seal; returns the new head of the chain
+    /// (`nil`: nothing to seal). `Store.write` calls it before it commits.
+    @discardableResult
+    public func sealAudit() throws -> AuditAnchor? {
+        guard audit?.open != nil else { return nil }
+        return try run("sealing the audit trail") {
+            try AuditChain.seal(db: db, state: &audit!)
         }
     }
 }
