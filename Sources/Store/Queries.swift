@@ -252,10 +252,16 @@ enum Queries {
     /// Marks pending rows sent and deletes their bodies (`outbox_bodies`); each row keeps its
     /// body's SHA-256 for the idempotence check of `enqueue` (data minimisation: once the
     /// recipient has it, the router keeps who got what in the audit trail, not the CPR and
-    /// health data again).
+    /// health data again). The row's `audit_*` columns, what its `sent` audit entry says
+    /// (written by the caller from the pending row it read), are cleared too: the entry is
+    /// where that is kept.
     static func markSent(_ db: Database, messageIDs: some Sequence<String>, at: Date) throws -> Int {
         let read = try db.cachedStatement(sql: "SELECT seq FROM outbox WHERE message_id = ? AND state = 'pending'")
-        let update = try db.cachedStatement(sql: "UPDATE outbox SET state = 'sent', sent_at = ? WHERE seq = ?")
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE outbox SET state = 'sent', sent_at = ?, audit_actor = NULL, audit_pseudonym = NULL, audit_purpose = NULL
+                WHERE seq = ?
+                """)
         let erase = try db.cachedStatement(sql: "DELETE FROM outbox_bodies WHERE seq = ?")
         let at = Timestamp.string(at)
         var changed = 0

@@ -9,6 +9,21 @@ import Testing
 /// the SHA-256 of its body, not the body, and enqueueing is still idempotent against it.
 @Suite("Outbox: a sent row keeps its body's digest, not the body")
 struct SentBodyTests {
+    @Test("confirming moves what the sent entry says (recipient, pseudonym, purpose) into the audit trail and clears it from the row")
+    func auditColumnsClearedOnConfirm() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        var pending = event("a", body: "{}")
+        pending.audit = OutboxAudit(actor: "clinic.amb-1", pseudonym: pA, purpose: "treatment-dialogue")
+        try store.write { tx in _ = try tx.enqueue(pending) }
+        #expect(try store.outboxEvent(messageID: "a")?.audit == pending.audit, "pending: kept for the sent entry")
+        #expect(try store.confirmSent(try store.dueOutbox(at: t(0), limit: 10), at: t(1)) == 1)
+        #expect(try store.outboxEvent(messageID: "a")?.audit == nil)
+        let sent = try #require(try store.auditEntries(pseudonym: pA).last)
+        #expect(sent.action == .sent && sent.actor == "clinic.amb-1" && sent.purpose == "treatment-dialogue")
+        #expect(sent.messageID == "a")
+    }
+
     @Test("confirming erases the body and keeps its SHA-256; the same event again is a replay, another body a conflict")
     func erasedOnConfirm() throws {
         let scratch = Scratch()
