@@ -87,7 +87,7 @@ struct UnitOfWork {
 
     private static func write(_ work: CaseWork, in tx: StoreTransaction) throws {
         if let record = work.record { _ = try tx.upsertCase(record) }
-        for entry in work.history { _ = try tx.appendHistory(entry) }
+        try tx.appendHistory(work.history)
         for record in work.audit { _ = try tx.appendAudit(record) }
         for row in work.outbox { _ = try tx.enqueue(row) }
         for statement in work.consent { _ = try tx.recordConsent(statement) }

@@ -83,16 +83,22 @@ enum Queries {
                 kind: HistoryKind(rawValue: try row.decode(atIndex: 3)), messageID: try row.decode(atIndex: 4), payload: try row.decode(atIndex: 5),
                 explanation: try row.decode(atIndex: 6))
             entry.id = try row.decode(atIndex: 0)
-            return entry
-        }
+            return entry.kind == HistoryStep.kind ? try HistoryStep.entries(of: entry) : [entry]
+        }.flatMap { $0 }
     }
 
-    /// The payloads of a case's `input` history rows, oldest first: what `caseHistory` gives
-    /// filtered to inputs, without reading (or decoding timestamps of) decision rows.
+    /// The payloads of a case's inputs, oldest first: what `caseHistory` gives filtered to
+    /// inputs, without reading (or decoding timestamps of) decision rows.
     static func caseInputPayloads(_ db: Database, caseID: String) throws -> [Data] {
-        try Data.fetchAll(
-            db.cachedStatement(sql: "SELECT payload FROM case_history WHERE case_id = ? AND kind = ? ORDER BY id"),
-            arguments: [caseID, HistoryKind.input.rawValue])
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT kind, payload FROM case_history WHERE case_id = ? AND kind IN (?, ?) ORDER BY id"),
+            arguments: [caseID, HistoryKind.input.rawValue, HistoryStep.kind.rawValue]
+        ).flatMap { row -> [Data] in
+            let payload: Data = try row.decode(atIndex: 1)
+            guard try row.decode(String.self, atIndex: 0) == HistoryStep.kind.rawValue else { return [payload] }
+            return try StoreBinary.decode(HistoryStep.self, from: payload).parts
+                .filter { $0.kind == HistoryKind.input.rawValue }.map(\.payload)
+        }
     }
 
     static func caseCounts(_ db: Database) throws -> [CaseCount] {

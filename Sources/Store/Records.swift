@@ -178,8 +178,34 @@ public struct HistoryKind: RawRepresentable, Hashable, Sendable, ExpressibleBySt
     public static let decision: HistoryKind = "decision"
 }
 
+/// Several history entries of one case and instant in one `case_history` row (kind
+/// `step`): a delivery's input and the decisions it led to, one row instead of two or three.
+struct HistoryStep: Codable {
+    static let kind: HistoryKind = "step"
+
+    struct Part: Codable {
+        var kind: String
+        var messageID: String?
+        var payload: Data
+        var explanation: Data?
+    }
+
+    var parts: [Part]
+
+    /// The entries of a `step` row, each with the row's id, case and instant.
+    static func entries(of row: CaseHistoryEntry) throws -> [CaseHistoryEntry] {
+        try StoreBinary.decode(HistoryStep.self, from: row.payload).parts.map { part in
+            var entry = CaseHistoryEntry(
+                caseID: row.caseID, at: row.at, kind: HistoryKind(rawValue: part.kind), messageID: part.messageID,
+                payload: part.payload, explanation: part.explanation)
+            entry.id = row.id
+            return entry
+        }
+    }
+}
+
 public struct CaseHistoryEntry: Sendable, Hashable {
-    /// Set by the store; increases in insertion order.
+    /// Set by the store; increases in insertion order (the entries of one step share it).
     public internal(set) var id: Int64
     public var caseID: String
     public var at: Date

@@ -192,6 +192,25 @@ public final class StoreTransaction {
         }
     }
 
+    /// Appends what one step did to a case (its input, then its decisions) as one row
+    /// (`HistoryStep`) when there are several entries of one case and instant, each entry
+    /// as its own row otherwise. Read back, the entries are the same, in the same order;
+    /// those of one row share its id.
+    public func appendHistory(_ entries: [CaseHistoryEntry]) throws {
+        guard let first = entries.first, entries.count > 1,
+            entries.allSatisfy({ $0.caseID == first.caseID && $0.at == first.at })
+        else {
+            for entry in entries { _ = try appendHistory(entry) }
+            return
+        }
+        let step = HistoryStep(parts: entries.map {
+            HistoryStep.Part(kind: $0.kind.rawValue, messageID: $0.messageID, payload: $0.payload, explanation: $0.explanation)
+        })
+        _ = try appendHistory(CaseHistoryEntry(
+            caseID: first.caseID, at: first.at, kind: HistoryStep.kind, messageID: first.messageID,
+            payload: try StoreBinary.encode(step), explanation: nil))
+    }
+
     public func caseHistory(id: String) throws -> [CaseHistoryEntry] {
         try run("reading history of case \(id)") { try Queries.caseHistory(db, caseID: id) }
     }

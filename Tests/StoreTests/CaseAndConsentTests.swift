@@ -17,6 +17,41 @@ struct CaseAndConsentTests {
             state: DemoState(step: status, deadline: t(at + 14 * 86_400)), updatedAt: t(at))
     }
 
+    @Test("a step's entries (input, decisions) are one row and read back as they were written, in order, between single rows")
+    func historyStepsAreOneRow() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        let entries = [
+            CaseHistoryEntry(caseID: "c1", at: t(5), kind: .input, messageID: "m2", payload: Data([1, 2]), explanation: nil),
+            CaseHistoryEntry(caseID: "c1", at: t(5), kind: .decision, messageID: "e1", payload: Data([3]), explanation: Data([4])),
+            CaseHistoryEntry(caseID: "c1", at: t(5), kind: .decision, messageID: nil, payload: Data(), explanation: nil),
+        ]
+        let single = CaseHistoryEntry(caseID: "c1", at: t(0), kind: .input, messageID: "m1", payload: Data([9]), explanation: nil)
+        let later = CaseHistoryEntry(caseID: "c1", at: t(9), kind: .input, messageID: "m3", payload: Data([8]), explanation: nil)
+        try store.write { tx in
+            try tx.appendHistory([single])
+            try tx.appendHistory(entries)
+            try tx.appendHistory(later)
+            // Entries of different instants are rows of their own.
+            try tx.appendHistory([
+                CaseHistoryEntry(caseID: "c2", at: t(1), kind: .input, messageID: "a", payload: Data([1]), explanation: nil),
+                CaseHistoryEntry(caseID: "c2", at: t(2), kind: .decision, messageID: "b", payload: Data([2]), explanation: nil),
+            ])
+        }
+        let history = try store.caseHistory(id: "c1")
+        func plain(_ entry: CaseHistoryEntry) -> CaseHistoryEntry {
+            var entry = entry
+            entry.id = 0
+            return entry
+        }
+        #expect(history.map(plain) == [single] + entries + [later])
+        #expect(Set(history[1...3].map(\.id)).count == 1, "one row")
+        #expect(history[0].id < history[1].id && history[3].id < history[4].id)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM case_history WHERE case_id = 'c1'") == 3)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM case_history WHERE case_id = 'c2'") == 2)
+        #expect(try store.write { tx in try tx.caseInputPayloads(id: "c1") } == [Data([9]), Data([1, 2]), Data([8])])
+    }
+
     @Test func upsertRevisionsHistoryAndQueries() throws {
         let scratch = Scratch()
         let store = try scratch.open()
