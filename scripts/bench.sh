@@ -18,6 +18,7 @@
 # repeats, for a check in a few minutes. Other options go to ddbench unchanged:
 #   --repeats N   --only baseline,list,referral,latency,big,fair   --queue-types quorum,classic
 #   --journal-batch N (entries per contact-status the bench's journal sends, default 500)
+#   --keep-work   (leave the runs' stores in the work directory, for a look with sqlite3)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

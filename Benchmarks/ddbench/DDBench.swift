@@ -17,13 +17,15 @@ struct Options {
     var only: Set<String> = ["baseline", "list", "referral", "latency", "big", "fair"]
     var journalBatch = 500
     var queueTypes = ["quorum", "classic"]
+    /// Leave the work directory (the runs' stores) for a look afterwards.
+    var keepWork = false
 }
 
 func parse() -> Options {
     var o = Options()
     var args = CommandLine.arguments.dropFirst()
     guard args.first == "all" else {
-        FileHandle.standardError.write(Data("usage: ddbench all [--quick] --ddrouter PATH --relay PATH [--work DIR] [--out FILE] [--repeats N] [--only LIST] [--journal-batch N] [--queue-types quorum,classic]\n".utf8))
+        FileHandle.standardError.write(Data("usage: ddbench all [--quick] --ddrouter PATH --relay PATH [--work DIR] [--out FILE] [--repeats N] [--only LIST] [--journal-batch N] [--queue-types quorum,classic] [--keep-work]\n".utf8))
         exit(2)
     }
     args = args.dropFirst()
@@ -42,6 +44,7 @@ func parse() -> Options {
         case "--only": o.only = Set(value().split(separator: ",").map(String.init))
         case "--journal-batch": o.journalBatch = Int(value()) ?? 500
         case "--queue-types": o.queueTypes = value().split(separator: ",").map(String.init)
+        case "--keep-work": o.keepWork = true
         default: FileHandle.standardError.write(Data("unknown option \(a)\n".utf8)); exit(2)
         }
     }
@@ -86,7 +89,11 @@ struct Main {
             await cleanUp(env)
             print(table)
             if let out = o.out { try table.write(toFile: out, atomically: true, encoding: .utf8) }
-            try? FileManager.default.removeItem(at: o.work)
+            if o.keepWork {
+                log("work directory kept: \(o.work.path)")
+            } else {
+                try? FileManager.default.removeItem(at: o.work)
+            }
         } catch {
             log("FAILED: \(error) (work directory kept: \(o.work.path))")
             exit(1)
