@@ -95,16 +95,26 @@ struct StoreBinaryTests {
         #expect(two.count * 2 < one.count)
     }
 
+    @Test("containers of every length class (LEB128 counts of 1 to 3 bytes) come back equal")
+    func containerLengths() throws {
+        for count in [0, 1, 20, 200, 20_000] {
+            let value = ["outer": (0..<count).map { "v\($0 % 300)" }, "after": ["x"]]
+            let data = try StoreBinary.encode(value)
+            #expect(try StoreBinary.decode([String: [String]].self, from: data) == value)
+            #expect(try StoreBinary.decode([String: [String]].self, from: StoreBinary.encode(value, version: 1)) == value)
+        }
+    }
+
     @Test("a reference to a string that is not earlier in the blob throws")
     func referenceAhead() throws {
         // [ "a", again(0) ] is valid; again(1) and a key naming string 5 are not.
-        let valid: [UInt8] = [0xDD, 0x02, 0x0A, 5, 0, 0, 0, 0x08, 1, 0x61, 0x0C, 0]
+        let valid: [UInt8] = [0xDD, 0x02, 0x0A, 5, 0x08, 1, 0x61, 0x0C, 0]
         #expect(try StoreBinary.decode([String].self, from: Data(valid)) == ["a", "a"])
         var ahead = valid
         ahead[ahead.count - 1] = 1
         #expect(throws: StoreError.self) { try StoreBinary.decode([String].self, from: Data(ahead)) }
         struct One: Codable { var a: String }
-        let key: [UInt8] = [0xDD, 0x02, 0x09, 4, 0, 0, 0, 11, 0x08, 1, 0x61]
+        let key: [UInt8] = [0xDD, 0x02, 0x09, 4, 11, 0x08, 1, 0x61]
         #expect(throws: StoreError.self) { try StoreBinary.decode(One.self, from: Data(key)) }
     }
 
