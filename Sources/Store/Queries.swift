@@ -96,7 +96,7 @@ enum Queries {
         ).flatMap { row -> [Data] in
             let payload: Data = try row.decode(atIndex: 1)
             guard try row.decode(String.self, atIndex: 0) == HistoryStep.kind.rawValue else { return [payload] }
-            return try StoreBinary.decode(HistoryStep.self, from: payload).parts
+            return try HistoryStep(decoding: payload).parts
                 .filter { $0.kind == HistoryKind.input.rawValue }.map(\.payload)
         }
     }

@@ -180,10 +180,17 @@ public struct HistoryKind: RawRepresentable, Hashable, Sendable, ExpressibleBySt
 
 /// Several history entries of one case and instant in one `case_history` row (kind
 /// `step`): a delivery's input and the decisions it led to, one row instead of two or three.
-struct HistoryStep: Codable {
+///
+/// The row's payload frames the entries' own blobs (already `StoreBinary`) without
+/// re-encoding them: the bytes `DE 01`, then per entry its kind, message id, payload and
+/// explanation, each a LEB128 byte count and the bytes, the count 0 with the flag byte
+/// before them telling an absent message id or explanation from an empty one (bit 0:
+/// message id present, bit 1: explanation present). About ten bytes per entry.
+struct HistoryStep {
     static let kind: HistoryKind = "step"
+    static let magic: (UInt8, UInt8) = (0xDE, 0x01)
 
-    struct Part: Codable {
+    struct Part: Equatable {
         var kind: String
         var messageID: String?
         var payload: Data
@@ -192,9 +199,72 @@ struct HistoryStep: Codable {
 
     var parts: [Part]
 
+    func encoded() -> Data {
+        var bytes: [UInt8] = [Self.magic.0, Self.magic.1]
+        bytes.reserveCapacity(parts.reduce(16) { $0 + $1.payload.count + ($1.explanation?.count ?? 0) + 80 })
+        func field(_ data: some Collection<UInt8>) {
+            var count = UInt64(data.count)
+            while count >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: count) | 0x80)
+                count >>= 7
+            }
+            bytes.append(UInt8(count))
+            bytes.append(contentsOf: data)
+        }
+        for part in parts {
+            bytes.append((part.messageID == nil ? 0 : 1) | (part.explanation == nil ? 0 : 2))
+            field(Array(part.kind.utf8))
+            field(Array((part.messageID ?? "").utf8))
+            field(part.payload)
+            field(part.explanation ?? Data())
+        }
+        return Data(bytes)
+    }
+
+    init(parts: [Part]) { self.parts = parts }
+
+    /// Reads what `encoded` wrote; a damaged payload throws a store error naming no content.
+    init(decoding data: Data) throws {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 2, bytes[0] == Self.magic.0, bytes[1] == Self.magic.1 else {
+            throw StoreError(.encoding, "a case history step is not in the step layout (written by an incompatible version?)")
+        }
+        var offset = 2
+        func damaged() -> StoreError { StoreError(.encoding, "a case history step is damaged (at byte \(offset))") }
+        func field() throws -> ArraySlice<UInt8> {
+            var count: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard offset < bytes.count, shift < 64 else { throw damaged() }
+                let byte = bytes[offset]
+                offset += 1
+                count |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { break }
+                shift += 7
+            }
+            guard count <= UInt64(bytes.count - offset) else { throw damaged() }
+            defer { offset += Int(count) }
+            return bytes[offset..<offset + Int(count)]
+        }
+        var parts: [Part] = []
+        while offset < bytes.count {
+            let flags = bytes[offset]
+            offset += 1
+            guard flags & ~3 == 0, let kind = String(validating: try field(), as: UTF8.self),
+                let messageID = String(validating: try field(), as: UTF8.self)
+            else { throw damaged() }
+            let payload = Data(try field())
+            let explanation = Data(try field())
+            parts.append(Part(
+                kind: kind, messageID: flags & 1 == 0 ? nil : messageID, payload: payload,
+                explanation: flags & 2 == 0 ? nil : explanation))
+        }
+        self.parts = parts
+    }
+
     /// The entries of a `step` row, each with the row's id, case and instant.
     static func entries(of row: CaseHistoryEntry) throws -> [CaseHistoryEntry] {
-        try StoreBinary.decode(HistoryStep.self, from: row.payload).parts.map { part in
+        try HistoryStep(decoding: row.payload).parts.map { part in
             var entry = CaseHistoryEntry(
                 caseID: row.caseID, at: row.at, kind: HistoryKind(rawValue: part.kind), messageID: part.messageID,
                 payload: part.payload, explanation: part.explanation)

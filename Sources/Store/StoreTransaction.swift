@@ -208,7 +208,7 @@ public final class StoreTransaction {
         })
         _ = try appendHistory(CaseHistoryEntry(
             caseID: first.caseID, at: first.at, kind: HistoryStep.kind, messageID: first.messageID,
-            payload: try StoreBinary.encode(step), explanation: nil))
+            payload: step.encoded(), explanation: nil))
     }
 
     public func caseHistory(id: String) throws -> [CaseHistoryEntry] {

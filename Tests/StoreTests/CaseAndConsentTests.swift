@@ -184,3 +184,30 @@ struct CaseListingTests {
         #expect(try store.cases(limit: 2).map(\.caseID) == ["c0", "c1"])
     }
 }
+
+@Suite("History steps: the framing of a step row's entries")
+struct HistoryStepTests {
+    @Test("absent and empty message ids and explanations stay apart; bytes of any value come back")
+    func roundTrip() throws {
+        let parts = [
+            HistoryStep.Part(kind: "input", messageID: nil, payload: Data(), explanation: nil),
+            HistoryStep.Part(kind: "decision", messageID: "", payload: Data([0, 0xFF]), explanation: Data()),
+            HistoryStep.Part(kind: "æ", messageID: "m/1#2", payload: Data(repeating: 7, count: 300), explanation: Data([1])),
+        ]
+        let data = HistoryStep(parts: parts).encoded()
+        #expect(try HistoryStep(decoding: data).parts == parts)
+        #expect(data.count < 2 + 3 * 10 + 300 + 3 + 20)
+    }
+
+    @Test("a truncated or foreign payload throws a store error")
+    func damaged() throws {
+        let data = [UInt8](HistoryStep(parts: [
+            HistoryStep.Part(kind: "input", messageID: "m", payload: Data([1, 2, 3]), explanation: nil),
+        ]).encoded())
+        for cut in 0..<data.count where cut != 2 {
+            #expect(throws: StoreError.self) { try HistoryStep(decoding: Data(data[0..<cut])) }
+        }
+        #expect(try HistoryStep(decoding: Data(data[0..<2])).parts.isEmpty)
+        #expect(throws: StoreError.self) { try HistoryStep(decoding: Data("{}".utf8)) }
+    }
+}
