@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// The store's compact binary encoding of a case's state (`cases.state`) and of its history
 /// rows' payloads and explanations (`case_history`), in place of
@@ -284,7 +285,7 @@ final class BinaryWriter {
             bool(unsafeBitCast(value, to: Bool.self))
         } else if T.self == Data.self {
             data(unsafeBitCast(value, to: Data.self))
-        } else if T.self is any BinarySortedKeys.Type, let dictionary = value as? any BinarySortedKeys {
+        } else if BinarySortedKeysCache.conforms(T.self), let dictionary = value as? any BinarySortedKeys {
             try dictionary.encodeSorted(into: self, level: level)
         } else {
             let start = bytes.count
@@ -296,6 +297,21 @@ final class BinaryWriter {
                 try prepareValue(level: level)
             }
         }
+    }
+}
+
+/// Which types are dictionaries keyed by strings, remembered: asking the runtime whether a
+/// type conforms is a lookup of its own, once per value written, that cost more than the
+/// value's bytes.
+enum BinarySortedKeysCache {
+    private static let known = Mutex<[ObjectIdentifier: Bool]>([:])
+
+    static func conforms<T>(_ type: T.Type) -> Bool {
+        let id = ObjectIdentifier(type)
+        if let answer = known.withLock({ $0[id] }) { return answer }
+        let answer = type is any BinarySortedKeys.Type
+        known.withLock { $0[id] = answer }
+        return answer
     }
 }
 
