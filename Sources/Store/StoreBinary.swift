@@ -36,7 +36,7 @@ import Synchronization
 /// state repeats most of its keys and many values (four consent entries with the same
 /// fields, reference and date; the clinic in the listing, the routing and the contact).
 /// Version 2 also writes a container's byte count as LEB128 (one byte for most) where
-/// version 1 keeps four. A list citizen's case state: 1,490 bytes in version 1, about 900
+/// version 1 keeps four. A list citizen's case state: 1,490 bytes in version 1, about 980
 /// in version 2.
 ///
 /// Stores written before this encoding hold JSON (its first byte is `{`) or version 1:
