@@ -148,5 +148,18 @@ struct SenderScopedIDTests {
         let all = try rig.store.pendingOutbox(limit: 1_000)
         #expect(Set(all.map(\.messageID)).count == all.count)
         #expect(all.contains { $0.messageID == "journal.journal-rn/X#0/0-assessment-request" })
+
+        // Schema v8 on an old trail: the old version's entries (a hash each) and the seals
+        // written since verify as one chain.
+        let verification = try rig.store.verifyAudit()
+        #expect(verification.isOK, "\(verification)")
+        let entries = try rig.store.auditEntries(afterSeq: 0, limit: 100_000)
+        #expect(entries.contains { $0.hash.count == 32 } && entries.contains { $0.hash.isEmpty })
+        // Every case's history reads, the old version's rows and the steps written since.
+        var kinds = Set<String>()
+        for record in try rig.store.allCases() {
+            for entry in try rig.store.caseHistory(id: record.caseID) { kinds.insert(entry.kind.rawValue) }
+        }
+        #expect(kinds == ["input", "decision"], "steps read back as their entries: \(kinds)")
     }
 }
