@@ -97,18 +97,13 @@ struct UnitOfWork {
             case .schedule(let kind, let day):
                 // One pending timer per kind and case: a new schedule replaces the old one.
                 let id = Pipeline.timerID(work.caseID, kind, day)
-                for record in try tx.timers(caseID: work.caseID)
-                where record.kind == kind.rawValue && record.state == .pending && record.timerID != id {
-                    _ = try tx.cancelTimer(id: record.timerID)
-                }
+                try tx.cancelTimers(caseID: work.caseID, kind: kind.rawValue, except: id)
                 _ = try tx.schedule(TimerRecord(
                     timerID: id, caseID: work.caseID, kind: kind.rawValue,
                     dueAt: Pipeline.startOfDay(day) ?? work.at, payload: Data(#"{"kind":"\#(kind.rawValue)"}"#.utf8),
                     createdAt: work.at))
             case .cancel(let kind):
-                for record in try tx.timers(caseID: work.caseID) where record.kind == kind.rawValue && !record.fired {
-                    _ = try tx.cancelTimer(id: record.timerID)
-                }
+                try tx.cancelTimers(caseID: work.caseID, kind: kind.rawValue)
             }
         }
     }

@@ -393,6 +393,17 @@ public final class StoreTransaction {
         }
     }
 
+    /// Cancels a case's pending timers of one kind, but for `except`; returns how many.
+    @discardableResult
+    public func cancelTimers(caseID: String, kind: String, except: String? = nil) throws -> Int {
+        try run("cancelling timers of case \(caseID)") {
+            try db.cachedStatement(
+                sql: "DELETE FROM timers WHERE case_id = ? AND kind = ? AND state = 'pending' AND timer_id IS NOT ?"
+            ).execute(arguments: [caseID, kind, except])
+            return db.changesCount
+        }
+    }
+
     /// Marks a timer fired. Returns true exactly once per timer: call it in the same
     /// transaction as the effects of firing and apply them only when it returns true.
     public func markFired(timerID: String, at date: Date) throws -> Bool {

@@ -289,3 +289,27 @@ struct HeaderEncodingTests {
         #expect(try store.write { tx in try tx.enqueue(e) } == .alreadyEnqueued)
     }
 }
+
+@Suite("Timers: cancelling a case's timers of one kind")
+struct CancelTimersTests {
+    @Test("only the case's pending timers of that kind go, the one named in except stays, fired ones stay")
+    func cancelsByKind() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        func timer(_ id: String, _ caseID: String, _ kind: String) -> TimerRecord {
+            TimerRecord(timerID: id, caseID: caseID, kind: kind, dueAt: t(10), payload: Data(), createdAt: t(0))
+        }
+        try store.write { tx in
+            for record in [timer("a1", "c1", "a"), timer("a2", "c1", "a"), timer("a3", "c1", "a"),
+                           timer("b1", "c1", "b"), timer("a4", "c2", "a")] {
+                _ = try tx.schedule(record)
+            }
+            #expect(try tx.markFired(timerID: "a3", at: t(10)))
+        }
+        #expect(try store.write { tx in try tx.cancelTimers(caseID: "c1", kind: "a", except: "a2") } == 1)
+        #expect(try store.write { tx in try tx.timers(caseID: "c1") }.map(\.timerID).sorted() == ["a2", "a3", "b1"])
+        #expect(try store.write { tx in try tx.cancelTimers(caseID: "c1", kind: "a") } == 1)
+        #expect(try store.write { tx in try tx.timers(caseID: "c1") }.map(\.timerID).sorted() == ["a3", "b1"])
+        #expect(try store.write { tx in try tx.timers(caseID: "c2") }.map(\.timerID) == ["a4"])
+    }
+}
