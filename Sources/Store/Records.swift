@@ -203,12 +203,7 @@ struct HistoryStep {
         var bytes: [UInt8] = [Self.magic.0, Self.magic.1]
         bytes.reserveCapacity(parts.reduce(16) { $0 + $1.payload.count + ($1.explanation?.count ?? 0) + 80 })
         func field(_ data: some Collection<UInt8>) {
-            var count = UInt64(data.count)
-            while count >= 0x80 {
-                bytes.append(UInt8(truncatingIfNeeded: count) | 0x80)
-                count >>= 7
-            }
-            bytes.append(UInt8(count))
+            LEB128.append(UInt64(data.count), to: &bytes)
             bytes.append(contentsOf: data)
         }
         for part in parts {
@@ -232,16 +227,8 @@ struct HistoryStep {
         var offset = 2
         func damaged() -> StoreError { StoreError(.encoding, "a case history step is damaged (at byte \(offset))") }
         func field() throws -> ArraySlice<UInt8> {
-            var count: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                guard offset < bytes.count, shift < 64 else { throw damaged() }
-                let byte = bytes[offset]
-                offset += 1
-                count |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { break }
-                shift += 7
-            }
+            guard let (count, next) = LEB128.read(bytes, at: offset) else { throw damaged() }
+            offset = next
             guard count <= UInt64(bytes.count - offset) else { throw damaged() }
             defer { offset += Int(count) }
             return bytes[offset..<offset + Int(count)]

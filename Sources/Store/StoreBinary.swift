@@ -109,6 +109,37 @@ extension StoreBinary {
     }
 }
 
+/// LEB128, the unsigned numbers of `StoreBinary` and of the history steps' framing
+/// (`HistoryStep`): seven bits a byte, low first, the high bit set on all but the last.
+enum LEB128 {
+    @inline(__always)
+    static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    /// The number at `at` and the offset after it; `nil` when the bytes end inside it or it
+    /// does not fit 64 bits.
+    @inline(__always)
+    static func read(_ bytes: [UInt8], at: Int) -> (UInt64, Int)? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        var offset = at
+        while offset >= 0, offset < bytes.count, shift < 64 {
+            let next = bytes[offset]
+            offset += 1
+            value |= UInt64(next & 0x7F) << shift
+            if next & 0x80 == 0 { return (value, offset) }
+            shift += 7
+        }
+        return nil
+    }
+}
+
 /// What went wrong reading or writing the binary encoding; names keys and tags, never values.
 struct BinaryError: Error, CustomStringConvertible {
     let reason: String
@@ -179,12 +210,7 @@ final class BinaryWriter {
             // Version 2: the length as LEB128 in place of the four bytes kept for it (every
             // container still open is outside this one: their offsets stay as they are).
             var prefix: [UInt8] = []
-            var rest = length
-            while rest >= 0x80 {
-                prefix.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-                rest >>= 7
-            }
-            prefix.append(UInt8(rest))
+            LEB128.append(UInt64(length), to: &prefix)
             bytes.replaceSubrange(last.lengthAt..<last.lengthAt + 4, with: prefix)
             return
         }
@@ -209,14 +235,7 @@ final class BinaryWriter {
     func countEntry(level: Int) { open[level].count += 1 }
     func count(level: Int) -> Int { open[level].count }
 
-    func varint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
+    func varint(_ value: UInt64) { LEB128.append(value, to: &bytes) }
 
     func key(_ key: some CodingKey) { keyText(key.stringValue) }
 
@@ -580,17 +599,10 @@ final class BinaryReader {
 
     /// A LEB128 number at `at`: its value and the offset after it.
     func varint(_ at: Int) throws -> (UInt64, Int) {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        var offset = at
-        while true {
-            let next = try byte(offset)
-            offset += 1
-            guard shift < 64 else { throw BinaryError("a number is too long (at byte \(at))") }
-            value |= UInt64(next & 0x7F) << shift
-            if next & 0x80 == 0 { return (value, offset) }
-            shift += 7
+        guard let number = LEB128.read(bytes, at: at) else {
+            throw BinaryError("a number runs past the blob or is too long (at byte \(at))")
         }
+        return number
     }
 
     func length(_ at: Int) throws -> (Int, Int) {
