@@ -206,8 +206,6 @@ enum AuditChain {
         return mac.finalize().withUnsafeBytes { Data($0) }
     }
 
-    typealias Head = (seq: Int64, hash: Data)
-
     /// What a seal's keyed hash starts with after the previous hash: it keeps a seal's
     /// input apart from an entry's (`hash`).
     static let sealTag = Array("ddrouter.audit.seal.v1".utf8)
@@ -238,21 +236,31 @@ enum AuditChain {
         var prev: Data
         var open: Seal?
 
-        /// Read from the table: after the newest entry, chained to its own hash (an entry
-        /// written before v8) or to the newest seal's.
+        /// Read from the table: after the newest entry, chained to the hash that covers it
+        /// (`head`).
         static func read(_ db: Database) throws -> State {
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-            else { return State(next: 1, prev: genesis) }
-            let seq: Int64 = try row.decode(atIndex: 0)
-            let hash: Data = try row.decode(atIndex: 1)
-            if hash.count == 32 { return State(next: seq + 1, prev: hash) }
+            guard let head = try head(db) else { return State(next: 1, prev: genesis) }
+            if let hash = head.hash, hash.count == 32 { return State(next: head.seq + 1, prev: hash) }
             // A trail whose newest entries lack their seal chains on from the last seal;
             // `verify` names the unsealed entries.
             let seal = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1"))
-            return State(next: seq + 1, prev: seal ?? genesis)
+            return State(next: head.seq + 1, prev: seal ?? genesis)
         }
+    }
+
+    /// The newest entry's seq and the hash that covers it: its own (an entry written before
+    /// v8) or its seal's; `hash` is `nil` when no seal ends at it. `nil` for an empty trail.
+    static func head(_ db: Database) throws -> (seq: Int64, hash: Data?)? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+        else { return nil }
+        let seq: Int64 = try row.decode(atIndex: 0)
+        let own: Data = try row.decode(atIndex: 1)
+        if !own.isEmpty { return (seq, own) }
+        let seal = try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT hash FROM audit_seals WHERE last_seq = ?"), arguments: [seq])
+        return (seq, seal)
     }
 
     /// Appends one entry inside the caller's transaction, to be sealed with the others of

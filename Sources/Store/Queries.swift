@@ -354,15 +354,6 @@ enum Queries {
 
     /// The newest entry and the hash that covers it: its own (before v8) or its seal's.
     static func auditHead(_ db: Database) throws -> AuditAnchor? {
-        guard let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-        else { return nil }
-        let seq: Int64 = try row.decode(atIndex: 0)
-        var hash: Data = try row.decode(atIndex: 1)
-        if hash.isEmpty {
-            hash = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT hash FROM audit_seals WHERE last_seq = ?"), arguments: [seq]) ?? Data()
-        }
-        return AuditAnchor(seq: seq, hash: Hex.encode(hash))
+        try AuditChain.head(db).map { AuditAnchor(seq: $0.seq, hash: Hex.encode($0.hash ?? Data())) }
     }
 }
