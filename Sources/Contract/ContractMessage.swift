@@ -10,9 +10,10 @@ public protocol ContractMessage: Sendable, Hashable, Codable {
 }
 
 extension ContractMessage {
-    /// The body as sent: UTF-8 JSON, keys sorted, no insignificant whitespace, `/` unescaped.
+    /// The body as sent: UTF-8 JSON, keys sorted, no insignificant whitespace, `/` unescaped;
+    /// the bytes `JSONEncoder` writes with those options (`ContractEncoding.encode`).
     public func encodedBody() throws -> Data {
-        try ContractEncoding.encoder().encode(self)
+        try ContractEncoding.encode(self)
     }
 }
 

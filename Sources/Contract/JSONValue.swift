@@ -29,11 +29,12 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// Compact serialisation with sorted keys (used to re-decode validated parts).
+    /// Compact serialisation with sorted keys (used to re-decode validated parts): the bytes
+    /// `JSONEncoder` writes with `[.sortedKeys, .withoutEscapingSlashes]`, through
+    /// `ContractEncoding.encode` (a tree with a number other than a whole one below 9e15 goes
+    /// to `JSONEncoder`).
     func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        try ContractEncoding.encode(self)
     }
 }
 
