@@ -54,6 +54,19 @@ public struct RoutingDecision: Sendable, Hashable, Codable {
     }
 }
 
+/// What a case keeps of its routing: the outcome. The decision's explanation went out with
+/// the routed event and stays in the case's history (`ddrouter explain`): kept in the state
+/// too, it was a quarter of a routed case's snapshot, written again and decoded again on
+/// every later message about the case (docs/performance.md, 3d). A state written before
+/// this keeps its `explanation` key; decoding ignores it.
+public struct RoutingRecord: Sendable, Hashable, Codable {
+    public var outcome: RoutingOutcome
+
+    public init(_ decision: RoutingDecision) {
+        self.outcome = decision.outcome
+    }
+}
+
 /// R1: routing of a list-1 citizen, a pure function of the journal facts, the list's own
 /// as-of date and the configuration. Never reads the wall clock.
 public enum Routing {

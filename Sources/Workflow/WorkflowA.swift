@@ -207,7 +207,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
 
     /// The routing outcome, if routing has happened and produced a final outcome; `nil`
     /// while listed or awaiting the journal.
-    public private(set) var routing: RoutingDecision?
+    public private(set) var routing: RoutingRecord?
 
     private var municipality: Party { .municipality(listing.municipality) }
 
@@ -445,7 +445,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
         let deadline = listing.treatmentStartDeadline(routedOn: context.on, config: config)
         switch decision.outcome {
         case .clinicAssessment(let clinic):
-            routing = decision
+            routing = RoutingRecord(decision)
             state = .inAssessment(clinic: clinic)
             // R10: a referral carries its deadline to the clinic too; a list entry's starts
             // only when responsibility moves (R9).
@@ -457,7 +457,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
             step.timers.append(
                 .schedule(.assessmentReminder, on: context.on.adding(days: config.timers.assessmentReminderDays)))
         case .centralVisitation(let reason):
-            routing = decision
+            routing = RoutingRecord(decision)
             state = .referredToCentralVisitation
             step.send(
                 .centralVisitationReferral(
@@ -465,7 +465,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                     origin: listing.source.sector),
                 to: [.centralVisitation], decision.explanation)
         case .group3Referral:
-            routing = decision
+            routing = RoutingRecord(decision)
             state = .referredToCentralVisitation
             step.send(
                 .centralVisitationReferral(
@@ -473,7 +473,7 @@ public struct WorkflowA: Sendable, Hashable, Codable {
                     origin: listing.source.sector),
                 to: [.centralVisitation], decision.explanation)
         case .notGroup2:
-            routing = decision
+            routing = RoutingRecord(decision)
             state = .notGroup2
             // A municipal list gets the reply; a referral's referrer gets it.
             step.send(.notGroup2, to: [listing.source.replyTo ?? municipality], decision.explanation)

@@ -92,7 +92,7 @@ enum CaseView {
                 lines.append("  R10 deadline: treatment start by \(deadline.due) (\(deadline.party))")
             }
             if let routing = c.workflowA?.routing {
-                lines.append("  routing:      \(routing.outcome.name): \(routing.explanation)")
+                lines.append("  routing:      \(routing.outcome.name) (why: ddrouter explain \(record.caseID))")
             }
         }
         for consent in try context.store.currentConsents(pseudonym: record.pseudonym) {

@@ -1,3 +1,4 @@
+import Contract
 @testable import Daemon
 import Foundation
 @testable import Store
@@ -43,4 +44,56 @@ struct StateEncodingTests {
         #expect(try record.decodeState(as: CitizenCase.self) == state)
         #expect(try StoreBinary.encode(state).count < json.count)
     }
+
+    /// A state written before the routing outcome was kept alone: `routing` with the
+    /// decision's explanation beside the outcome.
+    @Test("a routed case keeps its routing outcome without the explanation, which is in its history; a state with the explanation still loads")
+    func routingWithoutExplanation() throws {
+        // A referral that waits for the journal, then the journal's answer routes it.
+        let (request, decoded, pseudonym) = try DecideTests.referral()
+        let opened = try DecideTests.decide.caseRequest(
+            request, decoded: decoded, pseudonym: pseudonym, snapshot: CaseSnapshot(), at: DecideTests.now)
+        let record = try #require(opened.cases.first?.record)
+        let status = try CaseRequestTests.decoded("contact-status", type: "contact-status", exchange: "dd.in.journal.journal-rn")
+        var entry = try #require(try status.contactStatusEntries(0..<1).first)
+        entry.cpr = request.cpr
+        entry.caseId = nil
+        let decision = try DecideTests.decide.contactStatus(
+            entry, index: 0, decoded: status, pseudonym: pseudonym,
+            snapshot: CaseSnapshot(record: record, state: try record.decodeState(as: CitizenCase.self), inputs: InputSummary()),
+            source: MessageSource(messageId: "m-1", messageType: "contact-status", sender: SenderRef(kind: .journal, id: "journal-rn")),
+            at: DecideTests.now)
+        guard case .decided(let work, _) = decision else {
+            Issue.record("the contact status was not taken: \(decision)")
+            return
+        }
+        let state = work.record?.state ?? Data()
+        let decided = try StoreBinary.decode(CitizenCase.self, from: state)
+        let routing = try #require(decided.workflowA?.routing, "the referral was routed")
+        // The explanation went to the history with the routed event, not into the state.
+        let explanations = try work.history.compactMap { entry in
+            try entry.explanation.map { try StoreBinary.decode(Workflow.Explanation.self, from: $0) }
+        }
+        let summary = try #require(explanations.first?.summary)
+        #expect(!String(decoding: state, as: UTF8.self).contains(summary))
+
+        // The earlier shape: the same state as JSON with an explanation under `routing`.
+        let json = try StoreJSON.encode(decided)
+        var object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        var track = try #require(object["track"] as? [String: Any])
+        var workflowA = try #require(track["workflowA"] as? [String: Any])
+        var a = try #require(workflowA["_0"] as? [String: Any])
+        var stored = try #require(a["routing"] as? [String: Any])
+        #expect(stored["explanation"] == nil)
+        stored["explanation"] = try JSONSerialization.jsonObject(with: StoreJSON.encode(try #require(explanations.first)))
+        a["routing"] = stored
+        workflowA["_0"] = a
+        track["workflowA"] = workflowA
+        object["track"] = track
+        let old = try JSONSerialization.data(withJSONObject: object)
+        let loaded = try StoreJSON.decode(CitizenCase.self, from: old)
+        #expect(loaded.workflowA?.routing == routing)
+        #expect(loaded == decided)
+    }
 }
+

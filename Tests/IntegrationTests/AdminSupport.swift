@@ -125,9 +125,12 @@ enum AdminFixtures {
         let messageID = "list-\(municipality)-\(UUID().uuidString.prefix(6))"
         _ = c.apply(.listed(listed), context: CaseContext(ref: InboundRef(messageID: messageID, entry: 0), at: now, on: asOf),
                     configuration: config)
+        // The routing decision's explanation, as the daemon keeps it: in the history only.
+        var routedWhy: Explanation?
         if let facts {
-            _ = c.apply(.contactStatus(facts), context: CaseContext(ref: InboundRef(messageID: "status-\(messageID)", entry: 0), at: now, on: asOf),
-                        configuration: config)
+            let result = c.apply(.contactStatus(facts), context: CaseContext(ref: InboundRef(messageID: "status-\(messageID)", entry: 0), at: now, on: asOf),
+                                 configuration: config)
+            routedWhy = result.events.first?.explanation
         }
         let pseudonym = try pseudonymizer.pseudonym(forCPR: cpr)
         let caseID = "case-\(pseudonym.hex.prefix(24))"
@@ -142,10 +145,10 @@ enum AdminFixtures {
             _ = try tx.appendHistory(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .input, messageID: messageID,
                 payload: Data(#"{"type":"municipal-list","list":"list1","municipalInformation":"FREE TEXT SECRET"}"#.utf8), explanation: nil))
-            if let routing = c.workflowA?.routing {
+            if c.workflowA?.routing != nil, let routedWhy {
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .decision, messageID: "ev-\(messageID)",
-                    payload: Data(#"{"cvReferral":{"note":"FREE TEXT SECRET"}}"#.utf8), explanation: try StoreJSON.encode(routing.explanation)))
+                    payload: Data(#"{"cvReferral":{"note":"FREE TEXT SECRET"}}"#.utf8), explanation: try StoreJSON.encode(routedWhy)))
                 // Rows as the daemon writes them since issue 15: in the store's binary encoding.
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .input, messageID: "\(messageID)-binary",
@@ -153,7 +156,7 @@ enum AdminFixtures {
                 _ = try tx.appendHistory(CaseHistoryEntry(
                     caseID: caseID, at: now, kind: .decision, messageID: "ev-\(messageID)-binary",
                     payload: try StoreBinary.encode(["notGroup2": ["note": "FREE TEXT SECRET"]]),
-                    explanation: try StoreBinary.encode(routing.explanation)))
+                    explanation: try StoreBinary.encode(routedWhy)))
             }
             _ = try tx.appendAudit(AuditRecord(
                 at: now, actor: "municipality.\(municipality)", action: .received, pseudonym: pseudonym,
