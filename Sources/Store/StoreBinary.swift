@@ -410,6 +410,21 @@ struct BinaryKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try writer.encodeValue(value, level: level + 1)
     }
 
+    // Synthesized code writes every optional property through `encodeIfPresent`; the
+    // protocol's default reaches `encode` through one more generic call per property.
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
+        if let value { try entry(key); writer.string(value) }
+    }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
+        if let value { try entry(key); writer.bool(value) }
+    }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
+        if let value { try entry(key); writer.signed(Int64(value)) }
+    }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try entry(key); try writer.encodeValue(value, level: level + 1) }
+    }
+
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
@@ -873,6 +888,25 @@ struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try reader.integer(type, try value(key)) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         try reader.decodeValue(type, at: try value(key))
+    }
+
+    // Synthesized code reads every optional property through `decodeIfPresent`, whose
+    // default looks the key up three times (`contains`, `decodeNil`, `decode`).
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let at = find(key), try !reader.isNil(at) else { return nil }
+        return try reader.string(at)
+    }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let at = find(key), try !reader.isNil(at) else { return nil }
+        return try reader.bool(at)
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        guard let at = find(key), try !reader.isNil(at) else { return nil }
+        return try reader.integer(type, at)
+    }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let at = find(key), try !reader.isNil(at) else { return nil }
+        return try reader.decodeValue(type, at: at)
     }
 
     func nestedContainer<NestedKey: CodingKey>(
