@@ -91,6 +91,7 @@ extension Decide {
                     caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
                     municipality: list.municipality, clinic: clinic, status: citizenCase.stateName,
                     state: try StoreBinary.encode(citizenCase), updatedAt: now))
+            work.state = citizenCase
             let listed = ListedInput(
                 type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
                 asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)

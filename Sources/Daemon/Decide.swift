@@ -263,6 +263,7 @@ struct Decide: Sendable {
                 caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
                 municipality: municipality, clinic: clinic, status: citizenCase.stateName, state: try StoreBinary.encode(citizenCase),
                 updatedAt: now))
+        work.state = citizenCase
         var inputs = snapshot.inputs ?? InputSummary()
         if let listed = request.listed {
             inputs.listed = listed
@@ -337,6 +338,7 @@ struct Decide: Sendable {
         record.clinic = Pipeline.clinicInCharge(citizenCase) ?? record.clinic
         record.updatedAt = now
         var work = UnitOfWork.CaseWork(caseID: caseID, at: now, record: record)
+        work.state = citizenCase
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: "\(Pipeline.sourceKey(decoded))#\(index)",
             payload: try StoreBinary.encode(facts), explanation: nil))
@@ -385,6 +387,7 @@ struct Decide: Sendable {
         record.status = citizenCase.stateName
         record.updatedAt = now
         var work = UnitOfWork.CaseWork(caseID: caseID, at: now, record: record)
+        work.state = citizenCase
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
             payload: try StoreBinary.encode(["timer": kind.rawValue]), explanation: nil))

@@ -183,9 +183,9 @@ extension Pipeline {
     func process(caseRequest request: CaseRequest, decoded: DecodedMessage, at now: Date) async -> Settlement {
         await commit(decoded) { tx -> ListSummary in
             let pseudonym = try options.pseudonymizer.pseudonym(forCPR: request.cpr.digits)
-            let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+            let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache)
             let unit = try decide.caseRequest(request, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, at: now)
-            try unit.apply(in: tx)
+            try unit.apply(in: tx, remembering: stateCache)
             return unit.summary
         }
     }

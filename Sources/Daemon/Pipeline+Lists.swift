@@ -224,14 +224,14 @@ extension Pipeline {
             pseudonyms[citizen] = pseudonym
             // A repeat's case was changed by its earlier entry: only the first entry reads it.
             if repeats[position] == nil {
-                let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+                let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache)
                 if snapshot.record != nil { snapshots[citizen] = snapshot }
             }
         }
         let unit = try decide.slice(
             slice, entries: entries, of: list, workflowList, repeats: repeats, decoded: decoded, source: source,
             today: today, pseudonyms: pseudonyms, snapshots: snapshots, at: now, run: &run)
-        try unit.apply(in: tx)
+        try unit.apply(in: tx, remembering: stateCache)
         run.summary.merge(unit.summary)
     }
 
@@ -285,7 +285,7 @@ extension Pipeline {
                         continue
                     }
                     let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                    let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx)
+                    let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache)
                     switch try decide.contactStatus(
                         entry, index: index, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, source: source, at: now)
                     {
@@ -296,7 +296,7 @@ extension Pipeline {
                         unit.summary.merge(decided)
                     }
                 }
-                try unit.apply(in: tx)
+                try unit.apply(in: tx, remembering: stateCache)
                 summary.merge(unit.summary)
             }
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)

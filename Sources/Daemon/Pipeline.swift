@@ -55,6 +55,8 @@ public final class Pipeline: Sendable {
     let decoder: MessageDecoder
     /// The pure step: command + snapshots + time in, one `UnitOfWork` out.
     let decide: Decide
+    /// Recently written case states by their stored bytes (`CaseSnapshot.load`, `UnitOfWork.apply`).
+    let stateCache = CaseStateCache()
     let logger: Logger
     let stopping = StopFlag()
     let busy = BusyClock()
@@ -105,7 +107,11 @@ public final class Pipeline: Sendable {
     /// connection closes.
     public func run(prefetch: UInt16) async throws {
         Observe.consumerStarted()
-        defer { Observe.consumerStopped() }
+        defer {
+            Observe.consumerStopped()
+            let (hits, misses) = stateCache.counts
+            logger.info("case states reused", metadata: ["hits": "\(hits)", "misses": "\(misses)"])
+        }
         try await withThrowingDiscardingTaskGroup { group in
             // The big delivery in hand (at most one) and, per sender's exchange, the delivery
             // in hand that writes in turns (a list in slices) or the last one `parked`: each

@@ -104,9 +104,9 @@ public final class TimerRunner: Sendable {
         let outcome: Outcome
         do {
             outcome = try store.write { tx -> Outcome in
-                let snapshot = try timer.caseID.map { try CaseSnapshot.load($0, in: tx) } ?? CaseSnapshot()
+                let snapshot = try timer.caseID.map { try CaseSnapshot.load($0, in: tx, cache: pipeline.stateCache) } ?? CaseSnapshot()
                 let (unit, outcome) = try pipeline.decide.timer(timer, snapshot: snapshot, at: now)
-                try unit.apply(in: tx)
+                try unit.apply(in: tx, remembering: pipeline.stateCache)
                 for why in unit.summary.unmapped {
                     logger.error("timer event not published: its wire message cannot be built", metadata: ["event": "\(why)"])
                 }

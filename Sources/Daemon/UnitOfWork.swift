@@ -52,6 +52,8 @@ struct UnitOfWork {
         var at: Date
         /// The case's new snapshot; `nil` writes its history only (a stale timer).
         var record: CaseRecord?
+        /// The state `record.state` encodes (for `CaseStateCache`; not written).
+        var state: CitizenCase?
         /// The input, then each decision, in order.
         var history: [CaseHistoryEntry] = []
         /// `received`/`timer-fired`, then `queued`/`held` per event, in order.
@@ -64,12 +66,18 @@ struct UnitOfWork {
 
     /// Writes the unit in `tx`. Throws `Pipeline.DuplicateInbound` when the sender's
     /// message_id was answered meanwhile and `TimerAlreadyFired` when the timer was.
-    func apply(in tx: StoreTransaction) throws {
+    /// `cache` learns each written case's state by its new bytes (`CaseStateCache`).
+    func apply(in tx: StoreTransaction, remembering cache: CaseStateCache? = nil) throws {
         if let fired = firedTimer {
             guard try tx.markFired(timerID: fired.id, at: fired.at) else { throw TimerAlreadyFired() }
         }
         for record in audit { _ = try tx.appendAudit(record) }
-        for work in cases { try Self.write(work, in: tx) }
+        for work in cases {
+            try Self.write(work, in: tx)
+            if let cache, let record = work.record, let state = work.state {
+                cache.remember(caseID: record.caseID, blob: record.state, state: state)
+            }
+        }
         for member in listMembers { try tx.recordListMember(member) }
         for (row, record) in outbox {
             _ = try tx.enqueue(row)
@@ -119,9 +127,18 @@ struct CaseSnapshot {
     /// delivery opens has only its own input).
     var inputs: InputSummary?
 
-    static func load(_ caseID: String, in tx: StoreTransaction, inputs readInputs: Bool = true) throws -> CaseSnapshot {
+    /// `cache` answers for a state it knows by the stored bytes, and learns the ones it did not.
+    static func load(
+        _ caseID: String, in tx: StoreTransaction, inputs readInputs: Bool = true, cache: CaseStateCache? = nil
+    ) throws -> CaseSnapshot {
         guard let record = try tx.case(id: caseID) else { return CaseSnapshot() }
-        let state = try record.decodeState(as: CitizenCase.self)
+        let state: CitizenCase
+        if let known = cache?.state(caseID: caseID, blob: record.state) {
+            state = known
+        } else {
+            state = try record.decodeState(as: CitizenCase.self)
+            cache?.remember(caseID: caseID, blob: record.state, state: state)
+        }
         let inputs = readInputs ? InputSummary(payloads: try tx.caseInputPayloads(id: caseID)) : nil
         return CaseSnapshot(record: record, state: state, inputs: inputs)
     }
