@@ -41,8 +41,9 @@ final class CaseStateCache: Sendable {
     /// that asked, and every one was a hit (1,024 cases: 693 of 8,750). Answers that come
     /// later (a journal answering in minutes) miss and cost one decode, as without a cache.
     init(capacity: Int = 2_048) {
-        self.capacity = max(1, capacity)
-        storage = Mutex(Storage(ring: Array(repeating: nil, count: max(1, capacity))))
+        let capacity = max(1, capacity)
+        self.capacity = capacity
+        storage = Mutex(Storage(ring: Array(repeating: nil, count: capacity)))
     }
 
     /// The state stored as `blob` for `caseID`, if it is the one remembered.

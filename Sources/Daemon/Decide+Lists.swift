@@ -85,13 +85,13 @@ extension Decide {
             let snapshot = snapshots[outcome.citizen]
             // A list to all clinics keeps the clinic an earlier message named.
             let clinic = Pipeline.clinicInCharge(citizenCase) ?? list.clinic ?? snapshot?.record?.clinic
-            var work = UnitOfWork.CaseWork(
+            // The record's state and status come from `citizenCase` (`CaseWork.init`).
+            var work = try UnitOfWork.CaseWork(
                 caseID: caseID, at: now,
                 record: CaseRecord(
                     caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
-                    municipality: list.municipality, clinic: clinic, status: citizenCase.stateName,
-                    state: try StoreBinary.encode(citizenCase), updatedAt: now))
-            work.state = citizenCase
+                    municipality: list.municipality, clinic: clinic, status: "", state: Data(), updatedAt: now),
+                state: citizenCase)
             let listed = ListedInput(
                 type: decoded.type.rawValue, list: list.listKind.rawValue, municipality: list.municipality,
                 asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)

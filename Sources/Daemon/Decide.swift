@@ -257,13 +257,13 @@ struct Decide: Sendable {
 
         let municipality = existing?.municipality ?? request.municipality ?? ""
         let clinic = Pipeline.clinicInCharge(citizenCase) ?? request.clinic ?? existing?.clinic
-        var work = UnitOfWork.CaseWork(
+        // The record's state and status come from `citizenCase` (`CaseWork.init`).
+        var work = try UnitOfWork.CaseWork(
             caseID: caseID, at: now,
             record: CaseRecord(
                 caseID: caseID, pseudonym: pseudonym, workflow: citizenCase.workflowB != nil ? "B" : "A",
-                municipality: municipality, clinic: clinic, status: citizenCase.stateName, state: try StoreBinary.encode(citizenCase),
-                updatedAt: now))
-        work.state = citizenCase
+                municipality: municipality, clinic: clinic, status: "", state: Data(), updatedAt: now),
+            state: citizenCase)
         var inputs = snapshot.inputs ?? InputSummary()
         if let listed = request.listed {
             inputs.listed = listed
@@ -333,12 +333,9 @@ struct Decide: Sendable {
         if case .rejected(let why) = result.outcome {
             return reject(.outOfOrder, "The case cannot take a contact status now: \(why.description)")
         }
-        record.state = try StoreBinary.encode(citizenCase)
-        record.status = citizenCase.stateName
         record.clinic = Pipeline.clinicInCharge(citizenCase) ?? record.clinic
         record.updatedAt = now
-        var work = UnitOfWork.CaseWork(caseID: caseID, at: now, record: record)
-        work.state = citizenCase
+        var work = try UnitOfWork.CaseWork(caseID: caseID, at: now, record: record, state: citizenCase)
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: "\(Pipeline.sourceKey(decoded))#\(index)",
             payload: try StoreBinary.encode(facts), explanation: nil))
@@ -383,11 +380,8 @@ struct Decide: Sendable {
             unit.cases = [work]
             return (unit, .stale)
         }
-        record.state = try StoreBinary.encode(citizenCase)
-        record.status = citizenCase.stateName
         record.updatedAt = now
-        var work = UnitOfWork.CaseWork(caseID: caseID, at: now, record: record)
-        work.state = citizenCase
+        var work = try UnitOfWork.CaseWork(caseID: caseID, at: now, record: record, state: citizenCase)
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
             payload: try StoreBinary.encode(["timer": kind.rawValue]), explanation: nil))

@@ -52,7 +52,8 @@ struct UnitOfWork {
         var at: Date
         /// The case's new snapshot; `nil` writes its history only (a stale timer).
         var record: CaseRecord?
-        /// The state `record.state` encodes (for `CaseStateCache`; not written).
+        /// The state `record.state` encodes (for `CaseStateCache`; not written). Set with
+        /// `record` by `init(caseID:at:record:state:)`, so the two cannot disagree.
         var state: CitizenCase?
         /// The input, then each decision, in order.
         var history: [CaseHistoryEntry] = []
@@ -114,6 +115,19 @@ struct UnitOfWork {
                 try tx.cancelTimers(caseID: work.caseID, kind: kind.rawValue)
             }
         }
+    }
+}
+
+extension UnitOfWork.CaseWork {
+    /// A case written with `state` as its new snapshot: `record`'s stored bytes and status
+    /// are taken from `state` here, in one place, so the bytes `CaseStateCache` remembers
+    /// for a case are always the encoding of the state it hands out for them.
+    init(caseID: String, at: Date, record: CaseRecord, state: CitizenCase) throws {
+        var record = record
+        record.state = try StoreBinary.encode(state)
+        record.status = state.stateName
+        self.init(caseID: caseID, at: at, record: record)
+        self.state = state
     }
 }
 
