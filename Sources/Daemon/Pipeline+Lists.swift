@@ -124,8 +124,38 @@ extension Pipeline {
         let repeats = Self.repeatedCitizens(workflowList)
         let messageID = decoded.messageID
 
-        /// Decides and records the slice, unless an earlier delivery of the message did.
-        func write(_ slice: Range<Int>, in tx: StoreTransaction) throws -> ListSummary {
+        /// Decides the slice on a read snapshot, ahead of the writer (`Store.read` on the
+        /// pipeline's decide thread): `nil` when an earlier delivery committed it, when the
+        /// list repeats a citizen (a repeat answers as an earlier slice did, which only the
+        /// writer's transaction knows), or when the read or the decision failed (the writer
+        /// then decides it itself and meets the failure there).
+        func prepare(_ slice: Range<Int>) -> Task<SliceDecision?, Never> {
+            Task {
+                guard repeats.isEmpty else { return nil }
+                let decision = try? await decideThread.run { [self] () -> SliceDecision? in
+                    // The cases are read in one short read transaction and decided after it: a
+                    // reader held open while deciding would keep SQLite from restarting the WAL.
+                    let pseudonyms = try pseudonyms(slice, of: workflowList)
+                    let cases = try store.read { reader -> SliceCases? in
+                        if try reader.hasListSlice(sender: senderKey, messageID: messageID, start: slice.lowerBound) {
+                            return nil
+                        }
+                        return try self.cases(slice, of: workflowList, repeats: repeats, pseudonyms: pseudonyms, reading: reader)
+                    }
+                    guard let cases else { return nil }
+                    return try decide(
+                        slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList,
+                        repeats: repeats, decoded: decoded, source: source, today: today, cases: cases, at: now,
+                        run: ListRun(rejected: []))
+                }
+                if decision != nil { await afterDecidingAhead(messageID) }
+                return decision ?? nil
+            }
+        }
+
+        /// Decides and records the slice, unless an earlier delivery of the message did:
+        /// `prepared`, when none of the cases it read changed since, else decided anew here.
+        func write(_ slice: Range<Int>, prepared: SliceDecision?, in tx: StoreTransaction) throws -> ListSummary {
             if try tx.hasListSlice(sender: senderKey, messageID: messageID, start: slice.lowerBound) { return ListSummary() }
             var run = ListRun(rejected: [])
             if !repeats.isEmpty {
@@ -134,9 +164,19 @@ extension Pipeline {
                     run.foreign.formUnion(try StoreBinary.decode(SliceResult.self, from: data).foreign)
                 }
             }
-            try process(
-                slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
-                decoded: decoded, source: source, today: today, in: tx, at: now, run: &run)
+            let decision: SliceDecision
+            if let prepared, try holds(prepared.read, in: tx) {
+                decision = prepared
+            } else {
+                let cases = try cases(
+                    slice, of: workflowList, repeats: repeats, pseudonyms: try pseudonyms(slice, of: workflowList), reading: tx)
+                decision = try decide(
+                    slice: slice, entries: try decoded.municipalEntries(slice), of: list, workflowList, repeats: repeats,
+                    decoded: decoded, source: source, today: today, cases: cases, at: now, run: run)
+            }
+            try decision.unit.apply(in: tx, remembering: stateCache)
+            run = decision.run
+            run.summary.merge(decision.unit.summary)
             let result = SliceResult(rejected: run.rejected, held: run.held, foreign: run.foreign.filter(slice.contains).sorted())
             try tx.recordListSlice(
                 sender: senderKey, messageID: messageID, start: slice.lowerBound, end: slice.upperBound,
@@ -173,18 +213,26 @@ extension Pipeline {
         if slices.count > 1 { Self.handoff?.willWriteInTurns() }
         // What this delivery decided (a resumed list: only its own slices), for the log.
         var decided = ListSummary()
+        // The next slice is decided on a read snapshot while the writer writes this one.
+        var next = slices.first.map(prepare)
         for (number, slice) in slices.enumerated() {
             busy.progress()
             let last = number == slices.count - 1
+            let prepared = await next?.value
+            next = last ? nil : prepare(slices[number + 1])
             let result = await self.write(decoded) { tx -> ListSummary in
                 // A copy of this message answered meanwhile: its receipt, nothing decided again.
                 if let stored = try tx.receipt(forSender: senderKey, messageID: messageID) {
                     throw DuplicateInbound(receipt: stored)
                 }
-                let summary = try write(slice, in: tx)
+                let summary = try write(slice, prepared: prepared, in: tx)
                 return last ? try finish(in: tx, decided: decided.merged(summary)) : summary
             }
-            guard case .success(let summary) = result, !last else { return await settlement(of: result, decoded) }
+            guard case .success(let summary) = result, !last else {
+                // The slice decided ahead is not written; its read ends before the delivery settles.
+                _ = await next?.value
+                return await settlement(of: result, decoded)
+            }
             decided.merge(summary)
         }
         // An empty list (every entry rejected by the decoder): its receipt only.
@@ -203,36 +251,71 @@ extension Pipeline {
         return repeats
     }
 
-    /// Decides and writes the entries at `slice` (positions in the accepted entries; `entries`
-    /// are those entries) in `tx`: loads only their cases, decides them (`Decide.slice`) and
-    /// writes the unit.
-    // swiftlint:disable:next function_parameter_count
-    func process(
-        slice: Range<Int>, entries: [MunicipalListEntry], of list: Contract.MunicipalList,
-        _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
-        decoded: DecodedMessage, source: MessageSource, today: LocalDate, in tx: StoreTransaction, at now: Date,
-        run: inout ListRun
-    ) throws {
-        // Cases of the slice's citizens, keyed by CPR inside the workflow (outbound bodies
-        // need it) and by pseudonym in the store.
+    /// What deciding one slice of a municipal list produced: the unit to write, what the
+    /// slice adds to the list's receipt, and the revision of every case it read.
+    struct SliceDecision: Sendable {
+        var unit: UnitOfWork
+        var run: ListRun
+        var read: [CaseRead]
+    }
+
+    /// The cases of a slice's citizens, keyed by CPR inside the workflow (outbound bodies
+    /// need it) and by pseudonym in the store, and the revision of each case read.
+    struct SliceCases: Sendable {
+        var pseudonyms: [CitizenKey: Pseudonym] = [:]
+        /// The citizens who have a case (a repeat's case is its earlier entry's: not read).
         var snapshots: [CitizenKey: CaseSnapshot] = [:]
+        var read: [CaseRead] = []
+    }
+
+    /// The pseudonyms of the citizens at `slice` (HMACs: computed before the read).
+    func pseudonyms(_ slice: Range<Int>, of workflowList: Workflow.MunicipalList) throws -> [CitizenKey: Pseudonym] {
         var pseudonyms: [CitizenKey: Pseudonym] = [:]
         for position in slice {
             let citizen = workflowList.entries[position].citizen
-            guard pseudonyms[citizen] == nil else { continue }
-            let pseudonym = try options.pseudonymizer.pseudonym(forCPR: citizen.rawValue)
-            pseudonyms[citizen] = pseudonym
-            // A repeat's case was changed by its earlier entry: only the first entry reads it.
-            if repeats[position] == nil {
-                let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache)
-                if snapshot.record != nil { snapshots[citizen] = snapshot }
+            if pseudonyms[citizen] == nil {
+                pseudonyms[citizen] = try options.pseudonymizer.pseudonym(forCPR: citizen.rawValue)
             }
         }
+        return pseudonyms
+    }
+
+    /// Reads the cases of the citizens at `slice` from `reader` (the writer's transaction,
+    /// or a read snapshot taken ahead of it: `prepare`).
+    func cases(
+        _ slice: Range<Int>, of workflowList: Workflow.MunicipalList, repeats: [Int: Int],
+        pseudonyms: [CitizenKey: Pseudonym], reading reader: some CaseReading
+    ) throws -> SliceCases {
+        var cases = SliceCases(pseudonyms: pseudonyms)
+        cases.read.reserveCapacity(slice.count)
+        var seen: Set<CitizenKey> = []
+        for position in slice {
+            let citizen = workflowList.entries[position].citizen
+            // A repeat's case was changed by its earlier entry: only the first entry reads it.
+            guard seen.insert(citizen).inserted, repeats[position] == nil, let pseudonym = pseudonyms[citizen] else { continue }
+            let caseID = Self.caseID(pseudonym)
+            let snapshot = try CaseSnapshot.load(caseID, in: reader, cache: stateCache)
+            cases.read.append(CaseRead(caseID: caseID, revision: snapshot.record?.revision ?? 0))
+            if snapshot.record != nil { cases.snapshots[citizen] = snapshot }
+        }
+        return cases
+    }
+
+    /// Decides the entries at `slice` (positions in the accepted entries; `entries` are those
+    /// entries) against their cases (`Decide.slice`). `run` holds what earlier slices
+    /// answered (repeats).
+    // swiftlint:disable:next function_parameter_count
+    func decide(
+        slice: Range<Int>, entries: [MunicipalListEntry], of list: Contract.MunicipalList,
+        _ workflowList: Workflow.MunicipalList, repeats: [Int: Int],
+        decoded: DecodedMessage, source: MessageSource, today: LocalDate, cases: SliceCases, at now: Date,
+        run: ListRun
+    ) throws -> SliceDecision {
+        var run = run
         let unit = try decide.slice(
             slice, entries: entries, of: list, workflowList, repeats: repeats, decoded: decoded, source: source,
-            today: today, pseudonyms: pseudonyms, snapshots: snapshots, at: now, run: &run)
-        try unit.apply(in: tx, remembering: stateCache)
-        run.summary.merge(unit.summary)
+            today: today, pseudonyms: cases.pseudonyms, snapshots: cases.snapshots, at: now, run: &run)
+        return SliceDecision(unit: unit, run: run, read: cases.read)
     }
 
     /// Whether an event is the workflow's notice that an entry is held for consent (R4),
@@ -252,58 +335,134 @@ extension Pipeline {
 
     // MARK: - contact-status
 
+    /// What deciding a contact-status message produced: a unit per step of entries, the
+    /// entries rejected, and the revision of every case it read.
+    struct StatusDecision: Sendable {
+        var units: [UnitOfWork]
+        var rejected: [Receipt.RejectedEntry]
+        var read: [CaseRead]
+    }
+
     /// A journal's contact statuses (R1): each entry updates the case of a listed citizen,
     /// which may now route it (assessment request, Central Visitation). An entry for a
     /// citizen without a case is rejected (`unknown-case`): statuses answer list entries.
     /// The entries come from `decoded` (`contactStatusEntries`), `progressEvery` at a time.
+    /// A message of at most one step is decided ahead of the writer on a read snapshot
+    /// (`decideThread`); the writer writes that decision when no case it read has changed
+    /// since, and decides the message itself otherwise (and for a longer message, whose
+    /// steps it decides and writes one at a time so that memory stays bounded by a step).
     func process(
         contactStatus decoded: DecodedMessage, at now: Date, progressEvery: Int = Pipeline.listSliceSize
     ) async -> Settlement {
         let source = MessageSource(
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
+        let prepared: StatusDecision?
+        if decoded.acceptedEntryIndices.count <= max(1, progressEvery) {
+            prepared = try? await decideThread.run { [self] in
+                // The cases are read in one short read transaction and decided after it: a
+                // reader held open while deciding would keep SQLite from restarting the WAL.
+                let count = decoded.acceptedEntryIndices.count
+                var pseudonyms: [String: Pseudonym] = [:]
+                for entry in try decoded.contactStatusEntries(0..<count) where pseudonyms[entry.cpr.digits] == nil {
+                    pseudonyms[entry.cpr.digits] = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
+                }
+                var read: [CaseRead] = []
+                let snapshots = try store.read { reader in
+                    var snapshots: [String: CaseSnapshot] = [:]
+                    for (cpr, pseudonym) in pseudonyms {
+                        let caseID = Self.caseID(pseudonym)
+                        let snapshot = try CaseSnapshot.load(caseID, in: reader, cache: stateCache)
+                        read.append(CaseRead(caseID: caseID, revision: snapshot.record?.revision ?? 0))
+                        snapshots[cpr] = snapshot
+                    }
+                    return snapshots
+                }
+                var decision = StatusDecision(units: [], rejected: [], read: read)
+                try decide(contactStatus: decoded, source: source, at: now, progressEvery: progressEvery, cases: { cpr in
+                    guard let pseudonym = pseudonyms[cpr], let snapshot = snapshots[cpr] else { throw CaseNotRead() }
+                    return (pseudonym, snapshot)
+                }, step: { decision.units.append($0) }, rejected: { decision.rejected = $0 })
+                return decision
+            }
+            if prepared != nil { await afterDecidingAhead(decoded.messageID) }
+        } else {
+            prepared = nil
+        }
         return await commit(decoded) { tx -> ListSummary in
-            var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()
-            var seen: Set<String> = []
-            // A big message's entries stay in its body and are decoded a slice at a time
-            // (`DecodedMessage.deferredEntries`).
-            let count = decoded.acceptedEntryIndices.count
-            let step = max(1, progressEvery)
-            for start in stride(from: 0, to: count, by: step) {
-                // One slice: load its cases, decide each entry, write what was decided.
-                var unit = UnitOfWork()
-                for (offset, entry) in try decoded.contactStatusEntries(start..<min(count, start + step)).enumerated() {
-                    let position = start + offset
-                    listProgress(at: position, every: progressEvery)
-                    let index = decoded.acceptedEntryIndices[position]
-                    guard seen.insert(entry.cpr.digits).inserted else {
-                        rejected.append(.init(
-                            index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
-                            reason: "The citizen is already an earlier entry of this message."))
-                        continue
-                    }
-                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
-                    let snapshot = try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache)
-                    switch try decide.contactStatus(
-                        entry, index: index, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, source: source, at: now)
-                    {
-                    case .rejected(let entry):
-                        rejected.append(entry)
-                    case .decided(let work, let decided):
-                        unit.cases.append(work)
-                        unit.summary.merge(decided)
-                    }
+            var rejected: [Receipt.RejectedEntry]
+            if let prepared, try holds(prepared.read, in: tx) {
+                for unit in prepared.units {
+                    try unit.apply(in: tx, remembering: stateCache)
+                    summary.merge(unit.summary)
                 }
-                try unit.apply(in: tx, remembering: stateCache)
-                summary.merge(unit.summary)
+                rejected = prepared.rejected
+            } else {
+                rejected = []
+                try decide(contactStatus: decoded, source: source, at: now, progressEvery: progressEvery, cases: { cpr in
+                    let pseudonym = try options.pseudonymizer.pseudonym(forCPR: cpr)
+                    return (pseudonym, try CaseSnapshot.load(Self.caseID(pseudonym), in: tx, cache: stateCache))
+                }, step: { unit in
+                    try unit.apply(in: tx, remembering: stateCache)
+                    summary.merge(unit.summary)
+                }, rejected: { rejected = $0 })
             }
             try answer(decoded, rejected: rejected, sentEntries: sentEntries, in: tx, at: now)
             summary.accepted = sentEntries - rejected.count
             summary.rejected = rejected.count
             return summary
         }
+    }
+
+    /// A contact-status entry's case was not among those read ahead (a bug: they are read
+    /// for every entry's CPR); the writer then decides the message itself.
+    struct CaseNotRead: Error {}
+
+    /// Decides a contact-status message's entries, a step of `progressEvery` entries at a
+    /// time, against their cases as `cases` gives them (by CPR: the pseudonym and the
+    /// snapshot): `step` gets each step's unit (to write it, or keep it), then `rejected` the
+    /// entries rejected (the decoder's and the repeats and refusals found here).
+    // swiftlint:disable:next function_parameter_count
+    func decide(
+        contactStatus decoded: DecodedMessage, source: MessageSource, at now: Date, progressEvery: Int,
+        cases: (_ cpr: String) throws -> (Pseudonym, CaseSnapshot), step: (UnitOfWork) throws -> Void,
+        rejected report: ([Receipt.RejectedEntry]) -> Void
+    ) throws {
+        var rejected = decoded.rejectedEntries.map(Receipt.RejectedEntry.init)
+        var seen: Set<String> = []
+        // A big message's entries stay in its body and are decoded a slice at a time
+        // (`DecodedMessage.deferredEntries`).
+        let count = decoded.acceptedEntryIndices.count
+        let stride = max(1, progressEvery)
+        for start in Swift.stride(from: 0, to: count, by: stride) {
+            // One step: load its cases, decide each entry, hand over what was decided.
+            var unit = UnitOfWork()
+            for (offset, entry) in try decoded.contactStatusEntries(start..<min(count, start + stride)).enumerated() {
+                let position = start + offset
+                listProgress(at: position, every: progressEvery)
+                let index = decoded.acceptedEntryIndices[position]
+                guard seen.insert(entry.cpr.digits).inserted else {
+                    rejected.append(.init(
+                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
+                        reason: "The citizen is already an earlier entry of this message."))
+                    continue
+                }
+                let (pseudonym, snapshot) = try cases(entry.cpr.digits)
+                switch try decide.contactStatus(
+                    entry, index: index, decoded: decoded, pseudonym: pseudonym, snapshot: snapshot, source: source, at: now)
+                {
+                case .rejected(let entry):
+                    rejected.append(entry)
+                case .decided(let work, let decided):
+                    unit.cases.append(work)
+                    unit.summary.merge(decided)
+                }
+            }
+            try step(unit)
+        }
+        report(rejected)
     }
 
     static func facts(_ entry: ContactStatusEntry) -> ContactFacts {

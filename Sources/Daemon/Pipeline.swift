@@ -62,6 +62,13 @@ public final class Pipeline: Sendable {
     let busy = BusyClock()
     /// Where the pipeline's store reads outside the group commit run (the dedupe lookup).
     let storeThread = StoreThread(label: "ddrouter.pipeline.store")
+    /// Where list slices and contact statuses are decided ahead of the writer, on a read
+    /// snapshot (`Store.read`), so the writer's thread only checks and writes them.
+    let decideThread = StoreThread(label: "ddrouter.pipeline.decide")
+    /// Decisions made ahead that were written as made (`aheadWritten`) and that the writer made
+    /// anew because a case they read had changed (`aheadRedone`).
+    let aheadWritten = Atomic<Int>(0)
+    let aheadRedone = Atomic<Int>(0)
     /// Group commit of every store write of a delivery (`commit`, `reject`).
     let batcher: CommitBatcher<StoreBatchTarget, ListSummary>
     /// When the next delivery may be taken after a requeue (`PipelineOptions.requeuePause`).
@@ -111,6 +118,8 @@ public final class Pipeline: Sendable {
             Observe.consumerStopped()
             let (hits, misses) = stateCache.counts
             logger.info("case states reused", metadata: ["hits": "\(hits)", "misses": "\(misses)"])
+            logger.info("decided ahead of the writer", metadata: [
+                "written": "\(aheadWritten.load(ordering: .relaxed))", "redone": "\(aheadRedone.load(ordering: .relaxed))"])
         }
         try await withThrowingDiscardingTaskGroup { group in
             // The big delivery in hand (at most one) and, per sender's exchange, the delivery
@@ -382,6 +391,24 @@ public final class Pipeline: Sendable {
     func write(key: String?, _ body: (StoreTransaction) throws -> ListSummary) async -> Result<ListSummary, any Error> {
         let handoff = Self.handoff
         return await batcher.submit(key: key, body, submitted: { handoff?.open() })
+    }
+
+    /// Calls the DEBUG hook `PipelineOptions.afterDecidingAhead` (nothing in a release build).
+    func afterDecidingAhead(_ messageID: String) async {
+        #if DEBUG
+        await options.afterDecidingAhead?(messageID)
+        #endif
+    }
+
+    /// Whether a decision made ahead of the writer still holds in `tx`: every case it read
+    /// is at the revision it read (`CaseRead`). Counted in `aheadWritten` / `aheadRedone`.
+    func holds(_ read: [CaseRead], in tx: StoreTransaction) throws -> Bool {
+        for entry in read where try tx.caseRevision(id: entry.caseID) != entry.revision {
+            aheadRedone.add(1, ordering: .relaxed)
+            return false
+        }
+        aheadWritten.add(1, ordering: .relaxed)
+        return true
     }
 
     /// The group-commit key of a sender's message_id (`CommitBatcher.waitUntilSettled`).
@@ -769,6 +796,10 @@ public struct PipelineOptions: Sendable {
     /// Test-only fault injection (DEBUG builds only): called inside every processing
     /// transaction with the message_id; a thrown error fails (rolls back) the transaction.
     public var faultInjection: (@Sendable (String) throws -> Void)?
+    /// Test-only (DEBUG builds only): awaited with the message_id after a list slice or a
+    /// contact-status message was decided ahead of the writer and before the writer gets
+    /// it, so a test can change a case the decision read in between.
+    public var afterDecidingAhead: (@Sendable (String) async -> Void)?
     #endif
 
     public init(

@@ -143,7 +143,7 @@ struct CaseSnapshot {
 
     /// `cache` answers for a state it knows by the stored bytes, and learns the ones it did not.
     static func load(
-        _ caseID: String, in tx: StoreTransaction, inputs readInputs: Bool = true, cache: CaseStateCache? = nil
+        _ caseID: String, in tx: some CaseReading, inputs readInputs: Bool = true, cache: CaseStateCache? = nil
     ) throws -> CaseSnapshot {
         guard let record = try tx.case(id: caseID) else { return CaseSnapshot() }
         let state: CitizenCase
@@ -156,6 +156,17 @@ struct CaseSnapshot {
         let inputs = readInputs ? InputSummary(payloads: try tx.caseInputPayloads(id: caseID)) : nil
         return CaseSnapshot(record: record, state: state, inputs: inputs)
     }
+}
+
+/// A case a decision read, at the revision it read (0: there was no such case). A
+/// decision made ahead of the writer, on a read snapshot, is written only if every case it
+/// read is still at that revision in the writer's transaction (`Pipeline.holds`): every
+/// write that changes what `CaseSnapshot.load` reads (the record, its state, an input
+/// history row of a kind `InputSummary` takes in) raises the case's revision; the one
+/// write that does not (a stale timer's history row) adds only a row `InputSummary` skips.
+struct CaseRead: Sendable, Equatable {
+    var caseID: String
+    var revision: Int64
 }
 
 extension Pipeline.ListSummary {

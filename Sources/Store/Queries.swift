@@ -89,6 +89,12 @@ enum Queries {
 
     /// The payloads of a case's inputs, oldest first: what `caseHistory` gives filtered to
     /// inputs, without reading (or decoding timestamps of) decision rows.
+    static func hasListSlice(_ db: Database, sender: String, messageID: String, start: Int) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM list_slices WHERE sender = ? AND message_id = ? AND start = ?"),
+            arguments: [sender, messageID, start]) ?? false
+    }
+
     static func caseInputPayloads(_ db: Database, caseID: String) throws -> [Data] {
         try Row.fetchAll(
             db.cachedStatement(sql: "SELECT kind, payload FROM case_history WHERE case_id = ? AND kind IN (?, ?) ORDER BY id"),

@@ -171,6 +171,14 @@ public final class StoreTransaction {
         try run("reading case \(id)") { try Queries.caseRecord(db, id: id) }
     }
 
+    /// The case's stored revision, 0 when there is no such case: what a decision made
+    /// ahead of this transaction (on a `StoreReader`) compares with the revision it read.
+    public func caseRevision(id: String) throws -> Int64 {
+        try run("reading the revision of case \(id)") {
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM cases WHERE case_id = ?"), arguments: [id]) ?? 0
+        }
+    }
+
     public func cases(pseudonym: Pseudonym) throws -> [CaseRecord] {
         try run("reading cases") { try Queries.cases(db, pseudonym: pseudonym) }
     }
@@ -502,11 +510,7 @@ public final class StoreTransaction {
 
     /// Whether the slice starting at `start` of a sender's list message is recorded.
     public func hasListSlice(sender: String, messageID: String, start: Int) throws -> Bool {
-        try run("reading a list slice") {
-            try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM list_slices WHERE sender = ? AND message_id = ? AND start = ?"),
-                arguments: [sender, messageID, start]) ?? false
-        }
+        try run("reading a list slice") { try Queries.hasListSlice(db, sender: sender, messageID: messageID, start: start) }
     }
 
     /// The recorded slices of a sender's list message, in order of their start.
