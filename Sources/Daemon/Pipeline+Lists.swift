@@ -129,9 +129,11 @@ extension Pipeline {
         /// list repeats a citizen (a repeat answers as an earlier slice did, which only the
         /// writer's transaction knows), or when the read or the decision failed (the writer
         /// then decides it itself and meets the failure there).
+        /// A decision it returns holds one of `permits` until its write is done (`release`).
         func prepare(_ slice: Range<Int>) -> Task<SliceDecision?, Never> {
             Task {
                 guard repeats.isEmpty else { return nil }
+                await permits.acquire()
                 let decision = try? await decideThread.run { [self] () -> SliceDecision? in
                     // The cases are read in one short read transaction and decided after it: a
                     // reader held open while deciding would keep SQLite from restarting the WAL.
@@ -148,8 +150,12 @@ extension Pipeline {
                         repeats: repeats, decoded: decoded, source: source, today: today, cases: cases, at: now,
                         run: ListRun(rejected: []))
                 }
-                if decision != nil { await afterDecidingAhead(messageID) }
-                return decision ?? nil
+                guard let decision = decision ?? nil else {
+                    permits.release()
+                    return nil
+                }
+                await afterDecidingAhead(messageID)
+                return decision
             }
         }
 
@@ -228,9 +234,10 @@ extension Pipeline {
                 let summary = try write(slice, prepared: prepared, in: tx)
                 return last ? try finish(in: tx, decided: decided.merged(summary)) : summary
             }
+            if prepared != nil { permits.release() }
             guard case .success(let summary) = result, !last else {
                 // The slice decided ahead is not written; its read ends before the delivery settles.
-                _ = await next?.value
+                if await next?.value != nil { permits.release() }
                 return await settlement(of: result, decoded)
             }
             decided.merge(summary)
@@ -358,7 +365,9 @@ extension Pipeline {
             messageId: decoded.messageID, messageType: decoded.type.rawValue,
             sender: SenderRef(kind: decoded.sender.kind, id: decoded.sender.id))
         let prepared: StatusDecision?
-        if decoded.acceptedEntryIndices.count <= max(1, progressEvery) {
+        let ahead = decoded.acceptedEntryIndices.count <= max(1, progressEvery)
+        if ahead {
+            await permits.acquire()
             prepared = try? await decideThread.run { [self] in
                 // The cases are read in one short read transaction and decided after it: a
                 // reader held open while deciding would keep SQLite from restarting the WAL.
@@ -389,6 +398,8 @@ extension Pipeline {
         } else {
             prepared = nil
         }
+        // The decision's permit is returned once its write is done (or failed).
+        defer { if ahead { permits.release() } }
         return await commit(decoded) { tx -> ListSummary in
             let sentEntries = decoded.acceptedEntryIndices.count + decoded.rejectedEntries.count
             var summary = ListSummary()

@@ -69,6 +69,8 @@ public final class Pipeline: Sendable {
     /// anew because a case they read had changed (`aheadRedone`).
     let aheadWritten = Atomic<Int>(0)
     let aheadRedone = Atomic<Int>(0)
+    /// Decisions made ahead and not yet written: at most two (`DecisionPermits`).
+    let permits = DecisionPermits(2)
     /// Group commit of every store write of a delivery (`commit`, `reject`).
     let batcher: CommitBatcher<StoreBatchTarget, ListSummary>
     /// When the next delivery may be taken after a requeue (`PipelineOptions.requeuePause`).

@@ -129,6 +129,56 @@ struct DecideAheadTests {
         #expect(racedStore.receipts.allSatisfy { $0 != nil })
     }
 
+    @Test("every permit of a decision made ahead comes back: written, redone, or its write failed")
+    func permitsReturn() async throws {
+        struct Injected: Error {}
+        let rig = try Rig(configure: { $0.faultInjection = { id in if id == "l-fails" { throw Injected() } } })
+        defer { rig.close() }
+        let list = try ListSliceTests.body(municipality: "851", citizens: [1, 2, 3, 4, 5])
+        try await rig.process(list, municipality: "851", id: "l-ok", sliceSize: 2)
+        try await rig.processStatus(try ListSliceTests.statusBody(citizens: [1, 2]), id: "s-1", every: 500,
+                                    decoder: ListSliceTests.decoder)
+        #expect(rig.pipeline.permits.available == 2)
+        // The first slice's write fails while the second is decided ahead: both permits back.
+        let other = try ListSliceTests.body(municipality: "851", citizens: [6, 7, 8, 9])
+        try await rig.process(other, municipality: "851", id: "l-fails", sliceSize: 2, expecting: .requeue)
+        #expect(rig.pipeline.permits.available == 2)
+        #expect(rig.pipeline.aheadWritten.load(ordering: .relaxed) == 4)
+    }
+
+    @Test("permits: at most the count are out; a returned one goes to the longest waiter")
+    func permits() async {
+        let permits = DecisionPermits(2)
+        await permits.acquire()
+        await permits.acquire()
+        #expect(permits.available == 0)
+        final class Order: Sendable { let list = Mutex<[Int]>([]) }
+        let order = Order()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await permits.acquire()
+                order.list.withLock { $0.append(1) }
+            }
+            // The first waiter is queued before the permits come back.
+            while permits.waiting < 1 { await Task.yield() }
+            group.addTask {
+                await permits.acquire()
+                order.list.withLock { $0.append(2) }
+            }
+            while permits.waiting < 2 { await Task.yield() }
+            #expect(order.list.withLock { $0 }.isEmpty)
+            permits.release()
+            while order.list.withLock({ $0.count }) < 1 { await Task.yield() }
+            #expect(order.list.withLock { $0 } == [1])
+            permits.release()
+        }
+        #expect(order.list.withLock { $0 } == [1, 2])
+        #expect(permits.available == 0)
+        permits.release()
+        permits.release()
+        #expect(permits.available == 2)
+    }
+
     @Test("a decision read on a snapshot holds until a case it read is written, and not after")
     func revisions() throws {
         let rig = try Rig()
