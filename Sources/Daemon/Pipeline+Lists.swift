@@ -455,9 +455,7 @@ extension Pipeline {
                 listProgress(at: position, every: progressEvery)
                 let index = decoded.acceptedEntryIndices[position]
                 guard seen.insert(entry.cpr.digits).inserted else {
-                    rejected.append(.init(
-                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
-                        reason: "The citizen is already an earlier entry of this message."))
+                    rejected.append(Self.repeatedEntry(index))
                     continue
                 }
                 let (pseudonym, snapshot) = try cases(entry.cpr.digits)
@@ -474,6 +472,13 @@ extension Pipeline {
             try step(unit)
         }
         report(rejected)
+    }
+
+    /// The answer to an entry naming a citizen an earlier entry of the same message named
+    /// (contact-status, clinic-list: the decoder passes such repeats for these types).
+    static func repeatedEntry(_ index: Int) -> Receipt.RejectedEntry {
+        .init(index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
+              reason: "The citizen is already an earlier entry of this message.")
     }
 
     static func facts(_ entry: ContactStatusEntry) -> ContactFacts {
@@ -518,9 +523,7 @@ extension Pipeline {
                 listProgress(at: position, every: progressEvery)
                 let index = decoded.acceptedEntryIndices[position]
                 guard seen.insert(entry.cpr.digits).inserted else {
-                    rejected.append(.init(
-                        index: index, code: RejectionCode.duplicateEntry.rawValue, pointer: "/entries/\(index)",
-                        reason: "The citizen is already an earlier entry of this message."))
+                    rejected.append(Self.repeatedEntry(index))
                     continue
                 }
                 let pseudonym = try options.pseudonymizer.pseudonym(forCPR: entry.cpr.digits)
