@@ -222,6 +222,14 @@ public final class Store: Sendable {
         return result
     }
 
+    /// Runs `body` on a snapshot of the last committed state (a reader connection: it does
+    /// not wait for the writer, nor the writer for it). What it reads may be changed by a
+    /// write committed meanwhile: a decision made on it is checked against the case
+    /// revisions it read (`StoreTransaction.caseRevision`) before it is written.
+    public func read<T>(_ body: (StoreReader) throws -> T) throws -> T {
+        try wrap("reading") { try pool.read { db in try body(StoreReader(db: db, path: path)) } }
+    }
+
     // MARK: inbox
 
     /// The receipt stored for a message, or nil if it was never seen (dedupe).

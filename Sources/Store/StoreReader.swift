@@ -48,19 +48,3 @@ public final class StoreReader: CaseReading {
 }
 
 extension StoreTransaction: CaseReading {}
-
-extension Store {
-    /// Runs `body` on a snapshot of the last committed state (a reader connection: it does
-    /// not wait for the writer, nor the writer for it). What it reads may be changed by a
-    /// write committed meanwhile: a decision made on it is checked against the case
-    /// revisions it read (`StoreTransaction.caseRevision`) before it is written.
-    public func read<T>(_ body: (StoreReader) throws -> T) throws -> T {
-        do {
-            return try pool.read { db in try body(StoreReader(db: db, path: path)) }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError.wrap(error, "reading", path: path)
-        }
-    }
-}
