@@ -181,7 +181,7 @@ enum Queries {
     // MARK: outbox
 
     static let outboxColumns =
-        "seq, message_id, exchange, routing_key, type, correlation_id, headers, COALESCE((SELECT b.body FROM outbox_bodies b WHERE b.seq = outbox.seq), x''), created_at, state, attempts, sent_at, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose, body_sha256"
+        "seq, message_id, exchange, routing_key, type, correlation_id, headers, COALESCE((SELECT b.body FROM outbox_bodies b WHERE b.seq = outbox.seq), x''), created_at, state, attempts, next_attempt_at, audit_actor, audit_pseudonym, audit_purpose, body_sha256"
 
     static func outboxEvent(_ row: Row) throws -> OutboxEvent {
         let messageID: String = try row.decode(atIndex: 1)
@@ -197,17 +197,15 @@ enum Queries {
         event.sequence = try row.decode(atIndex: 0)
         event.state = state
         event.attempts = try row.decode(atIndex: 10)
-        let sentText: String? = try row.decode(atIndex: 11)
-        event.sentAt = try sentText.map { try Timestamp.decode($0, column: "outbox.sent_at") }
-        let nextText: String? = try row.decode(atIndex: 12)
+        let nextText: String? = try row.decode(atIndex: 11)
         event.nextAttemptAt = try nextText.map { try Timestamp.decode($0, column: "outbox.next_attempt_at") }
-        let actor: String? = try row.decode(atIndex: 13)
-        let pseudonymText: String? = try row.decode(atIndex: 14)
-        let purpose: String? = try row.decode(atIndex: 15)
+        let actor: String? = try row.decode(atIndex: 12)
+        let pseudonymText: String? = try row.decode(atIndex: 13)
+        let purpose: String? = try row.decode(atIndex: 14)
         if let actor, let purpose {
             event.audit = OutboxAudit(actor: actor, pseudonym: pseudonymText.flatMap(Pseudonym.init(hex:)), purpose: purpose)
         }
-        event.bodyDigest = try row.decode(atIndex: 16)
+        event.bodyDigest = try row.decode(atIndex: 15)
         return event
     }
 
@@ -261,32 +259,27 @@ enum Queries {
         ).map(outboxEvent)
     }
 
-    /// Marks pending rows sent and deletes their bodies (`outbox_bodies`); each row keeps its
-    /// body's SHA-256 for the idempotence check of `enqueue` (data minimisation: once the
-    /// recipient has it, the router keeps who got what in the audit trail, not the CPR and
-    /// health data again). The row's `audit_*` columns, what its `sent` audit entry says
-    /// (written by the caller from the pending row it read), are cleared too: the entry is
-    /// where that is kept.
-    static func markSent(_ db: Database, messageIDs: some Sequence<String>, at: Date) throws -> Int {
+    /// Deletes the pending rows the broker has confirmed, with their bodies (`outbox_bodies`).
+    /// What stays of a sent event is its `sent` audit entry (recipient, citizen, type, message
+    /// id, purpose, time), written by the caller in the same transaction from the pending row
+    /// it read: data minimisation (once the recipient has it, the router keeps who got what,
+    /// not the CPR and health data again), and the fact is kept once. Returns how many rows
+    /// were pending.
+    static func markSent(_ db: Database, messageIDs: some Sequence<String>) throws -> Int {
         let read = try db.cachedStatement(sql: "SELECT seq FROM outbox WHERE message_id = ? AND state = 'pending'")
-        let update = try db.cachedStatement(
-            sql: """
-                UPDATE outbox SET state = 'sent', sent_at = ?, audit_actor = NULL, audit_pseudonym = NULL, audit_purpose = NULL
-                WHERE seq = ?
-                """)
+        let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?")
         let erase = try db.cachedStatement(sql: "DELETE FROM outbox_bodies WHERE seq = ?")
-        let at = Timestamp.string(at)
         var changed = 0
         for id in messageIDs {
             guard let seq = try Int64.fetchOne(read, arguments: [id]) else { continue }
-            try update.execute(arguments: [at, seq])
+            try delete.execute(arguments: [seq])
             changed += db.changesCount
             try erase.execute(arguments: [seq])
         }
         return changed
     }
 
-    /// The SHA-256 every row keeps of its body (a sent row of nothing else).
+    /// The SHA-256 every pending row keeps of its body (the idempotence check of `enqueue`).
     static func bodyDigest(_ body: Data) -> Data { Data(SHA256.hash(data: body)) }
 
     static func recordAttempt(_ db: Database, messageIDs: some Sequence<String>) throws {

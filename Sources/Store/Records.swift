@@ -414,11 +414,12 @@ public typealias StoreConsentRecord = ConsentRecord
 
 // MARK: - Outbox
 
+/// What the outbox holds: only events the broker has not yet confirmed (a confirmed row is
+/// deleted; its `sent` audit entry is what stays). Stores before schema v9 also held `sent`
+/// rows; the v9 migration deleted them.
 public enum OutboxState: String, Sendable, Hashable, CaseIterable {
     /// Not yet confirmed by the broker (may have been published before a crash).
     case pending
-    /// Confirmed by the broker.
-    case sent
 }
 
 /// An event to publish. `messageID` is unique across the outbox; enqueueing the same
@@ -432,17 +433,13 @@ public struct OutboxEvent: Sendable, Hashable {
     public var type: String
     public var correlationID: String?
     public var headers: [String: String]
-    /// Empty once the broker has confirmed the row: the store keeps a sent event's
-    /// SHA-256 (`bodyDigest`), not its body (the CPR and health data it carries).
     public var body: Data
     public var createdAt: Date
-    /// SHA-256 of the body, kept from the enqueue on (a sent row keeps nothing else of it);
-    /// `nil` only for a row read before it was stored and for rows pending under schema v4
-    /// and earlier that the v5 migration has not seen (none after it).
+    /// SHA-256 of the body, kept from the enqueue on (the idempotence check of `enqueue`);
+    /// `nil` only for a row read before it was stored.
     public internal(set) var bodyDigest: Data?
     public internal(set) var state: OutboxState
     public internal(set) var attempts: Int
-    public internal(set) var sentAt: Date?
     /// When the relay may try a row again after a failed publish (`nil`: never failed).
     public internal(set) var nextAttemptAt: Date?
     /// Who receives the event, about whom and why: the "sent" audit entry written when the
@@ -467,7 +464,6 @@ public struct OutboxEvent: Sendable, Hashable {
         self.createdAt = createdAt
         self.state = .pending
         self.attempts = 0
-        self.sentAt = nil
     }
 }
 

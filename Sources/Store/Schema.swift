@@ -32,6 +32,9 @@ enum Schema {
         migrator.registerMigration("v8-audit-seals") { db in
             try db.execute(sql: v8)
         }
+        migrator.registerMigration("v9-sent-outbox-deleted") { db in
+            try db.execute(sql: v9)
+        }
         return migrator
     }
 
@@ -280,5 +283,15 @@ enum Schema {
           OR NEW.first_seq <= (SELECT COALESCE(MAX(last_seq), 0) FROM audit_seals)
           OR NEW.first_seq > NEW.last_seq
         BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: a seal covers the newest entries, after the last seal'); END;
+        """
+
+    /// A confirmed outbox row is deleted, not kept as a `sent` row: its `sent` audit entry
+    /// already says who received which message about whom, when and why, and the row's digest,
+    /// routing and headers were kept for nothing but the idempotence check of a pending row.
+    /// Kept, they grew the store by about 900 bytes per list citizen, forever. The `state`
+    /// column and its CHECK stay (SQLite cannot drop a CHECK without rebuilding the table).
+    static let v9 = """
+        DELETE FROM outbox_bodies WHERE seq IN (SELECT seq FROM outbox WHERE state = 'sent');
+        DELETE FROM outbox WHERE state = 'sent';
         """
 }

@@ -260,12 +260,12 @@ public final class Store: Sendable {
         }
     }
 
-    /// Marks events confirmed by the broker; returns how many were pending. To audit
-    /// the sending in the same transaction, use `StoreTransaction.markSent` instead.
+    /// Deletes events confirmed by the broker; returns how many were pending. To audit
+    /// the sending in the same transaction, use `confirmSent` instead.
     @discardableResult
-    public func markSent(messageIDs: some Sequence<String>, at date: Date) throws -> Int {
+    public func markSent(messageIDs: some Sequence<String>) throws -> Int {
         try wrap("marking events sent") {
-            try pool.write { db in try Queries.markSent(db, messageIDs: messageIDs, at: date) }
+            try pool.write { db in try Queries.markSent(db, messageIDs: messageIDs) }
         }
     }
 
@@ -282,15 +282,16 @@ public final class Store: Sendable {
         try wrap("reading outbox") { try pool.read { db in try Queries.dueOutbox(db, at: now, limit: limit) } }
     }
 
-    /// The broker confirmed these rows: marks each sent and appends its `sent` audit entry
-    /// (recipient, citizen pseudonym, type, message id, purpose from `OutboxEvent.audit`)
-    /// in one transaction. A row already sent gets no second entry. Returns how many were marked.
+    /// The broker confirmed these rows: deletes each (with its body) and appends its `sent`
+    /// audit entry (recipient, citizen pseudonym, type, message id, purpose from
+    /// `OutboxEvent.audit`) in one transaction; the entry is what the store keeps of a sent
+    /// event. A row no longer pending gets no second entry. Returns how many were confirmed.
     @discardableResult
     public func confirmSent(_ events: [OutboxEvent], at date: Date) throws -> Int {
         try write { tx in
             var marked = 0
             for event in events {
-                guard try tx.markSent(messageIDs: [event.messageID], at: date) == 1 else { continue }
+                guard try tx.markSent(messageIDs: [event.messageID]) == 1 else { continue }
                 marked += 1
                 let audit = event.audit ?? OutboxAudit(
                     actor: Self.recipient(ofRoutingKey: event.routingKey, type: event.type), pseudonym: nil,
@@ -325,19 +326,6 @@ public final class Store: Sendable {
     /// `municipality.851.decision` → `municipality.851`; `cv.cv-referral` → `cv`.
     static func recipient(ofRoutingKey key: String, type: String) -> String {
         key.hasSuffix(".\(type)") ? String(key.dropLast(type.count + 1)) : key
-    }
-
-    /// Deletes events confirmed before `date` (retention); returns how many.
-    @discardableResult
-    public func purgeSentOutbox(sentBefore date: Date) throws -> Int {
-        try wrap("purging sent events") {
-            try pool.write { db in
-                try db.execute(
-                    sql: "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?",
-                    arguments: [Timestamp.string(date)])
-                return db.changesCount
-            }
-        }
     }
 
     // MARK: timers

@@ -286,12 +286,14 @@ public final class StoreTransaction {
 
     // MARK: outbox
 
-    /// Queues an event for publication. Idempotent: the same message id with the same
-    /// exchange, routing key, type, correlation id, headers and body (compared by the body's
-    /// SHA-256, which every row keeps; a sent row keeps nothing else of it) returns
-    /// `.alreadyEnqueued` and writes nothing (a replay after a crash derives the same
-    /// ids). The same id with different content throws `.conflict`: two different
-    /// events must never share an id, or consumers would drop one as a duplicate.
+    /// Queues an event for publication. Idempotent while the row is pending: the same message
+    /// id with the same exchange, routing key, type, correlation id, headers and body
+    /// (compared by the body's SHA-256) returns `.alreadyEnqueued` and writes nothing. The
+    /// same id with different content throws `.conflict`: two different events must never
+    /// share an id, or consumers would drop one as a duplicate. A confirmed row is deleted
+    /// (its `sent` audit entry stays), so the check does not reach it; nothing enqueues a
+    /// committed decision's events again, since a redelivered message is answered from the
+    /// inbox without being decided again.
     @discardableResult
     public func enqueue(_ event: OutboxEvent) throws -> EnqueueResult {
         enqueued = true
@@ -332,10 +334,11 @@ public final class StoreTransaction {
         }
     }
 
-    /// Marks events confirmed by the broker; returns how many were pending.
+    /// Deletes events confirmed by the broker (their `sent` audit entries are the caller's);
+    /// returns how many were pending.
     @discardableResult
-    public func markSent(messageIDs: some Sequence<String>, at date: Date) throws -> Int {
-        try run("marking events sent") { try Queries.markSent(db, messageIDs: messageIDs, at: date) }
+    public func markSent(messageIDs: some Sequence<String>) throws -> Int {
+        try run("marking events sent") { try Queries.markSent(db, messageIDs: messageIDs) }
     }
 
     // MARK: timers

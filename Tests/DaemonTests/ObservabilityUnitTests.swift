@@ -254,7 +254,7 @@ struct ObservabilityUnitTests {
             _ = try tx.schedule(TimerRecord(timerID: "t2", caseID: nil, kind: "k", dueAt: now.addingTimeInterval(3600),
                                             payload: Data("{}".utf8), createdAt: now))
         }
-        _ = try store.markSent(messageIDs: ["m0"], at: now)
+        _ = try store.markSent(messageIDs: ["m0"])
         let gauges = try store.gauges(at: now)
         #expect(gauges.outboxPending == 2 && gauges.timersPending == 2 && gauges.timersOverdue == 1)
         let oldest = try #require(gauges.oldestPendingAt)

@@ -1,6 +1,7 @@
 import AMQP
 @testable import Daemon
 import Foundation
+import Store
 import Testing
 
 /// A big list commits slice by slice (issue 15), so other senders are not held up by it,
@@ -68,17 +69,22 @@ enum SliceRig {
         }
     }
 
-    /// The outbox sequence of each (municipality, message id)'s receipt, once all are
-    /// recorded (within 120 s; a missing one fails the test).
+    /// The audit sequence of each (municipality, message id)'s receipt's `sent` entry, once
+    /// all are sent (within 120 s; a missing one fails the test). Receipts go out in the
+    /// order they were committed (receipts first, each round in enqueue order), and the
+    /// outbox row itself is deleted once the broker has confirmed it.
     static func receiptSeqs(_ h: FaultHarness, _ messages: [(municipality: String, id: String)]) async throws -> [Int64] {
-        func seq(_ m: (municipality: String, id: String)) throws -> Int64? {
-            try h.store.outboxEvent(messageID: "receipt/municipality.\(m.municipality)/\(m.id)")?.sequence
+        func seqs() throws -> [Int64?] {
+            let sent = try h.store.auditEntries(afterSeq: 0, limit: 1_000_000).filter { $0.action == .sent && $0.messageType == "receipt" }
+            return messages.map { m in
+                sent.first { $0.messageID == "receipt/municipality.\(m.municipality)/\(m.id)" }?.seq
+            }
         }
         let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline, try messages.contains(where: { try seq($0) == nil }) {
+        while ContinuousClock.now < deadline, try seqs().contains(nil) {
             try await Task.sleep(for: .milliseconds(100))
         }
-        return try messages.map { m in try #require(try seq(m), "no receipt for \(m.id) of \(m.municipality)") }
+        return try zip(messages, seqs()).map { m, seq in try #require(seq, "no receipt sent for \(m.id) of \(m.municipality)") }
     }
 
     /// 851's receipt for `id` is `ok` with `accepted` entries.
