@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies point one way: ddrouter → Daemon → {Workflow, Contract, Store, AMQP}.
 // Workflow and Contract depend on nothing but Foundation; AMQP is the only module that
 // touches C (rabbitmq-c 0.11, Debian librabbitmq-dev), besides the executable's one call
-// of glibc's mallopt (CMalloc).
+// of glibc's mallopt (CMalloc) and the store's use of zlib (CZlib).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
@@ -49,6 +49,8 @@ let package = Package(
         ),
         // glibc's mallopt, for `ddrouter run`'s allocator settings (docs/performance.md, 4).
         .systemLibrary(name: "CMalloc"),
+        // zlib, for the store's compressed case states and history (StoreBinary version 3).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "AMQP",
             dependencies: [
@@ -63,6 +65,7 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
+                "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

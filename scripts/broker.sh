@@ -44,7 +44,7 @@ SETTINGS_FILE="$DIR/settings.env"
 EPMD_PID_FILE="$BASE/epmd.pid"
 START_TIMEOUT="${DDR_BROKER_START_TIMEOUT:-120}"
 
-APT_PACKAGES=(rabbitmq-server librabbitmq-dev openssl)
+APT_PACKAGES=(rabbitmq-server librabbitmq-dev openssl zlib1g-dev)
 
 say() { printf 'broker[%s]: %s\n' "$INSTANCE" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -197,6 +197,8 @@ missing_packages() {
         missing+=(librabbitmq-dev)
     fi
     command -v openssl >/dev/null || missing+=(openssl)
+    # zlib's headers, for the store's compressed blobs (Sources/CZlib).
+    [[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
     echo "${missing[@]}"
 }
 

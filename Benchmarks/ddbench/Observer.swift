@@ -50,6 +50,11 @@ final class Observer: Sendable {
         var trackCorrelation = false
         var badReceipts = 0
         var firstBadReceipt: String?
+        /// Deliveries the broker flagged as redelivered, and (queue, message_id) pairs that
+        /// arrived more than once: a count above its expectation says which of the two it was.
+        var redelivered = 0
+        var repeats = 0
+        var seen: Set<String> = []
     }
     let state = Mutex(State())
 
@@ -66,6 +71,8 @@ final class Observer: Sendable {
         state.withLock { s in
             s.counts["\(d.queue) \(type)", default: 0] += 1
             s.last = t
+            if d.redelivered { s.redelivered += 1 }
+            if let id = d.properties.messageID, !s.seen.insert(d.queue + " " + id).inserted { s.repeats += 1 }
             if let bad {
                 s.badReceipts += 1
                 s.firstBadReceipt = s.firstBadReceipt ?? bad
@@ -80,7 +87,10 @@ final class Observer: Sendable {
     }
     var last: ContinuousClock.Instant { state.withLock { $0.last } }
     func summary() -> String {
-        state.withLock { s in s.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+        state.withLock { s in
+            s.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                + (s.redelivered + s.repeats > 0 ? " (redelivered \(s.redelivered), message ids repeated \(s.repeats))" : "")
+        }
     }
 }
 

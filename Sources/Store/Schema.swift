@@ -35,6 +35,11 @@ enum Schema {
         migrator.registerMigration("v9-sent-outbox-deleted") { db in
             try db.execute(sql: v9)
         }
+        // No table changes: case states and history blobs are written compressed from here on
+        // (`StoreBinary` version 3), which an earlier build cannot read. Recorded as a
+        // migration so that such a build refuses the whole store ("written by a newer
+        // ddrouter") instead of failing on each compressed case it meets.
+        migrator.registerMigration("v10-compressed-blobs") { _ in }
         return migrator
     }
 

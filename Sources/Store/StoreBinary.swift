@@ -39,15 +39,23 @@ import Synchronization
 /// version 1 keeps four. A list citizen's case state: 1,490 bytes in version 1, about 980
 /// in version 2.
 ///
+/// Version 3 (`DD 03`, what `encode` writes when it is smaller) is a version-2 value
+/// compressed: the LEB128 byte count of the version-2 value (without its `DD 02`), then that
+/// value as raw deflate with `StoreDeflate`'s preset dictionary 1 (a 4 KiB window). Decoding
+/// inflates it and reads the version-2 value. A blob that does not get smaller (under 64
+/// bytes, or little to compress) stays version 2. A list citizen's case state: about 720
+/// bytes in version 2, about 330 in version 3; its listing in the history about 1,000 and
+/// 400 (docs/performance.md, 3f).
+///
 /// Stores written before this encoding hold JSON (its first byte is `{`) or version 1:
-/// `decode` reads all three, and a case is rewritten in version 2 the next time it changes,
-/// so no migration step is needed. A dictionary keyed by strings is written with sorted keys, so
+/// `decode` reads all of them, and a case is rewritten in the current version the next time
+/// it changes, so no migration step is needed. A dictionary keyed by strings is written with sorted keys, so
 /// equal states give equal bytes (the case state holds no other dictionary and no set; one
 /// of those would follow its iteration order: the same value, not always the same bytes).
 public enum StoreBinary {
     static let magic: UInt8 = 0xDD
     /// The layout versions `decode` reads; `encode` writes the last.
-    static let versions: ClosedRange<UInt8> = 1...2
+    static let versions: ClosedRange<UInt8> = 1...3
 
     /// Whether `data` is in this encoding, any version (and not the JSON of earlier versions).
     public static func isBinary(_ data: Data) -> Bool {
@@ -58,26 +66,54 @@ public enum StoreBinary {
         try encode(value, version: versions.upperBound)
     }
 
-    /// `version` 1 is kept for the tests that show a version-1 blob still reads.
+    /// Versions 1 and 2 are kept for the tests that show such blobs still read. Version 3 is
+    /// version 2 compressed (`StoreDeflate`) when that is smaller, version 2 otherwise.
     static func encode<T: Encodable>(_ value: T, version: UInt8) throws -> Data {
         let writer = BinaryWriter(interning: version >= 2)
         writer.bytes.reserveCapacity(1_024)
         writer.bytes.append(magic)
-        writer.bytes.append(version)
+        writer.bytes.append(min(version, 2))
         do {
             try writer.encodeValue(value, level: 0)
             writer.closeAll()
         } catch {
             throw StoreError(.encoding, "cannot encode a \(T.self) for the store: \(error)")
         }
-        return Data(writer.bytes)
+        guard version >= 3 else { return Data(writer.bytes) }
+        return Data(compressed(version2: writer.bytes) ?? writer.bytes)
+    }
+
+    /// `DD 03`, the LEB128 byte count of the version-2 value (what follows its `DD 02`), then
+    /// that value deflated with dictionary 1; `nil` when that is not smaller than `bytes`.
+    static func compressed(version2 bytes: [UInt8]) -> [UInt8]? {
+        let body = bytes.count - 2
+        guard let deflated = bytes.withUnsafeBytes({ StoreDeflate.deflate(UnsafeRawBufferPointer(rebasing: $0[2...])) })
+        else { return nil }
+        var out: [UInt8] = [magic, 3]
+        out.reserveCapacity(deflated.count + 6)
+        LEB128.append(UInt64(body), to: &out)
+        guard out.count + deflated.count < bytes.count else { return nil }
+        out += deflated
+        return out
+    }
+
+    /// A blob of any binary version as version 1 or 2 bytes: a version-3 blob inflated.
+    static func expanded(_ blob: [UInt8]) throws(BinaryError) -> [UInt8] {
+        guard blob.count >= 2, blob[0] == magic, blob[1] == 3 else { return blob }
+        guard let (count, start) = LEB128.read(blob, at: 2), count <= 64 << 20 else {
+            throw BinaryError("a compressed blob's size is damaged")
+        }
+        var out: [UInt8] = [magic, 2]
+        out.reserveCapacity(Int(count) + 2)
+        try StoreDeflate.inflate(blob[start...], count: Int(count), into: &out)
+        return out
     }
 
     /// Decodes a value written by `encode`, or the JSON of earlier versions.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         guard isBinary(data) else { return try StoreJSON.decode(type, from: data) }
         do {
-            let reader = try BinaryReader(blob: [UInt8](data))
+            let reader = try BinaryReader(blob: try expanded([UInt8](data)))
             let end = try reader.skip(2)
             guard end == reader.bytes.count else {
                 throw BinaryError("\(reader.bytes.count - end) bytes after the value")
@@ -100,7 +136,7 @@ extension StoreBinary {
     /// when that is a string. `nil` when `data` is not such a value. For tools that show
     /// what kind of row a history entry is without knowing its type.
     public static func topLevelFields(_ data: Data) -> [(key: String, string: String?)]? {
-        guard isBinary(data), let reader = try? BinaryReader(blob: [UInt8](data)) else { return nil }
+        guard isBinary(data), let blob = try? expanded([UInt8](data)), let reader = try? BinaryReader(blob: blob) else { return nil }
         guard let entries = try? reader.keyedEntries(2) else { return nil }
         return entries.compactMap { entry in
             guard let key = String(validating: reader.bytes[entry.key], as: UTF8.self) else { return nil }
@@ -545,7 +581,7 @@ final class BinaryReader {
     /// here, to number its strings, so that any value can then be read on its own.
     init(blob: [UInt8]) throws {
         bytes = blob
-        guard blob.count >= 2, blob[0] == StoreBinary.magic, StoreBinary.versions.contains(blob[1]) else {
+        guard blob.count >= 2, blob[0] == StoreBinary.magic, (1...2).contains(blob[1]) else {
             throw BinaryError("not a binary blob of a known version")
         }
         if blob[1] >= 2 {
