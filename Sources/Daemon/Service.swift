@@ -124,7 +124,12 @@ public final class Service: Sendable {
         if !flushed {
             logger.warning("outbox not flushed in time; pending events are sent on the next start")
         }
-        try? store.close()
+        do {
+            try store.close()
+        } catch {
+            // Nothing committed is lost: SQLite replays the WAL at the next start.
+            logger.warning("closing the store failed; its WAL is replayed at the next start", metadata: ["error": "\(error)"])
+        }
         return flushed
     }
 

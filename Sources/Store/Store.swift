@@ -185,8 +185,17 @@ public final class Store: Sendable {
     }
 
     /// Closes every connection. Further calls throw.
+    ///
+    /// The WAL is checkpointed and truncated to zero bytes first. SQLite does that itself when
+    /// the last connection closes, but GRDB closes the writer before the readers, and a reader
+    /// cannot checkpoint, so the WAL stayed on disk at its last size (up to
+    /// `journal_size_limit`, 64 MiB) after every clean stop, and the next start replayed it.
+    /// A checkpoint that cannot run (a read still open) leaves the WAL as it is; nothing is lost.
     public func close() throws {
-        try wrap("closing") { try pool.close() }
+        try wrap("closing") {
+            try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try pool.close()
+        }
     }
 
     private func wrap<T>(_ operation: String, _ body: () throws -> T) throws -> T {
