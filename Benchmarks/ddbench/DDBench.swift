@@ -211,6 +211,9 @@ struct Main {
             log("list \(bigEntries) \(q): \(f(s.wall, 2)) s, \(f(s.rate)) entries/s, daemon CPU \(f(s.cpuPerEntry, 2)) ms/entry, peak RSS \(f(s.peakRSS)) MiB, VmHWM \(f(s.hwm)) MiB; \(s.note)")
             row("list of \(bigEntries) citizens (\(messages(bigEntries)) messages of ≤ \(chunk)), \(q): peak RSS",
                 "\(f(s.hwm, 1)) MiB (VmHWM)", "\(f(s.rate)) entries/s, \(f(s.wall, 1)) s", "≤ 150 MiB: " + verdict(s.hwm <= 150))
+            // Issue 15's store target is stated for this list.
+            row("store size per citizen after the \(bigEntries)-citizen list (file + WAL), \(q)",
+                "\(f(s.storeBytesPerEntry / 1024, 2)) KiB", "—", "≤ 2 KB: " + verdict(s.storeBytesPerEntry <= 2000))
             var startups: [Double] = [], idles: [Double] = []
             for r in 0..<repeats {
                 let st = try await Scenarios.startup(env, queueType: q, store: store, run: "s\(r)")
