@@ -176,6 +176,6 @@ enum StoreDeflate {
 
     /// SHA-256 of `dictionary1`, pinned by a test.
     static var dictionary1Digest: String {
-        SHA256.hash(data: dictionary1).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Data(SHA256.hash(data: dictionary1)))
     }
 }
