@@ -235,17 +235,31 @@ enum AuditChain {
         var next: Int64
         var prev: Data
         var open: Seal?
+        /// The store's committed `audit_terms` ids, and those this write looked up or added
+        /// (handed to `terms` when it commits).
+        let terms: AuditTerms
+        var pendingTerms: [String: Int64] = [:]
+
+        init(next: Int64, prev: Data, terms: AuditTerms) {
+            self.next = next
+            self.prev = prev
+            self.terms = terms
+        }
 
         /// Read from the table: after the newest entry, chained to the hash that covers it
         /// (`head`).
-        static func read(_ db: Database) throws -> State {
-            guard let head = try head(db) else { return State(next: 1, prev: genesis) }
-            if let hash = head.hash, hash.count == 32 { return State(next: head.seq + 1, prev: hash) }
+        static func read(_ db: Database, terms: AuditTerms) throws -> State {
+            guard let head = try head(db) else { return State(next: 1, prev: genesis, terms: terms) }
+            if let hash = head.hash, hash.count == 32 { return State(next: head.seq + 1, prev: hash, terms: terms) }
             // A trail whose newest entries lack their seal chains on from the last seal;
             // `verify` names the unsealed entries.
             let seal = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1"))
-            return State(next: head.seq + 1, prev: seal ?? genesis)
+            return State(next: head.seq + 1, prev: seal ?? genesis, terms: terms)
+        }
+
+        mutating func term(_ text: String, _ db: Database) throws -> Int64 {
+            try terms.id(text, db: db, pending: &pendingTerms)
         }
     }
 
@@ -267,16 +281,20 @@ enum AuditChain {
     /// its write (`seal`); returns its seq.
     static func append(_ record: AuditRecord, db: Database, key: KeyBytes, state: inout State) throws -> Int64 {
         let seq = state.next
-        let at = Timestamp.string(record.at)
+        let (storedAt, at) = AuditColumns.at(record.at)
         let pseudonym = record.pseudonym?.hex
+        let actor = try state.term(record.actor, db)
+        let action = try state.term(record.action.rawValue, db)
+        let messageType = try record.messageType.map { try state.term($0, db) }
+        let purpose = try state.term(record.purpose, db)
         try db.cachedStatement(
             sql: """
                 INSERT INTO audit (seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, X'', X'')
                 """
         ).execute(arguments: [
-            seq, at, record.actor, record.action.rawValue, pseudonym, record.messageType, record.messageID,
-            record.purpose,
+            seq, storedAt, actor, action, pseudonym.map(AuditColumns.pseudonym(hex:)), messageType,
+            record.messageID, purpose,
         ])
         if state.open == nil { state.open = Seal(first: seq, prev: state.prev, key: key) }
         state.open!.add(canonical(
@@ -305,12 +323,8 @@ enum AuditChain {
     static func verify(db: Database, key: KeyBytes, anchor: AuditAnchor?) throws
         -> AuditVerification
     {
-        let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash
-                FROM audit ORDER BY seq
-                """)
+        let names = try AuditColumns.names(db)
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditColumns.selection) FROM audit ORDER BY seq")
         let seals = try Row.fetchCursor(db, sql: "SELECT last_seq, first_seq, hash FROM audit_seals ORDER BY last_seq")
         func nextSeal() throws -> (last: Int64, first: Int64, hash: Data?)? {
             guard let row = try seals.next() else { return nil }
@@ -329,38 +343,21 @@ enum AuditChain {
         }
         while let row = try rows.next() {
             // A tampered row may hold values of any type: report it, never trap.
-            func column<T: DatabaseValueConvertible>(_ index: Int, _ name: String) -> Result<T, AuditBreak> {
-                (try? row.decode(T.self, atIndex: index)).map { .success($0) }
-                    ?? .failure(.malformed(column: name))
-            }
-            func optionalColumn(_ index: Int, _ name: String) -> Result<String?, AuditBreak> {
-                if row.hasNull(atIndex: index) { return .success(nil) }
-                return (try? row.decode(String.self, atIndex: index)).map { .success($0) }
-                    ?? .failure(.malformed(column: name))
-            }
-            guard case .success(let seq) = column(0, "seq") as Result<Int64, AuditBreak> else {
+            guard let seq = try? row.decode(Int64.self, atIndex: 0) else {
                 return .broken(seq: expected, reason: .malformed(column: "seq"))
             }
             if seq != expected {
                 // ORDER BY seq makes seq < expected impossible; a larger one is a gap.
                 return .broken(seq: expected, reason: .missing(found: seq))
             }
-            let fields: (String, String, String, String?, String?, String?, String, Data, Data)
-            do {
-                fields = (
-                    try column(1, "at").get(), try column(2, "actor").get(),
-                    try column(3, "action").get(), try optionalColumn(4, "pseudonym").get(),
-                    try optionalColumn(5, "message_type").get(),
-                    try optionalColumn(6, "message_id").get(), try column(7, "purpose").get(),
-                    try column(8, "prev_hash").get(), try column(9, "hash").get()
-                )
-            } catch {
-                return .broken(seq: seq, reason: error)
+            let fields: StoredAuditRow
+            switch StoredAuditRow.decode(row, seq: seq, names: names) {
+            case .success(let value): fields = value
+            case .failure(let reason): return .broken(seq: seq, reason: reason)
             }
-            let (at, actor, action, pseudonym, messageType, messageID, purpose, storedPrev, storedHash) = fields
-            let canonical = canonical(
-                seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym,
-                messageType: messageType, messageID: messageID, purpose: purpose)
+            let canonical = fields.canonical
+            let storedPrev = fields.prevHash
+            let storedHash = fields.hash
             expected = seq + 1
             if storedPrev.isEmpty && storedHash.isEmpty {
                 // Sealed with the other entries of its write.
@@ -416,25 +413,33 @@ enum AuditChain {
             head: count == 0 ? nil : AuditAnchor(seq: count, hash: Hex.encode(prev)))
     }
 
-    static func entry(_ row: Row) throws -> AuditEntry {
-        let pseudonymText: String? = try row.decode(forColumn: "pseudonym")
+    /// An entry of a row selected as `AuditColumns.selection`.
+    static func entry(_ row: Row, names: [Int64: String]) throws -> AuditEntry {
+        func malformed(_ column: String) -> StoreError {
+            StoreError(.encoding, "audit column \(column) holds a value ddrouter never writes")
+        }
+        guard let seq = try? row.decode(Int64.self, atIndex: 0) else { throw malformed("seq") }
+        let stored: StoredAuditRow
+        switch StoredAuditRow.decode(row, seq: seq, names: names) {
+        case .success(let value): stored = value
+        case .failure(.malformed(let column)): throw malformed(column)
+        case .failure: throw malformed("?")
+        }
         var pseudonym: Pseudonym?
-        if let pseudonymText {
-            guard let value = Pseudonym(hex: pseudonymText) else {
-                throw StoreError(.encoding, "audit column pseudonym holds a value ddrouter never writes")
-            }
+        if let text = stored.pseudonym {
+            guard let value = Pseudonym(hex: text) else { throw malformed("pseudonym") }
             pseudonym = value
         }
         return AuditEntry(
-            seq: try row.decode(forColumn: "seq"),
-            at: try Timestamp.decode(try row.decode(forColumn: "at"), column: "audit.at"),
-            actor: try row.decode(forColumn: "actor"),
-            action: AuditAction(rawValue: try row.decode(forColumn: "action")),
+            seq: seq,
+            at: try Timestamp.decode(stored.at, column: "audit.at"),
+            actor: stored.actor,
+            action: AuditAction(rawValue: stored.action),
             pseudonym: pseudonym,
-            messageType: try row.decode(forColumn: "message_type"),
-            messageID: try row.decode(forColumn: "message_id"),
-            purpose: try row.decode(forColumn: "purpose"),
-            prevHash: try row.decode(forColumn: "prev_hash"),
-            hash: try row.decode(forColumn: "hash"))
+            messageType: stored.messageType,
+            messageID: stored.messageID,
+            purpose: stored.purpose,
+            prevHash: stored.prevHash,
+            hash: stored.hash)
     }
 }

@@ -132,33 +132,33 @@ extension Store {
             let updateRekeyed = try db.makeStatement(sql: "UPDATE audit SET pseudonym = ?, message_id = ? WHERE seq = ?")
             let updateSeal = try db.makeStatement(sql: "UPDATE audit_seals SET hash = ? WHERE last_seq = ?")
             let sealEnds = Set(try Int64.fetchAll(db, sql: "SELECT last_seq FROM audit_seals"))
-            var chain = AuditChain.State(next: 1, prev: AuditChain.genesis)
+            var chain = AuditChain.State(next: 1, prev: AuditChain.genesis, terms: auditTerms)
             var entries = 0
-            for row in try Row.fetchAll(
-                db,
-                sql: "SELECT seq, at, actor, action, pseudonym, message_type, message_id, purpose, hash FROM audit ORDER BY seq")
-            {
+            let names = try AuditColumns.names(db)
+            for row in try Row.fetchAll(db, sql: "SELECT \(AuditColumns.selection) FROM audit ORDER BY seq") {
                 let seq: Int64 = row[0]
-                var pseudonym: String? = row[4]
-                var messageID: String? = row[6]
+                // The trail verified above, so every row reads; a failure here is a bug.
+                guard case .success(var fields) = StoredAuditRow.decode(row, seq: seq, names: names) else {
+                    throw StoreError(.misuse, "audit entry \(seq) verified but does not read; this is a bug", path: path)
+                }
                 var changed = false
-                if let old = pseudonym {
+                if let old = fields.pseudonym {
                     if let new = pseudonyms[old] {
-                        pseudonym = new
+                        fields.pseudonym = new
                         changed = true
                     } else {
                         unmapped.insert(old)
                     }
                 }
-                if let old = messageID, let new = caseIDs[old] {
-                    messageID = new
+                if let old = fields.messageID, let new = caseIDs[old] {
+                    fields.messageID = new
                     changed = true
                 }
                 if changed { rows += 1 }
-                let canonical = AuditChain.canonical(
-                    seq: seq, at: row[1], actor: row[2], action: row[3], pseudonym: pseudonym,
-                    messageType: row[5], messageID: messageID, purpose: row[7])
-                let sealed = (row[8] as Data? ?? Data()).isEmpty
+                let canonical = fields.canonical
+                let pseudonym = fields.pseudonym.map(AuditColumns.pseudonym(hex:))
+                let messageID = fields.messageID
+                let sealed = fields.hash.isEmpty
                 if sealed {
                     if chain.open == nil { chain.open = AuditChain.Seal(first: seq, prev: chain.prev, key: newAuditKey) }
                     chain.open!.add(canonical)

@@ -334,21 +334,20 @@ enum Queries {
 
     // MARK: audit
 
-    static let auditColumns =
-        "seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash"
-
     static func auditEntries(_ db: Database, pseudonym: Pseudonym) throws -> [AuditEntry] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(auditColumns) FROM audit WHERE pseudonym = ? ORDER BY seq"),
-            arguments: [pseudonym.hex]
-        ).map(AuditChain.entry)
+        let names = try AuditColumns.names(db)
+        return try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE pseudonym = ? ORDER BY seq"),
+            arguments: [AuditColumns.pseudonym(hex: pseudonym.hex)]
+        ).map { try AuditChain.entry($0, names: names) }
     }
 
     static func auditEntries(_ db: Database, afterSeq: Int64, limit: Int) throws -> [AuditEntry] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(auditColumns) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"),
+        let names = try AuditColumns.names(db)
+        return try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"),
             arguments: [afterSeq, limit]
-        ).map(AuditChain.entry)
+        ).map { try AuditChain.entry($0, names: names) }
     }
 
     /// The newest entry and the hash that covers it: its own (before v8) or its seal's.

@@ -40,7 +40,31 @@ enum Schema {
         // migration so that such a build refuses the whole store ("written by a newer
         // ddrouter") instead of failing on each compressed case it meets.
         migrator.registerMigration("v10-compressed-blobs") { _ in }
+        migrator.registerMigration("v11-audit-compact") { db in
+            try withAuditConversions(db) { try db.execute(sql: v11) }
+        }
         return migrator
+    }
+
+    /// Runs `body` with the SQL functions `audit_at(text)` and `audit_pseudonym(text)`: the
+    /// forms `AuditColumns` stores, or the value unchanged when it is not the text the store
+    /// writes (a row edited by hand keeps its edit, and fails verification as before).
+    private static func withAuditConversions(_ db: Database, _ body: () throws -> Void) throws {
+        let at = DatabaseFunction("audit_at", argumentCount: 1, pure: true) { values in
+            guard case .string(let text) = values[0].storage else { return values[0] }
+            return AuditColumns.at(text: text)
+        }
+        let pseudonym = DatabaseFunction("audit_pseudonym", argumentCount: 1, pure: true) { values in
+            guard case .string(let text) = values[0].storage else { return values[0] }
+            return AuditColumns.pseudonym(hex: text)
+        }
+        db.add(function: at)
+        db.add(function: pseudonym)
+        defer {
+            db.remove(function: at)
+            db.remove(function: pseudonym)
+        }
+        try body()
     }
 
     /// Runs `body` with the SQL function `sha256_of_body(body)`, the digest
@@ -298,5 +322,71 @@ enum Schema {
     static let v9 = """
         DELETE FROM outbox_bodies WHERE seq IN (SELECT seq FROM outbox WHERE state = 'sent');
         DELETE FROM outbox WHERE state = 'sent';
+        """
+
+    /// The audit table, rebuilt compact (`AuditColumns`): the instant as milliseconds, the
+    /// pseudonym as 16 bytes, and actor, action, message type and purpose as ids of
+    /// `audit_terms`, each text stored once. What the chain hashes is unchanged: a row is read
+    /// back into the same texts, so seals and pre-v8 hashes verify across the rebuild.
+    /// Columns without a declared type keep what is written (a number stays a number, a text
+    /// a text). The audit triggers go with the old table and are created again as they were;
+    /// the seals' insert trigger names the audit table, so it is dropped for the rename and
+    /// created again too.
+    static let v11 = """
+        CREATE TABLE audit_terms (
+            id   INTEGER PRIMARY KEY,
+            term TEXT NOT NULL UNIQUE
+        );
+        CREATE TRIGGER audit_terms_no_update BEFORE UPDATE ON audit_terms
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END;
+        CREATE TRIGGER audit_terms_no_delete BEFORE DELETE ON audit_terms
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: DELETE refused'); END;
+        INSERT INTO audit_terms (term)
+            SELECT actor FROM audit WHERE typeof(actor) = 'text'
+            UNION SELECT action FROM audit WHERE typeof(action) = 'text'
+            UNION SELECT message_type FROM audit WHERE typeof(message_type) = 'text'
+            UNION SELECT purpose FROM audit WHERE typeof(purpose) = 'text';
+
+        CREATE TABLE audit_compact (
+            seq          INTEGER PRIMARY KEY,
+            at           NOT NULL,
+            actor        NOT NULL,
+            action       NOT NULL,
+            pseudonym,
+            message_type,
+            message_id   TEXT,
+            purpose      NOT NULL,
+            prev_hash    BLOB NOT NULL,
+            hash         BLOB NOT NULL
+        );
+        INSERT INTO audit_compact (seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash)
+            SELECT seq, audit_at(at),
+                CASE typeof(actor) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = actor) ELSE actor END,
+                CASE typeof(action) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = action) ELSE action END,
+                audit_pseudonym(pseudonym),
+                CASE typeof(message_type) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = message_type) ELSE message_type END,
+                message_id,
+                CASE typeof(purpose) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = purpose) ELSE purpose END,
+                prev_hash, hash
+            FROM audit ORDER BY seq;
+        DROP TRIGGER audit_seals_append_only;
+        DROP TRIGGER audit_no_update;
+        DROP TRIGGER audit_no_delete;
+        DROP TRIGGER audit_append_only;
+        DROP TABLE audit;
+        ALTER TABLE audit_compact RENAME TO audit;
+        CREATE INDEX audit_by_pseudonym ON audit (pseudonym, seq) WHERE pseudonym IS NOT NULL;
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: DELETE refused'); END;
+        CREATE TRIGGER audit_append_only BEFORE INSERT ON audit
+        WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: only the next seq may be inserted'); END;
+        CREATE TRIGGER audit_seals_append_only BEFORE INSERT ON audit_seals
+        WHEN NEW.last_seq IS NOT (SELECT MAX(seq) FROM audit)
+          OR NEW.first_seq <= (SELECT COALESCE(MAX(last_seq), 0) FROM audit_seals)
+          OR NEW.first_seq > NEW.last_seq
+        BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: a seal covers the newest entries, after the last seal'); END;
         """
 }

@@ -89,6 +89,8 @@ public final class Store: Sendable {
         init(_ call: @escaping @Sendable () -> Void) { self.call = call }
     }
     private let outboxObserver = Mutex<OutboxObserver?>(nil)
+    /// The `audit_terms` ids of committed writes (`AuditColumns`).
+    let auditTerms = AuditTerms()
 
     /// Called after every committed `write` that enqueued an outbox row, on the writing
     /// thread (keep it short): the outbox relay wakes up instead of polling.
@@ -193,7 +195,7 @@ public final class Store: Sendable {
     /// A checkpoint that cannot run (a read still open) leaves the WAL as it is; nothing is lost.
     public func close() throws {
         try wrap("closing") {
-            try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try pool.close()
         }
     }
@@ -218,15 +220,17 @@ public final class Store: Sendable {
     /// stops with a fatal "Database methods are not reentrant".
     @discardableResult
     public func write<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        let (result, enqueued) = try wrap("writing") {
+        let (result, enqueued, terms) = try wrap("writing") {
             try pool.write { db in
-                let tx = StoreTransaction(db: db, key: key, path: path)
+                let tx = StoreTransaction(db: db, key: key, path: path, terms: auditTerms)
                 defer { tx.isOpen = false }
                 let result = try body(tx)
                 try tx.sealAudit()
-                return (result, tx.enqueued)
+                return (result, tx.enqueued, tx.audit?.pendingTerms ?? [:])
             }
         }
+        // Committed: the terms this write added now name rows that exist for every later one.
+        auditTerms.commit(terms)
         if enqueued, let observer = outboxObserver.withLock({ $0 }) { observer.call() }
         return result
     }

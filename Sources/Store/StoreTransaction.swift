@@ -14,6 +14,7 @@ public final class StoreTransaction {
     let db: Database
     let key: KeyBytes
     let path: String
+    let terms: AuditTerms
     var isOpen = true
     /// The audit chain as of this transaction's last append (read at the first): saves a
     /// query per entry and holds the entries not yet sealed. A savepoint that rolls back
@@ -22,10 +23,11 @@ public final class StoreTransaction {
     /// Whether this transaction enqueued an outbox row (`Store.write` then tells its outbox observer).
     var enqueued = false
 
-    init(db: Database, key: KeyBytes, path: String) {
+    init(db: Database, key: KeyBytes, path: String, terms: AuditTerms) {
         self.db = db
         self.key = key
         self.path = path
+        self.terms = terms
     }
 
     private func run<T>(_ operation: String, _ body: () throws -> T) throws -> T {
@@ -549,7 +551,7 @@ public final class StoreTransaction {
     @discardableResult
     public func appendAudit(_ record: AuditRecord) throws -> Int64 {
         try run("appending to the audit trail") {
-            var state = try audit ?? AuditChain.State.read(db)
+            var state = try audit ?? AuditChain.State.read(db, terms: terms)
             defer { audit = state }
             return try AuditChain.append(record, db: db, key: key, state: &state)
         }

@@ -6,10 +6,21 @@ import Foundation
 /// The audit chain hashes this text, so formatting must be exact and stable: the
 /// conversion is pure arithmetic (no formatter, no locale, no time zone database).
 enum Timestamp {
-    static func string(_ date: Date) -> String {
-        // Round to the nearest millisecond so that a value read back and written again
-        // keeps its text (floor would drift by one for values like .123 stored as .12299…).
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+    static func string(_ date: Date) -> String { string(milliseconds: milliseconds(date)) }
+
+    /// Milliseconds since 1970 as the text form counts them: rounded to the nearest, so that
+    /// a value read back and written again keeps its text (floor would drift by one for
+    /// values like .123 stored as .12299…).
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// The instants whose text `string(milliseconds:)` writes without clamping the year
+    /// (1970-01-01 up to the end of 9999): for these, the number and the text convert into
+    /// each other exactly, so a column may keep the number and give back the text.
+    static let exactMilliseconds: ClosedRange<Int64> = 0...253_402_300_799_999
+
+    static func string(milliseconds totalMillis: Int64) -> String {
         var seconds = totalMillis / 1000
         var millis = totalMillis % 1000
         if millis < 0 {

@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// How the `audit` table keeps an entry from schema v11 on, and how a row is turned back
+/// into the texts the chain hashes (`AuditChain.canonical`). The hashed form did not change
+/// with v11: only the columns did, so seals written before verify after.
+///
+/// - `at`: milliseconds since 1970 (an integer) for an instant whose text form converts back
+///   exactly (`Timestamp.exactMilliseconds`); otherwise the text.
+/// - `actor`, `action`, `message_type`, `purpose`: the id of the text in `audit_terms` (a
+///   few dozen texts, repeated in every row before). A text found in one of these columns
+///   instead of an id is taken as it is: it can only have been written there by hand, and it
+///   then fails its seal like any other edit.
+/// - `pseudonym`: the 16 bytes the 32 hex characters spell (a text that is not a pseudonym,
+///   from a row edited before v11, stays text).
+/// - `message_id`: the text, as before.
+enum AuditColumns {
+    static func at(_ date: Date) -> (stored: DatabaseValue, text: String) {
+        let millis = Timestamp.milliseconds(date)
+        let text = Timestamp.string(milliseconds: millis)
+        return (Timestamp.exactMilliseconds.contains(millis) ? millis.databaseValue : text.databaseValue, text)
+    }
+
+    /// The stored form of a pseudonym's text: 16 bytes when it is one, else the text.
+    static func pseudonym(hex: String) -> DatabaseValue {
+        guard Pseudonym(hex: hex) != nil, let bytes = Hex.decode(hex) else { return hex.databaseValue }
+        return bytes.databaseValue
+    }
+
+    /// The stored form of a timestamp's text: the milliseconds when the text is the store's
+    /// form and converts back exactly, else the text (`v11`).
+    static func at(text: String) -> DatabaseValue {
+        guard let date = Timestamp.date(text) else { return text.databaseValue }
+        let millis = Timestamp.milliseconds(date)
+        guard Timestamp.exactMilliseconds.contains(millis), Timestamp.string(milliseconds: millis) == text else {
+            return text.databaseValue
+        }
+        return millis.databaseValue
+    }
+
+    // MARK: reading
+
+    static func atText(_ value: DatabaseValue) -> String? {
+        switch value.storage {
+        case .int64(let millis) where Timestamp.exactMilliseconds.contains(millis):
+            Timestamp.string(milliseconds: millis)
+        case .string(let text): text
+        default: nil
+        }
+    }
+
+    /// `.some(nil)` for NULL; `nil` for a value the store never writes.
+    static func pseudonymText(_ value: DatabaseValue) -> String?? {
+        switch value.storage {
+        case .null: .some(nil)
+        case .blob(let bytes) where bytes.count == 16: .some(Hex.encode(bytes))
+        case .string(let text): .some(text)
+        default: nil
+        }
+    }
+
+    static func term(_ value: DatabaseValue, _ names: [Int64: String]) -> String? {
+        switch value.storage {
+        case .int64(let id): names[id]
+        case .string(let text): text
+        default: nil
+        }
+    }
+
+    /// All of `audit_terms`, by id (a row edited to something other than text is left out,
+    /// so the entries naming it read as malformed).
+    static func names(_ db: Database) throws -> [Int64: String] {
+        var names: [Int64: String] = [:]
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT id, term FROM audit_terms"))
+        while let row = try rows.next() {
+            let id: DatabaseValue = row[0]
+            let term: DatabaseValue = row[1]
+            if case .int64(let key) = id.storage, case .string(let text) = term.storage { names[key] = text }
+        }
+        return names
+    }
+
+    /// The columns `decode` reads, in its order.
+    static let selection = "seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash"
+}
+
+/// One row of `audit` read back as the texts its hash covers (columns as `AuditColumns.selection`).
+struct StoredAuditRow {
+    var seq: Int64
+    var at: String
+    var actor: String
+    var action: String
+    var pseudonym: String?
+    var messageType: String?
+    var messageID: String?
+    var purpose: String
+    var prevHash: Data
+    var hash: Data
+
+    var canonical: [UInt8] {
+        AuditChain.canonical(
+            seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym, messageType: messageType,
+            messageID: messageID, purpose: purpose)
+    }
+
+    /// A tampered row may hold values of any type: a column the store never writes that way is
+    /// reported by name, never trapped on.
+    static func decode(_ row: Row, seq: Int64, names: [Int64: String]) -> Result<StoredAuditRow, AuditBreak> {
+        func value(_ index: Int) -> DatabaseValue { row[index] }
+        guard let at = AuditColumns.atText(value(1)) else { return .failure(.malformed(column: "at")) }
+        guard let actor = AuditColumns.term(value(2), names) else { return .failure(.malformed(column: "actor")) }
+        guard let action = AuditColumns.term(value(3), names) else { return .failure(.malformed(column: "action")) }
+        guard let pseudonym = AuditColumns.pseudonymText(value(4)) else {
+            return .failure(.malformed(column: "pseudonym"))
+        }
+        var messageType: String?
+        if !value(5).isNull {
+            guard let text = AuditColumns.term(value(5), names) else {
+                return .failure(.malformed(column: "message_type"))
+            }
+            messageType = text
+        }
+        var messageID: String?
+        if !value(6).isNull {
+            guard case .string(let text) = value(6).storage else { return .failure(.malformed(column: "message_id")) }
+            messageID = text
+        }
+        guard let purpose = AuditColumns.term(value(7), names) else { return .failure(.malformed(column: "purpose")) }
+        guard let prevHash = try? row.decode(Data.self, atIndex: 8) else {
+            return .failure(.malformed(column: "prev_hash"))
+        }
+        guard let hash = try? row.decode(Data.self, atIndex: 9) else { return .failure(.malformed(column: "hash")) }
+        return .success(StoredAuditRow(
+            seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym, messageType: messageType,
+            messageID: messageID, purpose: purpose, prevHash: prevHash, hash: hash))
+    }
+}
+
+/// The `audit_terms` ids committed so far, shared by the store's writes so that an entry
+/// costs no look-up of its texts. A write keeps the ids it looked up or added in its
+/// `AuditChain.State` and hands them over only when it has committed (an id of a write that
+/// rolled back would name nothing). Ids never change: the table refuses UPDATE and DELETE.
+final class AuditTerms: Sendable {
+    private let committed = Mutex<[String: Int64]>([:])
+    /// Texts kept in memory at most; beyond, a text is looked up in the table (a sender
+    /// that makes up a new message type for each rejected message cannot grow the cache).
+    static let limit = 4096
+
+    func id(_ term: String, db: Database, pending: inout [String: Int64]) throws -> Int64 {
+        if let id = pending[term] ?? committed.withLock({ $0[term] }) { return id }
+        let id: Int64
+        if let found = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM audit_terms WHERE term = ?"), arguments: [term])
+        {
+            id = found
+        } else {
+            try db.cachedStatement(sql: "INSERT INTO audit_terms (term) VALUES (?)").execute(arguments: [term])
+            id = db.lastInsertedRowID
+        }
+        pending[term] = id
+        return id
+    }
+
+    /// Called after the write that looked these up has committed.
+    func commit(_ pending: [String: Int64]) {
+        guard !pending.isEmpty else { return }
+        committed.withLock { known in
+            for (term, id) in pending where known.count < Self.limit { known[term] = id }
+        }
+    }
+}
