@@ -97,7 +97,7 @@ extension Decide {
                 asOf: list.asOf, municipalInformation: entry.municipalInformation, source: source)
             work.history.append(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .input, messageID: "\(Pipeline.sourceKey(decoded))#\(originalIndex)",
-                payload: try StoreBinary.encode(listed), explanation: nil))
+                payload: try StoreBinary.encodeUncompressed(listed), explanation: nil))
             // The case's stored inputs with this listing as the latest.
             var inputs = snapshot?.inputs ?? InputSummary()
             inputs.listed = listed

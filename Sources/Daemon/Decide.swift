@@ -79,7 +79,7 @@ struct Decide: Sendable {
         for event in events {
             work.history.append(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .decision, messageID: event.id.rawValue,
-                payload: try StoreBinary.encode(event.payload), explanation: try StoreBinary.encode(event.explanation)))
+                payload: try StoreBinary.encodeUncompressed(event.payload), explanation: try StoreBinary.encodeUncompressed(event.explanation)))
             switch try mapper.message(for: event, caseID: caseID, cpr: cpr, data: data, source: source, at: now) {
             case .publish(var row):
                 // The body is valid against its schema by construction: OutboundMapperTests
@@ -269,12 +269,12 @@ struct Decide: Sendable {
             inputs.listed = listed
             work.history.append(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .input, messageID: Pipeline.sourceKey(decoded),
-                payload: try StoreBinary.encode(listed), explanation: nil))
+                payload: try StoreBinary.encodeUncompressed(listed), explanation: nil))
         } else {
             inputs.add(request.record)
             work.history.append(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .input, messageID: Pipeline.sourceKey(decoded),
-                payload: try StoreBinary.encode(request.record), explanation: nil))
+                payload: try StoreBinary.encodeUncompressed(request.record), explanation: nil))
         }
         work.audit.append(AuditRecord(
             at: now, actor: senderKey, action: .received, pseudonym: pseudonym,
@@ -338,7 +338,7 @@ struct Decide: Sendable {
         var work = try UnitOfWork.CaseWork(caseID: caseID, at: now, record: record, state: citizenCase)
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: "\(Pipeline.sourceKey(decoded))#\(index)",
-            payload: try StoreBinary.encode(facts), explanation: nil))
+            payload: try StoreBinary.encodeUncompressed(facts), explanation: nil))
         work.audit.append(AuditRecord(
             at: now, actor: Pipeline.senderKey(decoded.sender), action: .received, pseudonym: pseudonym,
             messageType: decoded.type.rawValue, messageID: decoded.messageID,
@@ -376,7 +376,7 @@ struct Decide: Sendable {
             var work = UnitOfWork.CaseWork(caseID: caseID, at: now, record: nil)
             work.history.append(CaseHistoryEntry(
                 caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
-                payload: try StoreBinary.encode(["timer": kind.rawValue, "stale": why.description]), explanation: nil))
+                payload: try StoreBinary.encodeUncompressed(["timer": kind.rawValue, "stale": why.description]), explanation: nil))
             unit.cases = [work]
             return (unit, .stale)
         }
@@ -384,7 +384,7 @@ struct Decide: Sendable {
         var work = try UnitOfWork.CaseWork(caseID: caseID, at: now, record: record, state: citizenCase)
         work.history.append(CaseHistoryEntry(
             caseID: caseID, at: now, kind: .input, messageID: timer.timerID,
-            payload: try StoreBinary.encode(["timer": kind.rawValue]), explanation: nil))
+            payload: try StoreBinary.encodeUncompressed(["timer": kind.rawValue]), explanation: nil))
         work.audit.append(AuditRecord(
             at: now, actor: "ddrouter", action: "timer-fired", pseudonym: record.pseudonym, messageType: "timer",
             messageID: timer.timerID, purpose: AuditPurpose.timer(kind).recorded))

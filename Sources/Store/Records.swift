@@ -186,9 +186,16 @@ public struct HistoryKind: RawRepresentable, Hashable, Sendable, ExpressibleBySt
 /// explanation, each a LEB128 byte count and the bytes, the count 0 with the flag byte
 /// before them telling an absent message id or explanation from an empty one (bit 0:
 /// message id present, bit 1: explanation present). About ten bytes per entry.
+///
+/// Written since 2026-12-07 as `DE 02`, the LEB128 byte count of that frame after its `DE 01`,
+/// then the frame deflated with the store's dictionary (`StoreDeflate`), when that is
+/// smaller: one stream over all the entries, which the daemon hands over uncompressed
+/// (`StoreBinary.encodeUncompressed`), is a quarter smaller than each entry deflated alone.
+/// The entries' bytes are kept exactly as given.
 struct HistoryStep {
     static let kind: HistoryKind = "step"
     static let magic: (UInt8, UInt8) = (0xDE, 0x01)
+    static let compressedMagic: (UInt8, UInt8) = (0xDE, 0x02)
 
     struct Part: Equatable {
         var kind: String
@@ -216,11 +223,36 @@ struct HistoryStep {
         return Data(bytes)
     }
 
+    /// `encoded()`, deflated when that is smaller.
+    func compressed() -> Data {
+        let frame = [UInt8](encoded())
+        guard let deflated = frame.withUnsafeBytes({ StoreDeflate.deflate(UnsafeRawBufferPointer(rebasing: $0[2...])) })
+        else { return Data(frame) }
+        var out: [UInt8] = [Self.compressedMagic.0, Self.compressedMagic.1]
+        LEB128.append(UInt64(frame.count - 2), to: &out)
+        guard out.count + deflated.count < frame.count else { return Data(frame) }
+        out += deflated
+        return Data(out)
+    }
+
     init(parts: [Part]) { self.parts = parts }
 
     /// Reads what `encoded` wrote; a damaged payload throws a store error naming no content.
     init(decoding data: Data) throws {
-        let bytes = [UInt8](data)
+        var bytes = [UInt8](data)
+        if bytes.count >= 2, bytes[0] == Self.compressedMagic.0, bytes[1] == Self.compressedMagic.1 {
+            guard let (count, start) = LEB128.read(bytes, at: 2), count <= 64 << 20 else {
+                throw StoreError(.encoding, "a compressed case history step is damaged (its size)")
+            }
+            var frame: [UInt8] = [Self.magic.0, Self.magic.1]
+            frame.reserveCapacity(Int(count) + 2)
+            do {
+                try StoreDeflate.inflate(bytes[start...], count: Int(count), into: &frame)
+            } catch {
+                throw StoreError(.encoding, "a compressed case history step is damaged (\(error.reason))")
+            }
+            bytes = frame
+        }
         guard bytes.count >= 2, bytes[0] == Self.magic.0, bytes[1] == Self.magic.1 else {
             throw StoreError(.encoding, "a case history step is not in the step layout (written by an incompatible version?)")
         }

@@ -66,6 +66,22 @@ public enum StoreBinary {
         try encode(value, version: versions.upperBound)
     }
 
+    /// Version 2, never compressed: for a value the store compresses together with others
+    /// (the entries of a history step, `StoreTransaction.appendHistory`), where one stream
+    /// over all of them is smaller than each compressed alone. Reads like any other version.
+    public static func encodeUncompressed<T: Encodable>(_ value: T) throws -> Data {
+        try encode(value, version: 2)
+    }
+
+    /// `bytes` as the store keeps a blob on its own: a version-2 blob compressed (version
+    /// 3) when that is smaller, anything else as it is.
+    static func compressedIfVersion2(_ data: Data) -> Data {
+        guard data.count >= 2, data[data.startIndex] == magic, data[data.startIndex + 1] == 2,
+            let compressed = compressed(version2: [UInt8](data))
+        else { return data }
+        return Data(compressed)
+    }
+
     /// Versions 1 and 2 are kept for the tests that show such blobs still read. Version 3 is
     /// version 2 compressed (`StoreDeflate`) when that is smaller, version 2 otherwise.
     static func encode<T: Encodable>(_ value: T, version: UInt8) throws -> Data {

@@ -203,14 +203,19 @@ public final class StoreTransaction {
     }
 
     /// Appends what one step did to a case (its input, then its decisions) as one row
-    /// (`HistoryStep`) when there are several entries of one case and instant, each entry
-    /// as its own row otherwise. Read back, the entries are the same, in the same order;
-    /// those of one row share its id.
+    /// (`HistoryStep`, compressed as a whole) when there are several entries of one case and
+    /// instant, each entry as its own row otherwise (an uncompressed payload or explanation,
+    /// `StoreBinary.encodeUncompressed`, is then compressed on its own). Read back, the
+    /// entries of a step are the same bytes, in the same order; those of one row share its id.
     public func appendHistory(_ entries: [CaseHistoryEntry]) throws {
         guard let first = entries.first, entries.count > 1,
             entries.allSatisfy({ $0.caseID == first.caseID && $0.at == first.at })
         else {
-            for entry in entries { _ = try appendHistory(entry) }
+            for var entry in entries {
+                entry.payload = StoreBinary.compressedIfVersion2(entry.payload)
+                entry.explanation = entry.explanation.map(StoreBinary.compressedIfVersion2)
+                _ = try appendHistory(entry)
+            }
             return
         }
         let step = HistoryStep(parts: entries.map {
@@ -218,7 +223,7 @@ public final class StoreTransaction {
         })
         _ = try appendHistory(CaseHistoryEntry(
             caseID: first.caseID, at: first.at, kind: HistoryStep.kind, messageID: first.messageID,
-            payload: step.encoded(), explanation: nil))
+            payload: step.compressed(), explanation: nil))
     }
 
     public func caseHistory(id: String) throws -> [CaseHistoryEntry] {

@@ -210,4 +210,76 @@ struct HistoryStepTests {
         #expect(try HistoryStep(decoding: Data(data[0..<2])).parts.isEmpty)
         #expect(throws: StoreError.self) { try HistoryStep(decoding: Data("{}".utf8)) }
     }
+
+    /// A step as the daemon writes one: the list entry as input, a decision with its
+    /// explanation, both uncompressed version-2 values.
+    static func daemonLikeParts() throws -> [HistoryStep.Part] {
+        let input = try StoreBinary.encodeUncompressed([
+            "type": "municipal-list", "municipality": "851", "asOf": "2026-11-23",
+            "setting": "outpatient", "earlierOffers": "ambulant rådgivning 2022-05-01 2023-01-31 dropped-out",
+            "messageId": "bench-list-0", "functionalLevel": "severely-impaired",
+        ])
+        let decision = try StoreBinary.encodeUncompressed(["contactStatusRequest": "2026-11-23", "origin": "municipality"])
+        let explanation = try StoreBinary.encodeUncompressed([
+            "rule": "R1", "summary": "waiting for the journal's contact status", "rulesVersion": "ddrouter-rules-1",
+            "facts": "psychiatric status not known as of 2026-11-23; contact status requested from the journal",
+        ])
+        return [
+            HistoryStep.Part(kind: "input", messageID: "municipality.851/bench-list-0#7", payload: input, explanation: nil),
+            HistoryStep.Part(kind: "decision", messageID: "municipality.851/bench-list-0#7/0-contact-status-request",
+                             payload: decision, explanation: explanation),
+        ]
+    }
+
+    @Test("a step is stored deflated as a whole (DE 02) when smaller; its entries come back byte for byte")
+    func compressedStep() throws {
+        let parts = try Self.daemonLikeParts()
+        let step = HistoryStep(parts: parts)
+        let frame = step.encoded()
+        let stored = step.compressed()
+        #expect(Array(stored.prefix(2)) == [0xDE, 0x02])
+        #expect(stored.count * 10 < frame.count * 8, "\(stored.count) of \(frame.count) bytes")
+        #expect(try HistoryStep(decoding: stored).parts == parts)
+        // Smaller than each entry compressed on its own (what was stored before).
+        let alone = HistoryStep(parts: parts.map {
+            HistoryStep.Part(kind: $0.kind, messageID: $0.messageID, payload: StoreBinary.compressedIfVersion2($0.payload),
+                             explanation: $0.explanation.map(StoreBinary.compressedIfVersion2))
+        }).encoded()
+        #expect(stored.count < alone.count, "\(stored.count) vs \(alone.count)")
+        // A step too small to gain is kept as its frame.
+        let tiny = HistoryStep(parts: [HistoryStep.Part(kind: "input", messageID: "m", payload: Data([1]), explanation: nil)])
+        #expect(tiny.compressed() == tiny.encoded())
+    }
+
+    @Test("a damaged compressed step throws a store error; it never crashes")
+    func damagedCompressedStep() throws {
+        let stored = [UInt8](HistoryStep(parts: try Self.daemonLikeParts()).compressed())
+        for cut in [2, 3, 4, stored.count / 2, stored.count - 1] {
+            #expect(throws: StoreError.self) { try HistoryStep(decoding: Data(stored[0..<cut])) }
+        }
+        // Raw deflate has no checksum: a changed byte may inflate to other bytes of the right
+        // size (as a changed byte of an uncompressed row reads as other bytes). It must not trap.
+        for index in 2..<stored.count {
+            var flipped = stored
+            flipped[index] ^= 0x55
+            _ = try? HistoryStep(decoding: Data(flipped))
+        }
+        var longer = stored
+        longer[2] = 0x7F  // a wrong inflated size
+        #expect(throws: StoreError.self) { try HistoryStep(decoding: Data(longer)) }
+    }
+
+    @Test("a single entry given uncompressed is stored compressed and decodes to the same value")
+    func singleEntryCompressed() throws {
+        let scratch = Scratch()
+        let store = try scratch.open()
+        let value = ["purpose": String(repeating: "treatment-dialogue ", count: 8)]
+        let payload = try StoreBinary.encodeUncompressed(value)
+        try store.write { tx in
+            try tx.appendHistory([CaseHistoryEntry(caseID: "c1", at: t(0), kind: .input, messageID: "m", payload: payload, explanation: nil)])
+        }
+        let stored = try #require(try store.caseHistory(id: "c1").first)
+        #expect(Array(stored.payload.prefix(2)) == [0xDD, 0x03] && stored.payload.count < payload.count)
+        #expect(try StoreBinary.decode([String: String].self, from: stored.payload) == value)
+    }
 }
