@@ -281,7 +281,7 @@ enum AuditChain {
     /// its write (`seal`); returns its seq.
     static func append(_ record: AuditRecord, db: Database, key: KeyBytes, state: inout State) throws -> Int64 {
         let seq = state.next
-        let (storedAt, at) = AuditColumns.at(record.at)
+        let (storedAt, at) = CompactColumn.instant(record.at)
         let pseudonym = record.pseudonym?.hex
         let actor = try state.term(record.actor, db)
         let action = try state.term(record.action.rawValue, db)
@@ -293,7 +293,7 @@ enum AuditChain {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, X'', X'')
                 """
         ).execute(arguments: [
-            seq, storedAt, actor, action, pseudonym.map(AuditColumns.pseudonym(hex:)), messageType,
+            seq, storedAt, actor, action, pseudonym.map(CompactColumn.pseudonym(hex:)), messageType,
             record.messageID, purpose,
         ])
         if state.open == nil { state.open = Seal(first: seq, prev: state.prev, key: key) }

@@ -6,60 +6,14 @@ import Synchronization
 /// into the texts the chain hashes (`AuditChain.canonical`). The hashed form did not change
 /// with v11: only the columns did, so seals written before verify after.
 ///
-/// - `at`: milliseconds since 1970 (an integer) for an instant whose text form converts back
-///   exactly (`Timestamp.exactMilliseconds`); otherwise the text.
+/// - `at`: an instant as `CompactColumn` keeps one (milliseconds, or the text).
 /// - `actor`, `action`, `message_type`, `purpose`: the id of the text in `audit_terms` (a
 ///   few dozen texts, repeated in every row before). A text found in one of these columns
 ///   instead of an id is taken as it is: it can only have been written there by hand, and it
 ///   then fails its seal like any other edit.
-/// - `pseudonym`: the 16 bytes the 32 hex characters spell (a text that is not a pseudonym,
-///   from a row edited before v11, stays text).
+/// - `pseudonym`: as `CompactColumn` keeps one (16 bytes, or a text that is not a pseudonym).
 /// - `message_id`: the text, as before.
 enum AuditColumns {
-    static func at(_ date: Date) -> (stored: DatabaseValue, text: String) {
-        let millis = Timestamp.milliseconds(date)
-        let text = Timestamp.string(milliseconds: millis)
-        return (Timestamp.exactMilliseconds.contains(millis) ? millis.databaseValue : text.databaseValue, text)
-    }
-
-    /// The stored form of a pseudonym's text: 16 bytes when it is one, else the text.
-    static func pseudonym(hex: String) -> DatabaseValue {
-        guard Pseudonym(hex: hex) != nil, let bytes = Hex.decode(hex) else { return hex.databaseValue }
-        return bytes.databaseValue
-    }
-
-    /// The stored form of a timestamp's text: the milliseconds when the text is the store's
-    /// form and converts back exactly, else the text (`v11`).
-    static func at(text: String) -> DatabaseValue {
-        guard let date = Timestamp.date(text) else { return text.databaseValue }
-        let millis = Timestamp.milliseconds(date)
-        guard Timestamp.exactMilliseconds.contains(millis), Timestamp.string(milliseconds: millis) == text else {
-            return text.databaseValue
-        }
-        return millis.databaseValue
-    }
-
-    // MARK: reading
-
-    static func atText(_ value: DatabaseValue) -> String? {
-        switch value.storage {
-        case .int64(let millis) where Timestamp.exactMilliseconds.contains(millis):
-            Timestamp.string(milliseconds: millis)
-        case .string(let text): text
-        default: nil
-        }
-    }
-
-    /// `.some(nil)` for NULL; `nil` for a value the store never writes.
-    static func pseudonymText(_ value: DatabaseValue) -> String?? {
-        switch value.storage {
-        case .null: .some(nil)
-        case .blob(let bytes) where bytes.count == 16: .some(Hex.encode(bytes))
-        case .string(let text): .some(text)
-        default: nil
-        }
-    }
-
     static func term(_ value: DatabaseValue, _ names: [Int64: String]) -> String? {
         switch value.storage {
         case .int64(let id): names[id]
@@ -108,10 +62,10 @@ struct StoredAuditRow {
     /// reported by name, never trapped on.
     static func decode(_ row: Row, seq: Int64, names: [Int64: String]) -> Result<StoredAuditRow, AuditBreak> {
         func value(_ index: Int) -> DatabaseValue { row[index] }
-        guard let at = AuditColumns.atText(value(1)) else { return .failure(.malformed(column: "at")) }
+        guard let at = CompactColumn.instantText(value(1)) else { return .failure(.malformed(column: "at")) }
         guard let actor = AuditColumns.term(value(2), names) else { return .failure(.malformed(column: "actor")) }
         guard let action = AuditColumns.term(value(3), names) else { return .failure(.malformed(column: "action")) }
-        guard let pseudonym = AuditColumns.pseudonymText(value(4)) else {
+        guard let pseudonym = CompactColumn.pseudonymText(value(4)) else {
             return .failure(.malformed(column: "pseudonym"))
         }
         var messageType: String?

@@ -86,21 +86,27 @@ extension Store {
             }
             var rows = 0
             var unmapped = Set<String>()
-            func remap(table: String, column: String, key: String) throws {
+            /// `compact`: the column keeps a pseudonym as `CompactColumn` does (16 bytes), else as text.
+            func remap(table: String, column: String, key: String, compact: Bool = false) throws {
                 let select = "SELECT \(key), \(column) FROM \(table) WHERE \(column) IS NOT NULL"
                 let update = try db.makeStatement(sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ?")
                 for row in try Row.fetchAll(db, sql: select) {
-                    let old: String = row[1]
+                    guard case .some(.some(let old)) = CompactColumn.pseudonymText(row[1]) else {
+                        throw StoreError(
+                            .conflict,
+                            "refusing to rotate: \(table).\(column) holds a value ddrouter never writes; nothing was changed",
+                            path: path)
+                    }
                     guard let new = pseudonyms[old] else {
                         unmapped.insert(old)
                         continue
                     }
-                    try update.execute(arguments: [new, row[0] as DatabaseValue])
+                    try update.execute(arguments: [compact ? CompactColumn.pseudonym(hex: new) : new.databaseValue, row[0] as DatabaseValue])
                     rows += db.changesCount
                 }
             }
             try remap(table: "cases", column: "pseudonym", key: "case_id")
-            try remap(table: "consent_statements", column: "pseudonym", key: "id")
+            try remap(table: "consent_statements", column: "pseudonym", key: "id", compact: true)
             try remap(table: "outbox", column: "audit_pseudonym", key: "seq")
             // list_members has the pseudonym in its primary key: rewrite row by row.
             try remapListMembers(db, pseudonyms: pseudonyms, rows: &rows, unmapped: &unmapped)
@@ -156,7 +162,7 @@ extension Store {
                 }
                 if changed { rows += 1 }
                 let canonical = fields.canonical
-                let pseudonym = fields.pseudonym.map(AuditColumns.pseudonym(hex:))
+                let pseudonym = fields.pseudonym.map(CompactColumn.pseudonym(hex:))
                 let messageID = fields.messageID
                 let sealed = fields.hash.isEmpty
                 if sealed {

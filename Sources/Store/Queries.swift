@@ -126,32 +126,70 @@ enum Queries {
     /// A `consent_statements` row as its records (one per direction and purpose).
     static func consentRecords(_ row: Row) throws -> [ConsentRecord] {
         let id: Int64 = try row.decode(atIndex: 0)
-        let directionLines: String = try row.decode(atIndex: 2)
-        let purposeLines: String = try row.decode(atIndex: 3)
-        let directions = directionLines.split(separator: "\n").map { ConsentDirection(rawValue: String($0)) }
-        guard let pseudonym = Pseudonym(hex: try row.decode(atIndex: 1)),
-            let state = ConsentState(rawValue: try row.decode(atIndex: 4)),
-            !directions.isEmpty, !directions.contains(nil), !purposeLines.isEmpty
-        else {
-            throw StoreError(.encoding, "consent statement \(id) holds a value ddrouter never writes")
+        func malformed() -> StoreError {
+            StoreError(.encoding, "consent statement \(id) holds a value ddrouter never writes")
         }
-        let withdrawnText: String? = try row.decode(atIndex: 6)
+        let purposeLines: String = try row.decode(atIndex: 3)
+        guard let directions = ConsentDirections.read(row[2]),
+            case .some(.some(let pseudonymText)) = CompactColumn.pseudonymText(row[1]),
+            let pseudonym = Pseudonym(hex: pseudonymText),
+            let state = ConsentState(rawValue: try row.decode(atIndex: 4)), !purposeLines.isEmpty
+        else { throw malformed() }
+        let withdrawn: DatabaseValue = row[6]
         let statement = ConsentStatement(
-            pseudonym: pseudonym, directions: directions.compactMap { $0 },
+            pseudonym: pseudonym, directions: directions,
             purposes: purposeLines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), state: state,
-            validFrom: try Timestamp.decode(try row.decode(atIndex: 5), column: "consent_statements.valid_from"),
-            withdrawnAt: try withdrawnText.map { try Timestamp.decode($0, column: "consent_statements.withdrawn_at") },
+            validFrom: try CompactColumn.date(row[5], column: "consent_statements.valid_from"),
+            withdrawnAt: withdrawn.isNull ? nil : try CompactColumn.date(withdrawn, column: "consent_statements.withdrawn_at"),
             reference: try row.decode(atIndex: 7),
-            recordedAt: try Timestamp.decode(try row.decode(atIndex: 8), column: "consent_statements.recorded_at"),
+            recordedAt: try CompactColumn.date(row[8], column: "consent_statements.recorded_at"),
             messageID: try row.decode(atIndex: 9))
         return statement.records(id: id)
+    }
+
+    /// A statement's directions as `consent_statements.directions` keeps them (v12): one
+    /// digit per direction, in the statement's order; a text of direction lines (a row the
+    /// migration kept as it was) reads too.
+    enum ConsentDirections {
+        static func stored(_ directions: [ConsentDirection]) -> DatabaseValue {
+            var number: Int64 = 0
+            for direction in directions {
+                switch direction {
+                case .municipalityToRegion: number = number * 10 + 1
+                case .regionToMunicipality: number = number * 10 + 2
+                }
+            }
+            return number.databaseValue
+        }
+
+        static func read(_ value: DatabaseValue) -> [ConsentDirection]? {
+            var directions: [ConsentDirection] = []
+            switch value.storage {
+            case .int64(var number) where number > 0:
+                while number > 0 {
+                    switch number % 10 {
+                    case 1: directions.insert(.municipalityToRegion, at: 0)
+                    case 2: directions.insert(.regionToMunicipality, at: 0)
+                    default: return nil
+                    }
+                    number /= 10
+                }
+            case .string(let lines):
+                for line in lines.split(separator: "\n") {
+                    guard let direction = ConsentDirection(rawValue: String(line)) else { return nil }
+                    directions.append(direction)
+                }
+            default: return nil
+            }
+            return directions.isEmpty ? nil : directions
+        }
     }
 
     /// Every statement's records, oldest statement first.
     static func consents(_ db: Database, pseudonym: Pseudonym) throws -> [ConsentRecord] {
         try Row.fetchAll(
             db.cachedStatement(sql: "SELECT \(consentColumns) FROM consent_statements WHERE pseudonym = ? ORDER BY id"),
-            arguments: [pseudonym.hex]
+            arguments: [CompactColumn.pseudonym(pseudonym)]
         ).flatMap(consentRecords)
     }
 
@@ -169,7 +207,7 @@ enum Queries {
     ) throws -> ConsentRecord? {
         let rows = try Row.fetchCursor(
             db.cachedStatement(sql: "SELECT \(consentColumns) FROM consent_statements WHERE pseudonym = ? ORDER BY id DESC"),
-            arguments: [pseudonym.hex])
+            arguments: [CompactColumn.pseudonym(pseudonym)])
         while let row = try rows.next() {
             if let record = try consentRecords(row).first(where: { $0.direction == direction && $0.purpose == purpose }) {
                 return record
@@ -338,7 +376,7 @@ enum Queries {
         let names = try AuditColumns.names(db)
         return try Row.fetchAll(
             db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE pseudonym = ? ORDER BY seq"),
-            arguments: [AuditColumns.pseudonym(hex: pseudonym.hex)]
+            arguments: [CompactColumn.pseudonym(pseudonym)]
         ).map { try AuditChain.entry($0, names: names) }
     }
 

@@ -41,22 +41,25 @@ enum Schema {
         // ddrouter") instead of failing on each compressed case it meets.
         migrator.registerMigration("v10-compressed-blobs") { _ in }
         migrator.registerMigration("v11-audit-compact") { db in
-            try withAuditConversions(db) { try db.execute(sql: v11) }
+            try withCompactConversions(db) { try db.execute(sql: v11) }
+        }
+        migrator.registerMigration("v12-consent-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v12) }
         }
         return migrator
     }
 
-    /// Runs `body` with the SQL functions `audit_at(text)` and `audit_pseudonym(text)`: the
-    /// forms `AuditColumns` stores, or the value unchanged when it is not the text the store
+    /// Runs `body` with the SQL functions `compact_at(text)` and `compact_pseudonym(text)`: the
+    /// forms `CompactColumn` stores, or the value unchanged when it is not the text the store
     /// writes (a row edited by hand keeps its edit, and fails verification as before).
-    private static func withAuditConversions(_ db: Database, _ body: () throws -> Void) throws {
-        let at = DatabaseFunction("audit_at", argumentCount: 1, pure: true) { values in
+    private static func withCompactConversions(_ db: Database, _ body: () throws -> Void) throws {
+        let at = DatabaseFunction("compact_at", argumentCount: 1, pure: true) { values in
             guard case .string(let text) = values[0].storage else { return values[0] }
-            return AuditColumns.at(text: text)
+            return CompactColumn.instant(text: text)
         }
-        let pseudonym = DatabaseFunction("audit_pseudonym", argumentCount: 1, pure: true) { values in
+        let pseudonym = DatabaseFunction("compact_pseudonym", argumentCount: 1, pure: true) { values in
             guard case .string(let text) = values[0].storage else { return values[0] }
-            return AuditColumns.pseudonym(hex: text)
+            return CompactColumn.pseudonym(hex: text)
         }
         db.add(function: at)
         db.add(function: pseudonym)
@@ -360,10 +363,10 @@ enum Schema {
             hash         BLOB NOT NULL
         );
         INSERT INTO audit_compact (seq, at, actor, action, pseudonym, message_type, message_id, purpose, prev_hash, hash)
-            SELECT seq, audit_at(at),
+            SELECT seq, compact_at(at),
                 CASE typeof(actor) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = actor) ELSE actor END,
                 CASE typeof(action) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = action) ELSE action END,
-                audit_pseudonym(pseudonym),
+                compact_pseudonym(pseudonym),
                 CASE typeof(message_type) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = message_type) ELSE message_type END,
                 message_id,
                 CASE typeof(purpose) WHEN 'text' THEN (SELECT id FROM audit_terms WHERE term = purpose) ELSE purpose END,
@@ -388,5 +391,40 @@ enum Schema {
           OR NEW.first_seq <= (SELECT COALESCE(MAX(last_seq), 0) FROM audit_seals)
           OR NEW.first_seq > NEW.last_seq
         BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: a seal covers the newest entries, after the last seal'); END;
+        """
+
+    /// Consent statements rebuilt compact: the pseudonym as 16 bytes, the instants as
+    /// milliseconds (`CompactColumn`), the directions as digits in the statement's order
+    /// (1 municipality-to-region, 2 region-to-municipality: 12 for both, in that order).
+    /// A value that is not the store's own form is kept as it was (and reads as before: a
+    /// text of direction lines, a timestamp text; anything else is reported).
+    static let v12 = """
+        CREATE TABLE consent_statements_compact (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            pseudonym    BLOB NOT NULL,
+            directions   NOT NULL,
+            purposes     TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('given', 'refused', 'withdrawn')),
+            valid_from   NOT NULL,
+            withdrawn_at,
+            reference    TEXT NOT NULL,
+            message_id   TEXT,
+            recorded_at  NOT NULL
+        );
+        INSERT INTO consent_statements_compact
+            (id, pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+            SELECT id, compact_pseudonym(pseudonym),
+                CASE directions
+                    WHEN 'municipality-to-region' THEN 1
+                    WHEN 'region-to-municipality' THEN 2
+                    WHEN 'municipality-to-region' || char(10) || 'region-to-municipality' THEN 12
+                    WHEN 'region-to-municipality' || char(10) || 'municipality-to-region' THEN 21
+                    ELSE directions END,
+                purposes, state, compact_at(valid_from), compact_at(withdrawn_at), reference, message_id,
+                compact_at(recorded_at)
+            FROM consent_statements ORDER BY id;
+        DROP TABLE consent_statements;
+        ALTER TABLE consent_statements_compact RENAME TO consent_statements;
+        CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
         """
 }

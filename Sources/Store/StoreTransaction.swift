@@ -256,11 +256,11 @@ public final class StoreTransaction {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                statement.pseudonym.hex, statement.directions.map(\.rawValue).joined(separator: "\n"),
+                CompactColumn.pseudonym(statement.pseudonym), Queries.ConsentDirections.stored(statement.directions),
                 statement.purposes.joined(separator: "\n"),
-                statement.state.rawValue, Timestamp.string(statement.validFrom),
-                statement.withdrawnAt.map(Timestamp.string), statement.reference, statement.messageID,
-                Timestamp.string(statement.recordedAt),
+                statement.state.rawValue, CompactColumn.instant(statement.validFrom).stored,
+                statement.withdrawnAt.map { CompactColumn.instant($0).stored }, statement.reference, statement.messageID,
+                CompactColumn.instant(statement.recordedAt).stored,
             ])
             return db.lastInsertedRowID
         }

@@ -85,4 +85,50 @@ struct ConsentStatementTests {
         }
         #expect(next == 4)
     }
+    @Test("v12 keeps every statement (both orders of directions, a withdrawal) and stores it compact; a value not in the store's form stays and is reported")
+    func compactMigration() throws {
+        let lines = "municipality-to-region\nregion-to-municipality"
+        let scratch = try scratchStore(at: "v11-audit-compact") { db in
+            for (p, directions, state, withdrawn) in [
+                (pA.hex, lines, "given", nil as String?),
+                (pA.hex, "region-to-municipality\nmunicipality-to-region", "withdrawn", "2026-11-03T10:00:00.123Z"),
+                (pB.hex, "region-to-municipality", "refused", nil),
+                (pB.hex, "sideways", "given", nil),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO consent_statements (pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+                        VALUES (?, ?, 'course-overview' || char(10) || 'treatment-dialogue', ?, '2026-11-01T00:00:00.000Z', ?, 'ref', 'm', '2026-11-02T00:00:00.000Z')
+                        """,
+                    arguments: [p, directions, state, withdrawn])
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        let a = try store.consents(pseudonym: pA)
+        #expect(a.map { "\($0.id) \($0.direction.rawValue) \($0.purpose) \($0.state)" } == [
+            "1 municipality-to-region course-overview given", "1 municipality-to-region treatment-dialogue given",
+            "1 region-to-municipality course-overview given", "1 region-to-municipality treatment-dialogue given",
+            "2 region-to-municipality course-overview withdrawn", "2 region-to-municipality treatment-dialogue withdrawn",
+            "2 municipality-to-region course-overview withdrawn", "2 municipality-to-region treatment-dialogue withdrawn",
+        ])
+        #expect(a.allSatisfy { $0.validFrom == Timestamp.date("2026-11-01T00:00:00.000Z") && $0.recordedAt == Timestamp.date("2026-11-02T00:00:00.000Z") })
+        #expect(a[4].withdrawnAt == Timestamp.date("2026-11-03T10:00:00.123Z") && a[0].withdrawnAt == nil)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM consent_statements WHERE typeof(pseudonym) = 'blob' AND length(pseudonym) = 16 AND typeof(valid_from) = 'integer' AND typeof(recorded_at) = 'integer'") == 4)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM consent_statements WHERE directions IN (12, 21, 2)") == 3)
+        // The row with a direction ddrouter never writes kept it, and is reported when read.
+        #expect(try store.rawCount("SELECT COUNT(*) FROM consent_statements WHERE directions = 'sideways'") == 1)
+        #expect(storeErrorCode { try store.consents(pseudonym: pB) } == .encoding)
+        // Written after: compact too, and read back the same.
+        let next = try store.write { tx in
+            try tx.recordConsent(ConsentStatement(
+                pseudonym: pA, directions: [.regionToMunicipality, .municipalityToRegion], purposes: ["course-overview"],
+                state: .withdrawn, validFrom: t(1), withdrawnAt: t(2), reference: "r2", recordedAt: t(3), messageID: nil))
+        }
+        #expect(next == 5)
+        let written = try store.consents(pseudonym: pA).filter { $0.id == 5 }
+        #expect(written.map(\.direction) == [.regionToMunicipality, .municipalityToRegion])
+        #expect(written.allSatisfy { $0.withdrawnAt == t(2) && $0.validFrom == t(1) && $0.recordedAt == t(3) && $0.messageID == nil })
+        #expect(try store.rawCount("SELECT COUNT(*) FROM consent_statements WHERE id = 5 AND directions = 21 AND typeof(withdrawn_at) = 'integer'") == 1)
+    }
 }
