@@ -39,6 +39,13 @@ enum CompactColumn {
         }
     }
 
+    /// A due time as `timers.due_at` keeps it (v13): always milliseconds, so that `due_at <= ?`
+    /// compares numbers; an instant outside 1970-9999 is moved to the nearest end of that range
+    /// (before 1970 is due at once either way; after 9999, never).
+    static func due(_ date: Date) -> Int64 {
+        min(max(Timestamp.milliseconds(date), Timestamp.exactMilliseconds.lowerBound), Timestamp.exactMilliseconds.upperBound)
+    }
+
     /// An instant column read as a date; a malformed value is reported, never guessed.
     static func date(_ value: DatabaseValue, column: String) throws -> Date {
         guard let text = instantText(value) else {

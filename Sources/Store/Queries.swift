@@ -339,11 +339,11 @@ enum Queries {
         }
         var timer = TimerRecord(
             timerID: timerID, caseID: try row.decode(atIndex: 1), kind: try row.decode(atIndex: 2),
-            dueAt: try Timestamp.decode(try row.decode(atIndex: 3), column: "timers.due_at"), payload: try row.decode(atIndex: 4),
-            createdAt: try Timestamp.decode(try row.decode(atIndex: 7), column: "timers.created_at"))
+            dueAt: try CompactColumn.date(row[3], column: "timers.due_at"), payload: try row.decode(atIndex: 4),
+            createdAt: try CompactColumn.date(row[7], column: "timers.created_at"))
         timer.state = state
-        let firedText: String? = try row.decode(atIndex: 6)
-        timer.firedAt = try firedText.map { try Timestamp.decode($0, column: "timers.fired_at") }
+        let fired: DatabaseValue = row[6]
+        timer.firedAt = fired.isNull ? nil : try CompactColumn.date(fired, column: "timers.fired_at")
         return timer
     }
 
@@ -366,7 +366,7 @@ enum Queries {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: "SELECT \(timerColumns) FROM timers WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, timer_id LIMIT ?"),
-            arguments: [Timestamp.string(at), limit]
+            arguments: [CompactColumn.due(at), limit]
         ).map(timer)
     }
 

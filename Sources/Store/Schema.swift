@@ -46,6 +46,9 @@ enum Schema {
         migrator.registerMigration("v12-consent-compact") { db in
             try withCompactConversions(db) { try db.execute(sql: v12) }
         }
+        migrator.registerMigration("v13-timers-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v13) }
+        }
         return migrator
     }
 
@@ -426,5 +429,30 @@ enum Schema {
         DROP TABLE consent_statements;
         ALTER TABLE consent_statements_compact RENAME TO consent_statements;
         CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
+        """
+
+    /// Timers rebuilt compact: keyed by their id without a rowid (the id was stored in the
+    /// row and again in its unique index), the instants as milliseconds (`CompactColumn`;
+    /// `due_at` always a number, so `due_at <= ?` compares numbers). A value that is not the
+    /// store's own form is kept as it was and reported when the timer is read. `timers_due`
+    /// still orders by (due_at, timer_id): the key is part of every index of such a table.
+    static let v13 = """
+        CREATE TABLE timers_compact (
+            timer_id   TEXT PRIMARY KEY NOT NULL,
+            case_id    TEXT,
+            kind       TEXT NOT NULL,
+            due_at     NOT NULL,
+            payload    BLOB NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
+            fired_at,
+            created_at NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO timers_compact (timer_id, case_id, kind, due_at, payload, state, fired_at, created_at)
+            SELECT timer_id, case_id, kind, compact_at(due_at), payload, state, compact_at(fired_at), compact_at(created_at)
+            FROM timers;
+        DROP TABLE timers;
+        ALTER TABLE timers_compact RENAME TO timers;
+        CREATE INDEX timers_due ON timers (due_at, timer_id) WHERE state = 'pending';
+        CREATE INDEX timers_by_case ON timers (case_id);
         """
 }

@@ -32,7 +32,7 @@ extension Store {
                 let timers = try Row.fetchOne(
                     db,
                     sql: "SELECT COUNT(*), COALESCE(SUM(due_at <= ?), 0) FROM timers WHERE state = 'pending'",
-                    arguments: [Timestamp.string(date)])
+                    arguments: [CompactColumn.due(date)])
                 let oldest: String? = outbox?[1]
                 return StoreGauges(
                     outboxPending: outbox?[0] ?? 0, oldestPendingAt: oldest.flatMap(Timestamp.date),

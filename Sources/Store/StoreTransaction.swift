@@ -368,7 +368,7 @@ public final class StoreTransaction {
                         WHERE timer_id = ?
                         """
                 ).execute(arguments: [
-                    timer.caseID, timer.kind, Timestamp.string(timer.dueAt), timer.payload,
+                    timer.caseID, timer.kind, CompactColumn.due(timer.dueAt), timer.payload,
                     timer.timerID,
                 ])
                 return state == TimerState.pending.rawValue ? .rescheduled : .scheduled
@@ -379,8 +379,8 @@ public final class StoreTransaction {
                         VALUES (?, ?, ?, ?, ?, 'pending', ?)
                         """
                 ).execute(arguments: [
-                    timer.timerID, timer.caseID, timer.kind, Timestamp.string(timer.dueAt),
-                    timer.payload, Timestamp.string(timer.createdAt),
+                    timer.timerID, timer.caseID, timer.kind, CompactColumn.due(timer.dueAt),
+                    timer.payload, CompactColumn.instant(timer.createdAt).stored,
                 ])
                 return .scheduled
             }
@@ -428,7 +428,7 @@ public final class StoreTransaction {
         try run("firing timer \(timerID)") {
             try db.cachedStatement(
                 sql: "UPDATE timers SET state = 'fired', fired_at = ? WHERE timer_id = ? AND state = 'pending'"
-            ).execute(arguments: [Timestamp.string(date), timerID])
+            ).execute(arguments: [CompactColumn.instant(date).stored, timerID])
             return db.changesCount == 1
         }
     }

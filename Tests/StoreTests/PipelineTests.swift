@@ -263,6 +263,56 @@ struct PipelineTests {
         #expect(try store.appliedMigrations() == Store.knownMigrations)
         #expect(try store.timers(caseID: "c1").map { "\($0.timerID) \($0.state)" } == ["f fired", "p pending"])
     }
+
+    @Test("v13 keeps every timer with its instants, stored as numbers without a rowid; due order, firing and the gauges work on them")
+    func compactTimers() throws {
+        let scratch = try scratchStore(at: "v12-consent-compact") { db in
+            for (id, due, state, fired) in [
+                ("timer/c1/b/2026-11-02", "2026-11-02T00:00:00.500Z", "pending", nil as String?),
+                ("timer/c1/a/2026-11-02", "2026-11-02T00:00:00.500Z", "pending", nil),
+                ("timer/c1/z/2026-11-01", "2026-11-01T23:00:00.000Z", "pending", nil),
+                ("timer/c1/f/2026-10-01", "2026-10-01T00:00:00.000Z", "fired", "2026-10-01T00:00:01.250Z"),
+                ("timer/c2/x/2026-12-01", "2026-12-01T00:00:00.000Z", "pending", nil),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO timers (timer_id, case_id, kind, due_at, payload, state, fired_at, created_at)
+                        VALUES (?, substr(?, 7, 2), 'k', ?, x'01', ?, ?, '2026-09-01T00:00:00.000Z')
+                        """,
+                    arguments: [id, id, due, state, fired])
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        let c1 = try store.timers(caseID: "c1")
+        #expect(c1.map(\.timerID) == ["timer/c1/f/2026-10-01", "timer/c1/z/2026-11-01", "timer/c1/a/2026-11-02", "timer/c1/b/2026-11-02"])
+        #expect(c1[0].firedAt == Timestamp.date("2026-10-01T00:00:01.250Z") && c1[0].state == .fired)
+        #expect(c1[2].dueAt == Timestamp.date("2026-11-02T00:00:00.500Z") && c1[2].createdAt == Timestamp.date("2026-09-01T00:00:00.000Z"))
+        #expect(try store.rawCount("SELECT COUNT(*) FROM timers WHERE typeof(due_at) = 'integer' AND typeof(created_at) = 'integer'") == 5)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM sqlite_master WHERE name = 'timers' AND sql LIKE '%WITHOUT ROWID%'") == 1)
+        // Due: in (due_at, timer_id) order, up to the instant given, the fired one not again.
+        let now = try #require(Timestamp.date("2026-11-02T00:00:00.500Z"))
+        #expect(try store.dueTimers(at: now, limit: 10).map(\.timerID) == [
+            "timer/c1/z/2026-11-01", "timer/c1/a/2026-11-02", "timer/c1/b/2026-11-02",
+        ])
+        #expect(try store.dueTimers(at: now.addingTimeInterval(-0.001), limit: 10).map(\.timerID) == ["timer/c1/z/2026-11-01"])
+        let gauges = try store.gauges(at: now)
+        #expect(gauges.timersPending == 4 && gauges.timersOverdue == 3)
+        // Written after the upgrade: numbers too; fired once.
+        try store.write { tx in
+            _ = try tx.schedule(TimerRecord(timerID: "timer/c3/k/2026-11-05", caseID: "c3", kind: "k", dueAt: t(5), payload: Data(), createdAt: t(0)))
+            #expect(try tx.markFired(timerID: "timer/c1/z/2026-11-01", at: t(7)))
+            #expect(try !tx.markFired(timerID: "timer/c1/z/2026-11-01", at: t(8)))
+        }
+        #expect(try store.timers(caseID: "c1").first { $0.timerID == "timer/c1/z/2026-11-01" }?.firedAt == t(7))
+        #expect(try store.timers(caseID: "c3").map(\.dueAt) == [t(5)])
+        #expect(try store.rawCount("SELECT COUNT(*) FROM timers WHERE typeof(due_at) = 'integer' AND (fired_at IS NULL OR typeof(fired_at) = 'integer')") == 6)
+        // An instant outside what a number holds exactly: a due time before 1970 is due at once.
+        try store.write { tx in
+            _ = try tx.schedule(TimerRecord(timerID: "early", caseID: "c4", kind: "k", dueAt: Date(timeIntervalSince1970: -5), payload: Data(), createdAt: t(0)))
+        }
+        #expect(try store.dueTimers(at: Date(timeIntervalSince1970: 0), limit: 10).map(\.timerID) == ["early"])
+    }
 }
 
 @Suite("Outbox header encoding")
