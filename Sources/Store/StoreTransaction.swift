@@ -221,8 +221,10 @@ public final class StoreTransaction {
         let step = HistoryStep(parts: entries.map {
             HistoryStep.Part(kind: $0.kind.rawValue, messageID: $0.messageID, payload: $0.payload, explanation: $0.explanation)
         })
+        // The row's own message id stays empty: each entry of the step carries its own, and
+        // nothing reads the row's (it was the first entry's again, ~40 bytes a row).
         _ = try appendHistory(CaseHistoryEntry(
-            caseID: first.caseID, at: first.at, kind: HistoryStep.kind, messageID: first.messageID,
+            caseID: first.caseID, at: first.at, kind: HistoryStep.kind, messageID: nil,
             payload: step.compressed(), explanation: nil))
     }
 

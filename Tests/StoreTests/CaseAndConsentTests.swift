@@ -48,6 +48,8 @@ struct CaseAndConsentTests {
         #expect(Set(history[1...3].map(\.id)).count == 1, "one row")
         #expect(history[0].id < history[1].id && history[3].id < history[4].id)
         #expect(try store.rawCount("SELECT COUNT(*) FROM case_history WHERE case_id = 'c1'") == 3)
+        // A step row keeps no message id of its own: its entries have theirs.
+        #expect(try store.rawCount("SELECT COUNT(*) FROM case_history WHERE kind = 'step' AND message_id IS NULL") == 1)
         #expect(try store.rawCount("SELECT COUNT(*) FROM case_history WHERE case_id = 'c2'") == 2)
         #expect(try store.write { tx in try tx.caseInputPayloads(id: "c1") } == [Data([9]), Data([1, 2]), Data([8])])
     }
