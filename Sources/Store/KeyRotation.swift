@@ -105,7 +105,7 @@ extension Store {
                     rows += db.changesCount
                 }
             }
-            try remap(table: "cases", column: "pseudonym", key: "case_id")
+            try remap(table: "cases", column: "pseudonym", key: "case_id", compact: true)
             try remap(table: "consent_statements", column: "pseudonym", key: "id", compact: true)
             try remap(table: "outbox", column: "audit_pseudonym", key: "seq")
             // list_members has the pseudonym in its primary key: rewrite row by row.

@@ -30,15 +30,15 @@ enum Queries {
 
     static func caseRecord(_ row: Row) throws -> CaseRecord {
         let caseID: String = try row.decode(atIndex: 0)
-        guard let pseudonym = Pseudonym(hex: try row.decode(atIndex: 1)) else {
+        guard case .some(.some(let text)) = CompactColumn.pseudonymText(row[1]), let pseudonym = Pseudonym(hex: text) else {
             throw StoreError(.encoding, "cases.pseudonym of case \(caseID) holds a value ddrouter never writes")
         }
         var record = CaseRecord(
             caseID: caseID, pseudonym: pseudonym, workflow: try row.decode(atIndex: 2), municipality: try row.decode(atIndex: 3),
             clinic: try row.decode(atIndex: 4), status: try row.decode(atIndex: 5), state: try row.decode(atIndex: 6),
-            updatedAt: try Timestamp.decode(try row.decode(atIndex: 9), column: "cases.updated_at"))
+            updatedAt: try CompactColumn.date(row[9], column: "cases.updated_at"))
         record.revision = try row.decode(atIndex: 7)
-        record.createdAt = try Timestamp.decode(try row.decode(atIndex: 8), column: "cases.created_at")
+        record.createdAt = try CompactColumn.date(row[8], column: "cases.created_at")
         return record
     }
 
@@ -53,7 +53,7 @@ enum Queries {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: "SELECT \(caseColumns) FROM cases WHERE pseudonym = ? ORDER BY created_at, case_id"),
-            arguments: [pseudonym.hex]
+            arguments: [CompactColumn.pseudonym(pseudonym)]
         ).map(caseRecord)
     }
 

@@ -49,6 +49,9 @@ enum Schema {
         migrator.registerMigration("v13-timers-compact") { db in
             try withCompactConversions(db) { try db.execute(sql: v13) }
         }
+        migrator.registerMigration("v14-cases-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v14) }
+        }
         return migrator
     }
 
@@ -454,5 +457,32 @@ enum Schema {
         ALTER TABLE timers_compact RENAME TO timers;
         CREATE INDEX timers_due ON timers (due_at, timer_id) WHERE state = 'pending';
         CREATE INDEX timers_by_case ON timers (case_id);
+        """
+
+    /// Cases rebuilt compact: the pseudonym as 16 bytes and the two instants as milliseconds
+    /// (`CompactColumn`); a value that is not the store's own form is kept as it was and
+    /// reported when the case is read. The rowid stays: the two other indexes point at it
+    /// (keyed by the 29-byte case id instead, both would grow).
+    static let v14 = """
+        CREATE TABLE cases_compact (
+            case_id      TEXT PRIMARY KEY NOT NULL,
+            pseudonym    BLOB NOT NULL,
+            workflow     TEXT NOT NULL,
+            municipality TEXT NOT NULL,
+            clinic       TEXT,
+            status       TEXT NOT NULL,
+            state        BLOB NOT NULL,
+            revision     INTEGER NOT NULL,
+            created_at   NOT NULL,
+            updated_at   NOT NULL
+        );
+        INSERT INTO cases_compact (rowid, case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at)
+            SELECT rowid, case_id, compact_pseudonym(pseudonym), workflow, municipality, clinic, status, state, revision,
+                compact_at(created_at), compact_at(updated_at)
+            FROM cases ORDER BY rowid;
+        DROP TABLE cases;
+        ALTER TABLE cases_compact RENAME TO cases;
+        CREATE INDEX cases_by_pseudonym ON cases (pseudonym);
+        CREATE INDEX cases_by_report ON cases (municipality, clinic, status);
         """
 }

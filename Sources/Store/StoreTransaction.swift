@@ -142,7 +142,7 @@ public final class StoreTransaction {
                         path: path)
                 }
             }
-            let at = Timestamp.string(record.updatedAt)
+            let at = CompactColumn.instant(record.updatedAt).stored
             let revision = try Int64.fetchOne(
                 db.cachedStatement(
                     sql: """
@@ -156,7 +156,7 @@ public final class StoreTransaction {
                         RETURNING revision
                         """),
                 arguments: [
-                    record.caseID, record.pseudonym.hex, record.workflow, record.municipality,
+                    record.caseID, CompactColumn.pseudonym(record.pseudonym), record.workflow, record.municipality,
                     record.clinic, record.status, record.state, at, at,
                 ])
             guard let revision else {

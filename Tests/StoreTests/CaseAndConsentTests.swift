@@ -187,6 +187,45 @@ struct CaseListingTests {
     }
 }
 
+@Suite("Cases stored compact (v14)")
+struct CompactCaseTests {
+    @Test("v14 keeps every case with its pseudonym, instants and revision; later writes are compact too; a row the store never wrote is reported")
+    func migration() throws {
+        let scratch = try scratchStore(at: "v13-timers-compact") { db in
+            for (id, p, created) in [
+                ("c2", pA.hex, "2026-11-02T00:00:00.000Z"), ("c1", pA.hex, "2026-11-01T00:00:00.000Z"),
+                ("c3", pB.hex, "2026-11-03T00:00:00.000Z"), ("bad", "not-a-pseudonym", "2026-11-04T00:00:00.000Z"),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO cases (case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at)
+                        VALUES (?, ?, 'A', '851', 'amb', 'assessment', x'00', 3, ?, '2026-11-05T12:00:00.250Z')
+                        """,
+                    arguments: [id, p, created])
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        let cases = try store.cases(pseudonym: pA)
+        #expect(cases.map(\.caseID) == ["c1", "c2"])
+        #expect(cases.allSatisfy { $0.revision == 3 && $0.updatedAt == Timestamp.date("2026-11-05T12:00:00.250Z") })
+        #expect(cases[0].createdAt == Timestamp.date("2026-11-01T00:00:00.000Z"))
+        #expect(try store.cases(pseudonym: pB).map(\.caseID) == ["c3"])
+        #expect(try store.rawCount("SELECT COUNT(*) FROM cases WHERE typeof(pseudonym) = 'blob' AND length(pseudonym) = 16 AND typeof(created_at) = 'integer' AND typeof(updated_at) = 'integer'") == 3)
+        #expect(storeErrorCode { try store.write { tx in try tx.case(id: "bad") } } == .encoding)
+        // An update keeps the citizen check (same pseudonym) and the revision count.
+        var record = cases[0]
+        record.status = "decided"
+        record.updatedAt = t(9)
+        #expect(try store.write { tx in try tx.upsertCase(record) } == 4)
+        var other = record
+        other.pseudonym = pB
+        #expect(storeErrorCode { try store.write { tx in try tx.upsertCase(other) } } == .conflict)
+        let read = try #require(try store.write { tx in try tx.case(id: "c1") })
+        #expect(read.status == "decided" && read.updatedAt == t(9) && read.createdAt == cases[0].createdAt)
+    }
+}
+
 @Suite("History steps: the framing of a step row's entries")
 struct HistoryStepTests {
     @Test("absent and empty message ids and explanations stay apart; bytes of any value come back")
