@@ -107,10 +107,11 @@ struct UnitOfWork {
                 // One pending timer per kind and case: a new schedule replaces the old one.
                 let id = Pipeline.timerID(work.caseID, kind, day)
                 try tx.cancelTimers(caseID: work.caseID, kind: kind.rawValue, except: id)
+                // No payload: the timer's kind (its own column, and in its id) is all the runner
+                // needs; the `{"kind":…}` written before said it again, ~30 bytes a timer.
                 _ = try tx.schedule(TimerRecord(
                     timerID: id, caseID: work.caseID, kind: kind.rawValue,
-                    dueAt: Pipeline.startOfDay(day) ?? work.at, payload: Data(#"{"kind":"\#(kind.rawValue)"}"#.utf8),
-                    createdAt: work.at))
+                    dueAt: Pipeline.startOfDay(day) ?? work.at, payload: Data(), createdAt: work.at))
             case .cancel(let kind):
                 try tx.cancelTimers(caseID: work.caseID, kind: kind.rawValue)
             }
