@@ -475,6 +475,24 @@ public final class Store: Sendable {
     /// All migrations this build knows, in order.
     public static var knownMigrations: [String] { Schema.migrationNames }
 
+    /// The migrations opening the store at `path` would apply, read without changing the
+    /// file: empty when it is up to date, every migration when there is no file yet (which
+    /// costs nothing to migrate). For the daemon to say so before a long upgrade.
+    public static func pendingMigrations(path: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: path) else { return knownMigrations }
+        var config = Configuration()
+        config.readonly = true
+        config.label = "ddrouter.store.schema-check"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }
+            let applied = Set(try queue.read { db in try Schema.migrator.appliedIdentifiers(db) })
+            return knownMigrations.filter { !applied.contains($0) }
+        } catch {
+            throw StoreError.wrap(error, "reading the schema version", path: path)
+        }
+    }
+
     /// Copies the whole database, consistently, to `path` (created owner-only; an
     /// existing file there is overwritten). Safe while the daemon runs: the copy is
     /// taken from one read snapshot and writes continue meanwhile.

@@ -103,6 +103,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let client = AMQPClient(configuration: settings.amqp, topology: settings.topology, logger: logger)
         let publisher = AMQPClient(configuration: settings.publishingAMQP, topology: settings.topology, logger: logger)
+        let notifier = SystemdNotifier(environment: environment)
+        StoreUpgradeNotice.announce(storePath: storeSettings.path, notifier: notifier, logger: logger)
         let service: Service
         do {
             service = try Service(settings: settings, storeSettings: storeSettings, client: client, publisher: publisher,
@@ -132,8 +134,8 @@ struct RunCommand: AsyncParsableCommand {
         // systemd (Type=notify): READY=1 only once the broker connection is up (topology
         // declared) and the pipeline consumes; STATUS= from the monitor (state and counts);
         // WATCHDOG=1 at half of WatchdogSec while the process lives; STOPPING=1 on shutdown.
-        // STATUS= never carries personal data.
-        let notifier = SystemdNotifier(environment: environment)
+        // STATUS= never carries personal data. (The notifier was made before the store was
+        // opened: a schema upgrade asks systemd for more start time, StoreUpgradeNotice.)
         let brokerClients = [client, publisher]
         let health = DaemonHealth(clients: brokerClients)
         let monitor = DaemonMonitor(
