@@ -323,7 +323,7 @@ enum AuditChain {
     static func verify(db: Database, key: KeyBytes, anchor: AuditAnchor?) throws
         -> AuditVerification
     {
-        let names = try AuditColumns.names(db)
+        let names = AuditTermNames(db)
         let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditColumns.selection) FROM audit ORDER BY seq")
         let seals = try Row.fetchCursor(db, sql: "SELECT last_seq, first_seq, hash FROM audit_seals ORDER BY last_seq")
         func nextSeal() throws -> (last: Int64, first: Int64, hash: Data?)? {
@@ -351,7 +351,7 @@ enum AuditChain {
                 return .broken(seq: expected, reason: .missing(found: seq))
             }
             let fields: StoredAuditRow
-            switch StoredAuditRow.decode(row, seq: seq, names: names) {
+            switch try StoredAuditRow.decode(row, seq: seq, names: names) {
             case .success(let value): fields = value
             case .failure(let reason): return .broken(seq: seq, reason: reason)
             }
@@ -414,13 +414,13 @@ enum AuditChain {
     }
 
     /// An entry of a row selected as `AuditColumns.selection`.
-    static func entry(_ row: Row, names: [Int64: String]) throws -> AuditEntry {
+    static func entry(_ row: Row, names: AuditTermNames) throws -> AuditEntry {
         func malformed(_ column: String) -> StoreError {
             StoreError(.encoding, "audit column \(column) holds a value ddrouter never writes")
         }
         guard let seq = try? row.decode(Int64.self, atIndex: 0) else { throw malformed("seq") }
         let stored: StoredAuditRow
-        switch StoredAuditRow.decode(row, seq: seq, names: names) {
+        switch try StoredAuditRow.decode(row, seq: seq, names: names) {
         case .success(let value): stored = value
         case .failure(.malformed(let column)): throw malformed(column)
         case .failure: throw malformed("?")

@@ -14,25 +14,12 @@ import Synchronization
 /// - `pseudonym`: as `CompactColumn` keeps one (16 bytes, or a text that is not a pseudonym).
 /// - `message_id`: the text, as before.
 enum AuditColumns {
-    static func term(_ value: DatabaseValue, _ names: [Int64: String]) -> String? {
+    static func term(_ value: DatabaseValue, _ names: AuditTermNames) throws -> String? {
         switch value.storage {
-        case .int64(let id): names[id]
+        case .int64(let id): try names.name(id)
         case .string(let text): text
         default: nil
         }
-    }
-
-    /// All of `audit_terms`, by id (a row edited to something other than text is left out,
-    /// so the entries naming it read as malformed).
-    static func names(_ db: Database) throws -> [Int64: String] {
-        var names: [Int64: String] = [:]
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT id, term FROM audit_terms"))
-        while let row = try rows.next() {
-            let id: DatabaseValue = row[0]
-            let term: DatabaseValue = row[1]
-            if case .int64(let key) = id.storage, case .string(let text) = term.storage { names[key] = text }
-        }
-        return names
     }
 
     /// The columns `decode` reads, in its order.
@@ -60,17 +47,17 @@ struct StoredAuditRow {
 
     /// A tampered row may hold values of any type: a column the store never writes that way is
     /// reported by name, never trapped on.
-    static func decode(_ row: Row, seq: Int64, names: [Int64: String]) -> Result<StoredAuditRow, AuditBreak> {
+    static func decode(_ row: Row, seq: Int64, names: AuditTermNames) throws -> Result<StoredAuditRow, AuditBreak> {
         func value(_ index: Int) -> DatabaseValue { row[index] }
         guard let at = CompactColumn.instantText(value(1)) else { return .failure(.malformed(column: "at")) }
-        guard let actor = AuditColumns.term(value(2), names) else { return .failure(.malformed(column: "actor")) }
-        guard let action = AuditColumns.term(value(3), names) else { return .failure(.malformed(column: "action")) }
+        guard let actor = try AuditColumns.term(value(2), names) else { return .failure(.malformed(column: "actor")) }
+        guard let action = try AuditColumns.term(value(3), names) else { return .failure(.malformed(column: "action")) }
         guard let pseudonym = CompactColumn.pseudonymText(value(4)) else {
             return .failure(.malformed(column: "pseudonym"))
         }
         var messageType: String?
         if !value(5).isNull {
-            guard let text = AuditColumns.term(value(5), names) else {
+            guard let text = try AuditColumns.term(value(5), names) else {
                 return .failure(.malformed(column: "message_type"))
             }
             messageType = text
@@ -80,7 +67,7 @@ struct StoredAuditRow {
             guard case .string(let text) = value(6).storage else { return .failure(.malformed(column: "message_id")) }
             messageID = text
         }
-        guard let purpose = AuditColumns.term(value(7), names) else { return .failure(.malformed(column: "purpose")) }
+        guard let purpose = try AuditColumns.term(value(7), names) else { return .failure(.malformed(column: "purpose")) }
         guard let prevHash = try? row.decode(Data.self, atIndex: 8) else {
             return .failure(.malformed(column: "prev_hash"))
         }
@@ -88,6 +75,29 @@ struct StoredAuditRow {
         return .success(StoredAuditRow(
             seq: seq, at: at, actor: actor, action: action, pseudonym: pseudonym, messageType: messageType,
             messageID: messageID, purpose: purpose, prevHash: prevHash, hash: hash))
+    }
+}
+
+/// The texts of `audit_terms` one read needs, looked up by id as its rows name them and kept
+/// for that read: a few dozen in practice, but the table only grows (a rejected message's type
+/// and an operator's purpose become terms), so a read never loads all of it, and keeps at most
+/// `limit` (beyond that, a text is looked up again). An id naming no text (a term removed by
+/// hand) reads as nil, and its entries as malformed.
+final class AuditTermNames {
+    private let db: Database
+    private var known: [Int64: String?] = [:]
+    static let limit = 4096
+
+    init(_ db: Database) { self.db = db }
+
+    func name(_ id: Int64) throws -> String? {
+        if let hit = known[id] { return hit }
+        let value = try DatabaseValue.fetchOne(
+            db.cachedStatement(sql: "SELECT term FROM audit_terms WHERE id = ?"), arguments: [id])
+        var text: String?
+        if case .string(let term)? = value?.storage { text = term }
+        if known.count < Self.limit { known[id] = text }
+        return text
     }
 }
 

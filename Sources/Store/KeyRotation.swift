@@ -140,11 +140,11 @@ extension Store {
             let sealEnds = Set(try Int64.fetchAll(db, sql: "SELECT last_seq FROM audit_seals"))
             var chain = AuditChain.State(next: 1, prev: AuditChain.genesis, terms: auditTerms)
             var entries = 0
-            let names = try AuditColumns.names(db)
+            let names = AuditTermNames(db)
             for row in try Row.fetchAll(db, sql: "SELECT \(AuditColumns.selection) FROM audit ORDER BY seq") {
                 let seq: Int64 = row[0]
                 // The trail verified above, so every row reads; a failure here is a bug.
-                guard case .success(var fields) = StoredAuditRow.decode(row, seq: seq, names: names) else {
+                guard case .success(var fields) = try StoredAuditRow.decode(row, seq: seq, names: names) else {
                     throw StoreError(.misuse, "audit entry \(seq) verified but does not read; this is a bug", path: path)
                 }
                 var changed = false

@@ -373,7 +373,7 @@ enum Queries {
     // MARK: audit
 
     static func auditEntries(_ db: Database, pseudonym: Pseudonym) throws -> [AuditEntry] {
-        let names = try AuditColumns.names(db)
+        let names = AuditTermNames(db)
         return try Row.fetchAll(
             db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE pseudonym = ? ORDER BY seq"),
             arguments: [CompactColumn.pseudonym(pseudonym)]
@@ -381,7 +381,7 @@ enum Queries {
     }
 
     static func auditEntries(_ db: Database, afterSeq: Int64, limit: Int) throws -> [AuditEntry] {
-        let names = try AuditColumns.names(db)
+        let names = AuditTermNames(db)
         return try Row.fetchAll(
             db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?"),
             arguments: [afterSeq, limit]

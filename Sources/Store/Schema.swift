@@ -52,6 +52,16 @@ enum Schema {
         migrator.registerMigration("v14-cases-compact") { db in
             try withCompactConversions(db) { try db.execute(sql: v14) }
         }
+        migrator.registerMigration("v15-timers-due-numbers") { db in
+            // `compact_due(text)`: a timestamp text as `CompactColumn.due` stores a due time.
+            let due = DatabaseFunction("compact_due", argumentCount: 1, pure: true) { values in
+                guard case .string(let text) = values[0].storage, let date = Timestamp.date(text) else { return values[0] }
+                return CompactColumn.due(date)
+            }
+            db.add(function: due)
+            defer { db.remove(function: due) }
+            try db.execute(sql: v15)
+        }
         return migrator
     }
 
@@ -437,8 +447,9 @@ enum Schema {
     /// Timers rebuilt compact: keyed by their id without a rowid (the id was stored in the
     /// row and again in its unique index), the instants as milliseconds (`CompactColumn`;
     /// `due_at` always a number, so `due_at <= ?` compares numbers). A value that is not the
-    /// store's own form is kept as it was and reported when the timer is read. `timers_due`
-    /// still orders by (due_at, timer_id): the key is part of every index of such a table.
+    /// store's own form is kept as it was and reported when the timer is read (v15 turns the
+    /// due times kept as text into numbers). `timers_due` still orders by (due_at, timer_id):
+    /// the key is part of every index of such a table.
     static let v13 = """
         CREATE TABLE timers_compact (
             timer_id   TEXT PRIMARY KEY NOT NULL,
@@ -484,5 +495,15 @@ enum Schema {
         ALTER TABLE cases_compact RENAME TO cases;
         CREATE INDEX cases_by_pseudonym ON cases (pseudonym);
         CREATE INDEX cases_by_report ON cases (municipality, clinic, status);
+        """
+
+    /// v13 kept a due time as text when it had no exact number (an instant before 1970, or a
+    /// date like February 30 that the text form accepts): the due query compares numbers, and
+    /// never selected those. Each that is a timestamp becomes its number as new timers store it
+    /// (`CompactColumn.due`: before 1970 is due at once, as its text was before v13). A text
+    /// that is no timestamp at all (edited by hand) stays, is never due, and is reported
+    /// when the timer is read.
+    static let v15 = """
+        UPDATE timers SET due_at = compact_due(due_at) WHERE typeof(due_at) <> 'integer';
         """
 }

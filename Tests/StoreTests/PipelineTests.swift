@@ -313,6 +313,32 @@ struct PipelineTests {
         }
         #expect(try store.dueTimers(at: Date(timeIntervalSince1970: 0), limit: 10).map(\.timerID) == ["early"])
     }
+
+    @Test("v15: a due time v13 kept as text (before 1970, February 30) becomes a number and is due; a text that is no timestamp stays and is reported")
+    func dueTimesKeptAsTextBecomeNumbers() throws {
+        let scratch = try scratchStore(at: "v12-consent-compact") { db in
+            for (id, due) in [
+                ("before-1970", "1969-07-20T20:17:40.000Z"), ("feb-30", "2026-02-30T00:00:00.000Z"),
+                ("later", "2026-12-01T00:00:00.000Z"), ("garbage", "soon"),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO timers (timer_id, case_id, kind, due_at, payload, state, created_at)
+                        VALUES (?, ?, 'k', ?, x'', 'pending', '2026-01-01T00:00:00.000Z')
+                        """,
+                    arguments: [id, id, due])
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM timers WHERE typeof(due_at) = 'integer'") == 3)
+        #expect(try store.timers(caseID: "before-1970").map(\.dueAt) == [Date(timeIntervalSince1970: 0)])
+        #expect(try store.timers(caseID: "feb-30").map(\.dueAt) == [Timestamp.date("2026-03-02T00:00:00.000Z")])
+        #expect(try store.dueTimers(at: try #require(Timestamp.date("2026-03-02T00:00:00.000Z")), limit: 10).map(\.timerID)
+                == ["before-1970", "feb-30"])
+        #expect(try store.rawCount("SELECT COUNT(*) FROM timers WHERE due_at = 'soon'") == 1)
+        #expect(storeErrorCode { try store.timers(caseID: "garbage") } == .encoding)
+    }
 }
 
 @Suite("Outbox header encoding")
