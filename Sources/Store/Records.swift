@@ -206,7 +206,9 @@ struct HistoryStep {
 
     var parts: [Part]
 
-    func encoded() -> Data {
+    func encoded() -> Data { Data(frame()) }
+
+    private func frame() -> [UInt8] {
         var bytes: [UInt8] = [Self.magic.0, Self.magic.1]
         bytes.reserveCapacity(parts.reduce(16) { $0 + $1.payload.count + ($1.explanation?.count ?? 0) + 80 })
         func field(_ data: some Collection<UInt8>) {
@@ -220,19 +222,13 @@ struct HistoryStep {
             field(part.payload)
             field(part.explanation ?? Data())
         }
-        return Data(bytes)
+        return bytes
     }
 
     /// `encoded()`, deflated when that is smaller.
     func compressed() -> Data {
-        let frame = [UInt8](encoded())
-        guard let deflated = frame.withUnsafeBytes({ StoreDeflate.deflate(UnsafeRawBufferPointer(rebasing: $0[2...])) })
-        else { return Data(frame) }
-        var out: [UInt8] = [Self.compressedMagic.0, Self.compressedMagic.1]
-        LEB128.append(UInt64(frame.count - 2), to: &out)
-        guard out.count + deflated.count < frame.count else { return Data(frame) }
-        out += deflated
-        return Data(out)
+        let frame = frame()
+        return Data(StoreDeflate.framed(frame, header: Self.compressedMagic) ?? frame)
     }
 
     init(parts: [Part]) { self.parts = parts }
@@ -241,17 +237,11 @@ struct HistoryStep {
     init(decoding data: Data) throws {
         var bytes = [UInt8](data)
         if bytes.count >= 2, bytes[0] == Self.compressedMagic.0, bytes[1] == Self.compressedMagic.1 {
-            guard let (count, start) = LEB128.read(bytes, at: 2), count <= 64 << 20 else {
-                throw StoreError(.encoding, "a compressed case history step is damaged (its size)")
-            }
-            var frame: [UInt8] = [Self.magic.0, Self.magic.1]
-            frame.reserveCapacity(Int(count) + 2)
             do {
-                try StoreDeflate.inflate(bytes[start...], count: Int(count), into: &frame)
+                bytes = try StoreDeflate.unframed(bytes, header: Self.magic)
             } catch {
                 throw StoreError(.encoding, "a compressed case history step is damaged (\(error.reason))")
             }
-            bytes = frame
         }
         guard bytes.count >= 2, bytes[0] == Self.magic.0, bytes[1] == Self.magic.1 else {
             throw StoreError(.encoding, "a case history step is not in the step layout (written by an incompatible version?)")

@@ -102,27 +102,13 @@ public enum StoreBinary {
     /// `DD 03`, the LEB128 byte count of the version-2 value (what follows its `DD 02`), then
     /// that value deflated with dictionary 1; `nil` when that is not smaller than `bytes`.
     static func compressed(version2 bytes: [UInt8]) -> [UInt8]? {
-        let body = bytes.count - 2
-        guard let deflated = bytes.withUnsafeBytes({ StoreDeflate.deflate(UnsafeRawBufferPointer(rebasing: $0[2...])) })
-        else { return nil }
-        var out: [UInt8] = [magic, 3]
-        out.reserveCapacity(deflated.count + 6)
-        LEB128.append(UInt64(body), to: &out)
-        guard out.count + deflated.count < bytes.count else { return nil }
-        out += deflated
-        return out
+        StoreDeflate.framed(bytes, header: (magic, 3))
     }
 
     /// A blob of any binary version as version 1 or 2 bytes: a version-3 blob inflated.
     static func expanded(_ blob: [UInt8]) throws(BinaryError) -> [UInt8] {
         guard blob.count >= 2, blob[0] == magic, blob[1] == 3 else { return blob }
-        guard let (count, start) = LEB128.read(blob, at: 2), count <= 64 << 20 else {
-            throw BinaryError("a compressed blob's size is damaged")
-        }
-        var out: [UInt8] = [magic, 2]
-        out.reserveCapacity(Int(count) + 2)
-        try StoreDeflate.inflate(blob[start...], count: Int(count), into: &out)
-        return out
+        return try StoreDeflate.unframed(blob, header: (magic, 2))
     }
 
     /// Decodes a value written by `encode`, or the JSON of earlier versions.

@@ -47,6 +47,34 @@ enum StoreDeflate {
         }
     }
 
+    /// The framing of a compressed blob (`StoreBinary` version 3, a `DE 02` history step):
+    /// `header` (two bytes), the LEB128 byte count of `bytes` after their own two-byte header,
+    /// then those bytes deflated; `nil` when that is not smaller than `bytes`.
+    static func framed(_ bytes: [UInt8], header: (UInt8, UInt8)) -> [UInt8]? {
+        guard let deflated = bytes.withUnsafeBytes({ deflate(UnsafeRawBufferPointer(rebasing: $0[2...])) }) else {
+            return nil
+        }
+        var out: [UInt8] = [header.0, header.1]
+        out.reserveCapacity(deflated.count + 6)
+        LEB128.append(UInt64(bytes.count - 2), to: &out)
+        guard out.count + deflated.count < bytes.count else { return nil }
+        out += deflated
+        return out
+    }
+
+    /// Reverses `framed`: `header` (the two bytes the uncompressed form starts with), then
+    /// what `blob` inflates to after its own header and size. A size over 64 MiB is refused
+    /// before anything is allocated.
+    static func unframed(_ blob: [UInt8], header: (UInt8, UInt8)) throws(BinaryError) -> [UInt8] {
+        guard let (count, start) = LEB128.read(blob, at: 2), count <= 64 << 20 else {
+            throw BinaryError("a compressed blob's size is damaged")
+        }
+        var out: [UInt8] = [header.0, header.1]
+        out.reserveCapacity(Int(count) + 2)
+        try inflate(blob[start...], count: Int(count), into: &out)
+        return out
+    }
+
     /// The `count` bytes `deflate` compressed into `bytes`; throws when they do not inflate
     /// to exactly that many.
     static func inflate(_ bytes: ArraySlice<UInt8>, count: Int, into out: inout [UInt8]) throws(BinaryError) {
