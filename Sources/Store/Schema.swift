@@ -53,36 +53,29 @@ enum Schema {
             try withCompactConversions(db) { try db.execute(sql: v14) }
         }
         migrator.registerMigration("v15-timers-due-numbers") { db in
-            // `compact_due(text)`: a timestamp text as `CompactColumn.due` stores a due time.
-            let due = DatabaseFunction("compact_due", argumentCount: 1, pure: true) { values in
-                guard case .string(let text) = values[0].storage, let date = Timestamp.date(text) else { return values[0] }
-                return CompactColumn.due(date)
-            }
-            db.add(function: due)
-            defer { db.remove(function: due) }
-            try db.execute(sql: v15)
+            try withCompactConversions(db) { try db.execute(sql: v15) }
         }
         return migrator
     }
 
-    /// Runs `body` with the SQL functions `compact_at(text)` and `compact_pseudonym(text)`: the
-    /// forms `CompactColumn` stores, or the value unchanged when it is not the text the store
-    /// writes (a row edited by hand keeps its edit, and fails verification as before).
+    /// Runs `body` with the SQL functions `compact_at(text)`, `compact_pseudonym(text)` and
+    /// `compact_due(text)`: the forms `CompactColumn` stores (`instant(text:)`, `pseudonym(hex:)`,
+    /// `due`), or the value unchanged when it is not the text the store writes (a row edited by
+    /// hand keeps its edit, and fails verification or is reported as before).
     private static func withCompactConversions(_ db: Database, _ body: () throws -> Void) throws {
-        let at = DatabaseFunction("compact_at", argumentCount: 1, pure: true) { values in
-            guard case .string(let text) = values[0].storage else { return values[0] }
-            return CompactColumn.instant(text: text)
+        func conversion(_ name: String, _ convert: @escaping @Sendable (String) -> DatabaseValue?) -> DatabaseFunction {
+            DatabaseFunction(name, argumentCount: 1, pure: true) { values in
+                guard case .string(let text) = values[0].storage else { return values[0] }
+                return convert(text) ?? values[0]
+            }
         }
-        let pseudonym = DatabaseFunction("compact_pseudonym", argumentCount: 1, pure: true) { values in
-            guard case .string(let text) = values[0].storage else { return values[0] }
-            return CompactColumn.pseudonym(hex: text)
-        }
-        db.add(function: at)
-        db.add(function: pseudonym)
-        defer {
-            db.remove(function: at)
-            db.remove(function: pseudonym)
-        }
+        let functions = [
+            conversion("compact_at") { CompactColumn.instant(text: $0) },
+            conversion("compact_pseudonym") { CompactColumn.pseudonym(hex: $0) },
+            conversion("compact_due") { Timestamp.date($0).map { CompactColumn.due($0).databaseValue } },
+        ]
+        for function in functions { db.add(function: function) }
+        defer { for function in functions { db.remove(function: function) } }
         try body()
     }
 
