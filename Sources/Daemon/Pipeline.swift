@@ -453,10 +453,10 @@ public final class Pipeline: Sendable {
         ])
     }
 
-    /// `timer/<case>/<kind>/<due day>`: stable, so a replay schedules the same timer and
-    /// the fired timer's events get stable ids.
+    /// `timer/<case>/<kind>/<due day>` (`TimerRecord.id`): stable, so a replay schedules the
+    /// same timer and the fired timer's events get stable ids.
     static func timerID(_ caseID: String, _ kind: TimerKind, _ day: LocalDate) -> String {
-        "timer/\(caseID)/\(kind.rawValue)/\(day.iso)"
+        TimerRecord.id(caseID: caseID, kind: kind.rawValue, day: day.iso)
     }
 
     struct ListSummary {

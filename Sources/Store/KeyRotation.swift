@@ -114,7 +114,8 @@ extension Store {
                 try db.execute(sql: "UPDATE cases SET case_id = ? WHERE case_id = ?", arguments: [new, old])
                 try db.execute(sql: "UPDATE case_history SET case_id = ? WHERE case_id = ?", arguments: [new, old])
                 rows += db.changesCount
-                // Timer ids embed the case id (`timer/<case>/<kind>/<day>`).
+                // A derived timer id (`timer/<case>/<kind>/<day>`) is spelled from its row's case
+                // (v16) and follows it; an id kept as text that embeds the case is rewritten.
                 try db.execute(
                     sql: """
                         UPDATE timers SET timer_id = 'timer/' || ?1 || substr(timer_id, length(?2) + 7)

@@ -330,34 +330,69 @@ enum Queries {
 
     // MARK: timers
 
-    static let timerColumns = "timer_id, case_id, kind, due_at, payload, state, fired_at, created_at"
+    /// The columns `timer(_:)` reads, in its order (`timers` joined with its kind's name).
+    static let timerSelection = """
+        SELECT t.timer_id, t.case_id, k.kind, t.day, t.due_at, t.payload, t.state, t.fired_at, t.created_at, t.seq
+        FROM timers AS t LEFT JOIN timer_kinds AS k ON k.id = t.kind
+        """
 
     static func timer(_ row: Row) throws -> TimerRecord {
-        let timerID: String = try row.decode(atIndex: 0)
-        guard let state = TimerState(rawValue: try row.decode(atIndex: 5)) else {
-            throw StoreError(.encoding, "timer \(timerID) has a state ddrouter never writes")
+        let seq: Int64 = try row.decode(atIndex: 9)
+        func malformed(_ column: String) -> StoreError {
+            StoreError(.encoding, "timer \(seq) has a \(column) ddrouter never writes; the file was edited outside ddrouter")
         }
+        guard let kind = String.fromDatabaseValue(row[2]) else { throw malformed("kind") }
+        let caseID = String.fromDatabaseValue(row[1])
+        let timerID: String
+        if let text = String.fromDatabaseValue(row[0]) {
+            timerID = text
+        } else if let day = Int64.fromDatabaseValue(row[3]), let caseID {
+            timerID = TimerKey.id(caseID: caseID, kind: kind, day: day)
+        } else {
+            throw malformed("id")
+        }
+        guard let state = TimerState(rawValue: try row.decode(atIndex: 6)) else { throw malformed("state") }
         var timer = TimerRecord(
-            timerID: timerID, caseID: try row.decode(atIndex: 1), kind: try row.decode(atIndex: 2),
-            dueAt: try CompactColumn.date(row[3], column: "timers.due_at"), payload: try row.decode(atIndex: 4),
-            createdAt: try CompactColumn.date(row[7], column: "timers.created_at"))
+            timerID: timerID, caseID: caseID, kind: kind,
+            dueAt: try CompactColumn.date(row[4], column: "timers.due_at"), payload: try row.decode(atIndex: 5),
+            createdAt: try CompactColumn.date(row[8], column: "timers.created_at"))
         timer.state = state
-        let fired: DatabaseValue = row[6]
+        let fired: DatabaseValue = row[7]
         timer.firedAt = fired.isNull ? nil : try CompactColumn.date(fired, column: "timers.fired_at")
         return timer
     }
 
+    /// The id of a kind's name in `timer_kinds`, nil when no timer had that kind yet.
+    static func timerKind(_ db: Database, _ kind: String) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM timer_kinds WHERE kind = ?"), arguments: [kind])
+    }
+
+    /// The row (`seq`) and state of the timer with this id: a derived id by its case, kind and
+    /// day, any other by its text (and a derived one by its text too: v16 kept an id as text
+    /// when it named another case or kind than its row).
+    static func timerRow(_ db: Database, id: String) throws -> (seq: Int64, state: String)? {
+        if let parts = TimerKey.parts(of: id), let kind = try timerKind(db, parts.kind),
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, state FROM timers WHERE case_id = ? AND kind = ? AND day = ?"),
+                arguments: [parts.caseID, kind, parts.day])
+        {
+            return (try row.decode(atIndex: 0), try row.decode(atIndex: 1))
+        }
+        return try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, state FROM timers WHERE timer_id = ?"), arguments: [id]
+        ).map { (try $0.decode(atIndex: 0), try $0.decode(atIndex: 1)) }
+    }
+
     static func timer(_ db: Database, id: String) throws -> TimerRecord? {
-        try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT \(timerColumns) FROM timers WHERE timer_id = ?"),
-            arguments: [id]
+        guard let row = try timerRow(db, id: id) else { return nil }
+        return try Row.fetchOne(
+            db.cachedStatement(sql: "\(timerSelection) WHERE t.seq = ?"), arguments: [row.seq]
         ).map(timer)
     }
 
     static func timers(_ db: Database, caseID: String) throws -> [TimerRecord] {
         try Row.fetchAll(
-            db.cachedStatement(
-                sql: "SELECT \(timerColumns) FROM timers WHERE case_id = ? ORDER BY due_at, timer_id"),
+            db.cachedStatement(sql: "\(timerSelection) WHERE t.case_id = ? ORDER BY t.due_at, t.seq"),
             arguments: [caseID]
         ).map(timer)
     }
@@ -365,7 +400,7 @@ enum Queries {
     static func dueTimers(_ db: Database, at: Date, limit: Int) throws -> [TimerRecord] {
         try Row.fetchAll(
             db.cachedStatement(
-                sql: "SELECT \(timerColumns) FROM timers WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, timer_id LIMIT ?"),
+                sql: "\(timerSelection) WHERE t.state = 'pending' AND t.due_at <= ? ORDER BY t.due_at, t.seq LIMIT ?"),
             arguments: [CompactColumn.due(at), limit]
         ).map(timer)
     }

@@ -55,6 +55,9 @@ enum Schema {
         migrator.registerMigration("v15-timers-due-numbers") { db in
             try withCompactConversions(db) { try db.execute(sql: v15) }
         }
+        migrator.registerMigration("v16-timers-by-parts") { db in
+            try withCompactConversions(db) { try db.execute(sql: v16) }
+        }
         return migrator
     }
 
@@ -73,6 +76,13 @@ enum Schema {
             conversion("compact_at") { CompactColumn.instant(text: $0) },
             conversion("compact_pseudonym") { CompactColumn.pseudonym(hex: $0) },
             conversion("compact_due") { Timestamp.date($0).map { CompactColumn.due($0).databaseValue } },
+            // `timer_day(timer_id, case_id, kind)`: the day a derived id is kept as, else NULL.
+            DatabaseFunction("timer_day", argumentCount: 3, pure: true) { values in
+                guard case .string(let id) = values[0].storage, case .string(let kind) = values[2].storage,
+                    case .derived(let day)? = TimerKey(id: id, caseID: String.fromDatabaseValue(values[1]), kind: kind)
+                else { return nil }
+                return day
+            },
         ]
         for function in functions { db.add(function: function) }
         defer { for function in functions { db.remove(function: function) } }
@@ -498,5 +508,42 @@ enum Schema {
     /// when the timer is read.
     static let v15 = """
         UPDATE timers SET due_at = compact_due(due_at) WHERE typeof(due_at) <> 'integer';
+        """
+
+    /// Timers rebuilt by their parts (`TimerKey`): a derived id `timer/<case>/<kind>/<day>`
+    /// is kept as its day, any other id as its text (`timer_id`, NULL otherwise), and the
+    /// kind as the id of its name in `timer_kinds`, so the row and its indexes no longer hold
+    /// the 67-byte id and the 20-byte kind. `seq` keeps the order v13 gave timers due at the
+    /// same instant (by id) for the timers migrated; a timer scheduled later comes after them
+    /// (due order is by `due_at`, then `seq`).
+    static let v16 = """
+        CREATE TABLE timer_kinds (
+            id   INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO timer_kinds (kind) SELECT DISTINCT kind FROM timers ORDER BY kind;
+        CREATE TABLE timers_by_parts (
+            seq        INTEGER PRIMARY KEY,
+            case_id    TEXT,
+            kind       INTEGER NOT NULL REFERENCES timer_kinds (id),
+            day        INTEGER,
+            timer_id   TEXT,
+            due_at     NOT NULL,
+            payload    BLOB NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
+            fired_at,
+            created_at NOT NULL,
+            CHECK ((day IS NULL) <> (timer_id IS NULL))
+        );
+        INSERT INTO timers_by_parts (case_id, kind, day, timer_id, due_at, payload, state, fired_at, created_at)
+            SELECT case_id, (SELECT id FROM timer_kinds WHERE timer_kinds.kind = t.kind), day,
+                CASE WHEN day IS NULL THEN timer_id END, due_at, payload, state, fired_at, created_at
+            FROM (SELECT *, timer_day(timer_id, case_id, kind) AS day FROM timers) AS t
+            ORDER BY due_at, timer_id;
+        DROP TABLE timers;
+        ALTER TABLE timers_by_parts RENAME TO timers;
+        CREATE UNIQUE INDEX timers_by_case ON timers (case_id, kind, day);
+        CREATE UNIQUE INDEX timers_by_id ON timers (timer_id) WHERE timer_id IS NOT NULL;
+        CREATE INDEX timers_due ON timers (due_at) WHERE state = 'pending';
         """
 }

@@ -354,39 +354,53 @@ public final class StoreTransaction {
 
     /// Schedules a timer. A pending timer with the same id is moved to the new due
     /// time and payload; a fired one is never armed again; a cancelled one is re-armed.
+    /// An id of the derived form (`TimerRecord.id`) must name the timer's own case and kind.
     @discardableResult
     public func schedule(_ timer: TimerRecord) throws -> ScheduleResult {
         try run("scheduling timer \(timer.timerID)") {
-            let state = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT state FROM timers WHERE timer_id = ?"),
-                arguments: [timer.timerID])
-            switch state.flatMap(TimerState.init(rawValue:)) {
+            guard let key = TimerKey(id: timer.timerID, caseID: timer.caseID, kind: timer.kind) else {
+                throw StoreError(
+                    .invalidArgument, "timer \(timer.timerID) names another case or kind than the timer it is given for")
+            }
+            let existing = try Queries.timerRow(db, id: timer.timerID)
+            let kind = try timerKind(timer.kind)
+            switch existing.flatMap({ TimerState(rawValue: $0.state) }) {
             case .fired?:
                 return .alreadyFired
             case .pending?, .cancelled?:
                 try db.cachedStatement(
                     sql: """
                         UPDATE timers SET case_id = ?, kind = ?, due_at = ?, payload = ?, state = 'pending', fired_at = NULL
-                        WHERE timer_id = ?
+                        WHERE seq = ?
                         """
-                ).execute(arguments: [
-                    timer.caseID, timer.kind, CompactColumn.due(timer.dueAt), timer.payload,
-                    timer.timerID,
-                ])
-                return state == TimerState.pending.rawValue ? .rescheduled : .scheduled
+                ).execute(arguments: [timer.caseID, kind, CompactColumn.due(timer.dueAt), timer.payload, existing?.seq])
+                return existing?.state == TimerState.pending.rawValue ? .rescheduled : .scheduled
             case nil:
+                var day: Int64?
+                var text: String?
+                switch key {
+                case .derived(let value): day = value
+                case .text(let value): text = value
+                }
                 try db.cachedStatement(
                     sql: """
-                        INSERT INTO timers (timer_id, case_id, kind, due_at, payload, state, created_at)
-                        VALUES (?, ?, ?, ?, ?, 'pending', ?)
+                        INSERT INTO timers (case_id, kind, day, timer_id, due_at, payload, state, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
                         """
                 ).execute(arguments: [
-                    timer.timerID, timer.caseID, timer.kind, CompactColumn.due(timer.dueAt),
+                    timer.caseID, kind, day, text, CompactColumn.due(timer.dueAt),
                     timer.payload, CompactColumn.instant(timer.createdAt).stored,
                 ])
                 return .scheduled
             }
         }
+    }
+
+    /// The id of `kind` in `timer_kinds`, added the first time a timer has that kind.
+    private func timerKind(_ kind: String) throws -> Int64 {
+        if let id = try Queries.timerKind(db, kind) { return id }
+        try db.cachedStatement(sql: "INSERT INTO timer_kinds (kind) VALUES (?)").execute(arguments: [kind])
+        return db.lastInsertedRowID
     }
 
     /// Cancels a pending timer: its row is deleted (a cancelled timer and no timer are the
@@ -395,9 +409,10 @@ public final class StoreTransaction {
     @discardableResult
     public func cancelTimer(id: String) throws -> Bool {
         try run("cancelling timer \(id)") {
+            guard let row = try Queries.timerRow(db, id: id) else { return false }
             try db.cachedStatement(
-                sql: "DELETE FROM timers WHERE timer_id = ? AND state = 'pending'"
-            ).execute(arguments: [id])
+                sql: "DELETE FROM timers WHERE seq = ? AND state = 'pending'"
+            ).execute(arguments: [row.seq])
             return db.changesCount == 1
         }
     }
@@ -417,9 +432,11 @@ public final class StoreTransaction {
     @discardableResult
     public func cancelTimers(caseID: String, kind: String, except: String? = nil) throws -> Int {
         try run("cancelling timers of case \(caseID)") {
+            guard let kindID = try Queries.timerKind(db, kind) else { return 0 }
+            let kept = try except.flatMap { try Queries.timerRow(db, id: $0)?.seq }
             try db.cachedStatement(
-                sql: "DELETE FROM timers WHERE case_id = ? AND kind = ? AND state = 'pending' AND timer_id IS NOT ?"
-            ).execute(arguments: [caseID, kind, except])
+                sql: "DELETE FROM timers WHERE case_id = ? AND kind = ? AND state = 'pending' AND seq IS NOT ?"
+            ).execute(arguments: [caseID, kindID, kept])
             return db.changesCount
         }
     }
@@ -428,9 +445,10 @@ public final class StoreTransaction {
     /// transaction as the effects of firing and apply them only when it returns true.
     public func markFired(timerID: String, at date: Date) throws -> Bool {
         try run("firing timer \(timerID)") {
+            guard let row = try Queries.timerRow(db, id: timerID) else { return false }
             try db.cachedStatement(
-                sql: "UPDATE timers SET state = 'fired', fired_at = ? WHERE timer_id = ? AND state = 'pending'"
-            ).execute(arguments: [CompactColumn.instant(date).stored, timerID])
+                sql: "UPDATE timers SET state = 'fired', fired_at = ? WHERE seq = ? AND state = 'pending'"
+            ).execute(arguments: [CompactColumn.instant(date).stored, row.seq])
             return db.changesCount == 1
         }
     }
