@@ -239,6 +239,8 @@ enum AuditChain {
         /// (handed to `terms` when it commits).
         let terms: AuditTerms
         var pendingTerms: [String: Int64] = [:]
+        /// The message ids this write stored as text, anchors for the next (`AuditMessageIDs`).
+        var recentIDs = AuditMessageIDs.Recent()
 
         init(next: Int64, prev: Data, terms: AuditTerms) {
             self.next = next
@@ -294,7 +296,7 @@ enum AuditChain {
                 """
         ).execute(arguments: [
             seq, storedAt, actor, action, pseudonym.map(CompactColumn.pseudonym(hex:)), messageType,
-            record.messageID, purpose,
+            record.messageID.map { state.recentIDs.stored($0, seq: seq) }, purpose,
         ])
         if state.open == nil { state.open = Seal(first: seq, prev: state.prev, key: key) }
         state.open!.add(canonical(

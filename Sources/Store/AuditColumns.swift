@@ -12,7 +12,8 @@ import Synchronization
 ///   instead of an id is taken as it is: it can only have been written there by hand, and it
 ///   then fails its seal like any other edit.
 /// - `pseudonym`: as `CompactColumn` keeps one (16 bytes, or a text that is not a pseudonym).
-/// - `message_id`: the text, as before.
+/// - `message_id`: the text, or from v17 a blob that spells it from an earlier entry's
+///   (`AuditMessageIDs`).
 enum AuditColumns {
     static func term(_ value: DatabaseValue, _ names: AuditTermNames) throws -> String? {
         switch value.storage {
@@ -63,9 +64,17 @@ struct StoredAuditRow {
             messageType = text
         }
         var messageID: String?
-        if !value(6).isNull {
-            guard case .string(let text) = value(6).storage else { return .failure(.malformed(column: "message_id")) }
+        switch value(6).storage {
+        case .null: break
+        case .string(let text):
             messageID = text
+            names.remember(messageID: text, seq: seq)
+        case .blob(let blob):
+            guard let text = try AuditMessageIDs.decode(Array(blob), seq: seq, anchor: names.messageID(anchor:)) else {
+                return .failure(.malformed(column: "message_id"))
+            }
+            messageID = text
+        default: return .failure(.malformed(column: "message_id"))
         }
         guard let purpose = try AuditColumns.term(value(7), names) else { return .failure(.malformed(column: "purpose")) }
         guard let prevHash = try? row.decode(Data.self, atIndex: 8) else {
@@ -83,10 +92,30 @@ struct StoredAuditRow {
 /// and an operator's purpose become terms), so a read never loads all of it, and keeps at most
 /// `limit` (beyond that, a text is looked up again). An id naming no text (a term removed by
 /// hand) reads as nil, and its entries as malformed.
+///
+/// It also keeps the message ids the read met as text, the last `recentIDs` of them: the
+/// anchors of the coded ids after them (`AuditMessageIDs`). An anchor not among them (a read
+/// that skips entries) is read from the table.
 final class AuditTermNames {
     private let db: Database
     private var known: [Int64: String?] = [:]
     static let limit = 4096
+    private var recent: [(seq: Int64, bytes: [UInt8])] = []
+    static let recentIDs = 4 * AuditMessageIDs.anchors
+
+    func remember(messageID text: String, seq: Int64) {
+        if recent.count == Self.recentIDs { recent.removeFirst() }
+        recent.append((seq, Array(text.utf8)))
+    }
+
+    /// The text id of entry `seq`; nil when that entry has none (no entry, NULL, a coded id).
+    func messageID(anchor seq: Int64) throws -> [UInt8]? {
+        if let hit = recent.last(where: { $0.seq == seq }) { return hit.bytes }
+        let value = try DatabaseValue.fetchOne(
+            db.cachedStatement(sql: "SELECT message_id FROM audit WHERE seq = ?"), arguments: [seq])
+        guard case .string(let text)? = value?.storage else { return nil }
+        return Array(text.utf8)
+    }
 
     init(_ db: Database) { self.db = db }
 

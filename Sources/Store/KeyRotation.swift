@@ -142,6 +142,7 @@ extension Store {
             var chain = AuditChain.State(next: 1, prev: AuditChain.genesis, terms: auditTerms)
             var entries = 0
             let names = AuditTermNames(db)
+            var rewrittenIDs: Set<Int64> = []
             for row in try Row.fetchAll(db, sql: "SELECT \(AuditColumns.selection) FROM audit ORDER BY seq") {
                 let seq: Int64 = row[0]
                 // The trail verified above, so every row reads; a failure here is a bug.
@@ -157,14 +158,21 @@ extension Store {
                         unmapped.insert(old)
                     }
                 }
+                // A message id keeps its stored form (text, or coded from an anchor) unless its
+                // text changes or its anchor's does; it is then written as text.
+                var messageID: DatabaseValue = row[6]
                 if let old = fields.messageID, let new = caseIDs[old] {
                     fields.messageID = new
+                    messageID = new.databaseValue
+                    rewrittenIDs.insert(seq)
+                    changed = true
+                } else if let anchor = AuditMessageIDs.anchorSeq(messageID, seq: seq), rewrittenIDs.contains(anchor) {
+                    messageID = fields.messageID.databaseValue
                     changed = true
                 }
                 if changed { rows += 1 }
                 let canonical = fields.canonical
                 let pseudonym = fields.pseudonym.map(CompactColumn.pseudonym(hex:))
-                let messageID = fields.messageID
                 let sealed = fields.hash.isEmpty
                 if sealed {
                     if chain.open == nil { chain.open = AuditChain.Seal(first: seq, prev: chain.prev, key: newAuditKey) }

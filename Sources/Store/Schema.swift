@@ -58,6 +58,10 @@ enum Schema {
         migrator.registerMigration("v16-timers-by-parts") { db in
             try withCompactConversions(db) { try db.execute(sql: v16) }
         }
+        // No table changes: from here on an audit entry's message id may be stored coded from
+        // an earlier entry's (`AuditMessageIDs`), which an earlier build reads as a malformed
+        // row. Recorded so that such a build refuses the whole store instead.
+        migrator.registerMigration("v17-audit-message-ids-coded") { _ in }
         return migrator
     }
 
