@@ -73,4 +73,34 @@ enum CompactColumn {
         default: nil
         }
     }
+
+    /// The stored form of a case id (v18): the 12 bytes the 24 hex digits of `case-<hex>` spell
+    /// (the form the daemon gives a case, `Pipeline.caseID`), or the text of any other id.
+    static func caseID(_ id: String) -> DatabaseValue {
+        let prefix = "case-"
+        guard id.utf8.count == prefix.utf8.count + 24, id.hasPrefix(prefix) else { return id.databaseValue }
+        let hex = String(id.dropFirst(prefix.count))
+        guard hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+            let bytes = Hex.decode(hex), bytes.count == 12
+        else { return id.databaseValue }
+        return bytes.databaseValue
+    }
+
+    static func caseID(_ id: String?) -> DatabaseValue { id.map(caseID) ?? .null }
+
+    /// A case id column's text, from either form; nil for a value the store never writes.
+    static func caseIDText(_ value: DatabaseValue) -> String? {
+        switch value.storage {
+        case .blob(let bytes) where bytes.count == 12: "case-" + Hex.encode(bytes)
+        case .string(let text): text
+        default: nil
+        }
+    }
+
+    static func caseIDText(_ value: DatabaseValue, column: String) throws -> String {
+        guard let text = caseIDText(value) else {
+            throw StoreError(.encoding, "column \(column) holds a case id ddrouter never writes; the file was edited outside ddrouter")
+        }
+        return text
+    }
 }

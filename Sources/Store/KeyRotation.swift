@@ -111,18 +111,19 @@ extension Store {
             // list_members has the pseudonym in its primary key: rewrite row by row.
             try remapListMembers(db, pseudonyms: pseudonyms, rows: &rows, unmapped: &unmapped)
             for (old, new) in caseIDs {
-                try db.execute(sql: "UPDATE cases SET case_id = ? WHERE case_id = ?", arguments: [new, old])
-                try db.execute(sql: "UPDATE case_history SET case_id = ? WHERE case_id = ?", arguments: [new, old])
+                let (newColumn, oldColumn) = (CompactColumn.caseID(new), CompactColumn.caseID(old))
+                try db.execute(sql: "UPDATE cases SET case_id = ? WHERE case_id = ?", arguments: [newColumn, oldColumn])
+                try db.execute(sql: "UPDATE case_history SET case_id = ? WHERE case_id = ?", arguments: [newColumn, oldColumn])
                 rows += db.changesCount
                 // A derived timer id (`timer/<case>/<kind>/<day>`) is spelled from its row's case
                 // (v16) and follows it; an id kept as text that embeds the case is rewritten.
                 try db.execute(
                     sql: """
                         UPDATE timers SET timer_id = 'timer/' || ?1 || substr(timer_id, length(?2) + 7)
-                        WHERE case_id = ?2 AND substr(timer_id, 1, length(?2) + 7) = 'timer/' || ?2 || '/'
+                        WHERE case_id = ?3 AND substr(timer_id, 1, length(?2) + 7) = 'timer/' || ?2 || '/'
                         """,
-                    arguments: [new, old])
-                try db.execute(sql: "UPDATE timers SET case_id = ? WHERE case_id = ?", arguments: [new, old])
+                    arguments: [new, old, oldColumn])
+                try db.execute(sql: "UPDATE timers SET case_id = ? WHERE case_id = ?", arguments: [newColumn, oldColumn])
                 rows += db.changesCount
             }
             // 4. Re-chain the trail with the new key: entries written before v8 each with

@@ -29,7 +29,7 @@ enum Queries {
         "case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at"
 
     static func caseRecord(_ row: Row) throws -> CaseRecord {
-        let caseID: String = try row.decode(atIndex: 0)
+        let caseID = try CompactColumn.caseIDText(row[0], column: "cases.case_id")
         guard case .some(.some(let text)) = CompactColumn.pseudonymText(row[1]), let pseudonym = Pseudonym(hex: text) else {
             throw StoreError(.encoding, "cases.pseudonym of case \(caseID) holds a value ddrouter never writes")
         }
@@ -45,7 +45,7 @@ enum Queries {
     static func caseRecord(_ db: Database, id: String) throws -> CaseRecord? {
         try Row.fetchOne(
             db.cachedStatement(sql: "SELECT \(caseColumns) FROM cases WHERE case_id = ?"),
-            arguments: [id]
+            arguments: [CompactColumn.caseID(id)]
         ).map(caseRecord)
     }
 
@@ -76,10 +76,11 @@ enum Queries {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: "SELECT id, case_id, at, kind, message_id, payload, explanation FROM case_history WHERE case_id = ? ORDER BY id"),
-            arguments: [caseID]
+            arguments: [CompactColumn.caseID(caseID)]
         ).map { row in
             var entry = CaseHistoryEntry(
-                caseID: try row.decode(atIndex: 1), at: try Timestamp.decode(try row.decode(atIndex: 2), column: "case_history.at"),
+                caseID: try CompactColumn.caseIDText(row[1], column: "case_history.case_id"),
+                at: try CompactColumn.date(row[2], column: "case_history.at"),
                 kind: HistoryKind(rawValue: try row.decode(atIndex: 3)), messageID: try row.decode(atIndex: 4), payload: try row.decode(atIndex: 5),
                 explanation: try row.decode(atIndex: 6))
             entry.id = try row.decode(atIndex: 0)
@@ -98,7 +99,7 @@ enum Queries {
     static func caseInputPayloads(_ db: Database, caseID: String) throws -> [Data] {
         try Row.fetchAll(
             db.cachedStatement(sql: "SELECT kind, payload FROM case_history WHERE case_id = ? AND kind IN (?, ?) ORDER BY id"),
-            arguments: [caseID, HistoryKind.input.rawValue, HistoryStep.kind.rawValue]
+            arguments: [CompactColumn.caseID(caseID), HistoryKind.input.rawValue, HistoryStep.kind.rawValue]
         ).flatMap { row -> [Data] in
             let payload: Data = try row.decode(atIndex: 1)
             guard try row.decode(String.self, atIndex: 0) == HistoryStep.kind.rawValue else { return [payload] }
@@ -342,7 +343,12 @@ enum Queries {
             StoreError(.encoding, "timer \(seq) has a \(column) ddrouter never writes; the file was edited outside ddrouter")
         }
         guard let kind = String.fromDatabaseValue(row[2]) else { throw malformed("kind") }
-        let caseID = String.fromDatabaseValue(row[1])
+        var caseID: String?
+        let caseValue: DatabaseValue = row[1]
+        if !caseValue.isNull {
+            guard let text = CompactColumn.caseIDText(caseValue) else { throw malformed("case id") }
+            caseID = text
+        }
         let timerID: String
         if let text = String.fromDatabaseValue(row[0]) {
             timerID = text
@@ -374,7 +380,7 @@ enum Queries {
         if let parts = TimerKey.parts(of: id), let kind = try timerKind(db, parts.kind),
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT seq, state FROM timers WHERE case_id = ? AND kind = ? AND day = ?"),
-                arguments: [parts.caseID, kind, parts.day])
+                arguments: [CompactColumn.caseID(parts.caseID), kind, parts.day])
         {
             return (try row.decode(atIndex: 0), try row.decode(atIndex: 1))
         }
@@ -393,7 +399,7 @@ enum Queries {
     static func timers(_ db: Database, caseID: String) throws -> [TimerRecord] {
         try Row.fetchAll(
             db.cachedStatement(sql: "\(timerSelection) WHERE t.case_id = ? ORDER BY t.due_at, t.seq"),
-            arguments: [caseID]
+            arguments: [CompactColumn.caseID(caseID)]
         ).map(timer)
     }
 

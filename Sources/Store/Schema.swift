@@ -62,6 +62,9 @@ enum Schema {
         // an earlier entry's (`AuditMessageIDs`), which an earlier build reads as a malformed
         // row. Recorded so that such a build refuses the whole store instead.
         migrator.registerMigration("v17-audit-message-ids-coded") { _ in }
+        migrator.registerMigration("v18-case-ids-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v18) }
+        }
         return migrator
     }
 
@@ -80,6 +83,7 @@ enum Schema {
             conversion("compact_at") { CompactColumn.instant(text: $0) },
             conversion("compact_pseudonym") { CompactColumn.pseudonym(hex: $0) },
             conversion("compact_due") { Timestamp.date($0).map { CompactColumn.due($0).databaseValue } },
+            conversion("compact_case") { CompactColumn.caseID($0) },
             // `timer_day(timer_id, case_id, kind)`: the day a derived id is kept as, else NULL.
             DatabaseFunction("timer_day", argumentCount: 3, pure: true) { values in
                 guard case .string(let id) = values[0].storage, case .string(let kind) = values[2].storage,
@@ -512,6 +516,36 @@ enum Schema {
     /// when the timer is read.
     static let v15 = """
         UPDATE timers SET due_at = compact_due(due_at) WHERE typeof(due_at) <> 'integer';
+        """
+
+    /// Case ids as 12 bytes (`CompactColumn.caseID`: `case-<24 hex>`, the form the daemon
+    /// writes; any other id stays text) in `cases`, `timers` and `case_history`, and the
+    /// history's instants as milliseconds. A case id was 29 bytes in the case row and its key,
+    /// in each history row and its index, in each timer and its index: about 9 times per list
+    /// citizen. `cases` and `timers` are updated in place (a blob keeps its form in a TEXT
+    /// column); `case_history` is rebuilt, since its `at` column is declared TEXT and would turn
+    /// a number back into text. Its AUTOINCREMENT counter is kept.
+    static let v18 = """
+        UPDATE cases SET case_id = compact_case(case_id) WHERE typeof(case_id) = 'text';
+        UPDATE timers SET case_id = compact_case(case_id) WHERE typeof(case_id) = 'text';
+        CREATE TABLE case_history_compact (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id     TEXT NOT NULL,
+            at          NOT NULL,
+            kind        TEXT NOT NULL,
+            message_id  TEXT,
+            payload     BLOB NOT NULL,
+            explanation BLOB
+        );
+        INSERT INTO case_history_compact (id, case_id, at, kind, message_id, payload, explanation)
+            SELECT id, compact_case(case_id), compact_at(at), kind, message_id, payload, explanation
+            FROM case_history ORDER BY id;
+        UPDATE sqlite_sequence
+            SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'case_history'), 0))
+            WHERE name = 'case_history_compact';
+        DROP TABLE case_history;
+        ALTER TABLE case_history_compact RENAME TO case_history;
+        CREATE INDEX case_history_by_case ON case_history (case_id, id);
         """
 
     /// Timers rebuilt by their parts (`TimerKey`): a derived id `timer/<case>/<kind>/<day>`

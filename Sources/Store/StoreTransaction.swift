@@ -134,7 +134,7 @@ public final class StoreTransaction {
                 let current =
                     try Int64.fetchOne(
                         db.cachedStatement(sql: "SELECT revision FROM cases WHERE case_id = ?"),
-                        arguments: [record.caseID]) ?? 0
+                        arguments: [CompactColumn.caseID(record.caseID)]) ?? 0
                 guard current == expectedRevision else {
                     throw StoreError(
                         .conflict,
@@ -156,7 +156,7 @@ public final class StoreTransaction {
                         RETURNING revision
                         """),
                 arguments: [
-                    record.caseID, CompactColumn.pseudonym(record.pseudonym), record.workflow, record.municipality,
+                    CompactColumn.caseID(record.caseID), CompactColumn.pseudonym(record.pseudonym), record.workflow, record.municipality,
                     record.clinic, record.status, record.state, at, at,
                 ])
             guard let revision else {
@@ -177,7 +177,8 @@ public final class StoreTransaction {
     /// ahead of this transaction (on a `StoreReader`) compares with the revision it read.
     public func caseRevision(id: String) throws -> Int64 {
         try run("reading the revision of case \(id)") {
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM cases WHERE case_id = ?"), arguments: [id]) ?? 0
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT revision FROM cases WHERE case_id = ?"), arguments: [CompactColumn.caseID(id)]) ?? 0
         }
     }
 
@@ -195,7 +196,7 @@ public final class StoreTransaction {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                entry.caseID, Timestamp.string(entry.at), entry.kind.rawValue, entry.messageID,
+                CompactColumn.caseID(entry.caseID), CompactColumn.instant(entry.at).stored, entry.kind.rawValue, entry.messageID,
                 entry.payload, entry.explanation,
             ])
             return db.lastInsertedRowID
@@ -373,7 +374,9 @@ public final class StoreTransaction {
                         UPDATE timers SET case_id = ?, kind = ?, due_at = ?, payload = ?, state = 'pending', fired_at = NULL
                         WHERE seq = ?
                         """
-                ).execute(arguments: [timer.caseID, kind, CompactColumn.due(timer.dueAt), timer.payload, existing?.seq])
+                ).execute(arguments: [
+                    CompactColumn.caseID(timer.caseID), kind, CompactColumn.due(timer.dueAt), timer.payload, existing?.seq,
+                ])
                 return existing?.state == TimerState.pending.rawValue ? .rescheduled : .scheduled
             case nil:
                 var day: Int64?
@@ -388,7 +391,7 @@ public final class StoreTransaction {
                         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
                         """
                 ).execute(arguments: [
-                    timer.caseID, kind, day, text, CompactColumn.due(timer.dueAt),
+                    CompactColumn.caseID(timer.caseID), kind, day, text, CompactColumn.due(timer.dueAt),
                     timer.payload, CompactColumn.instant(timer.createdAt).stored,
                 ])
                 return .scheduled
@@ -423,7 +426,7 @@ public final class StoreTransaction {
         try run("cancelling timers of case \(caseID)") {
             try db.cachedStatement(
                 sql: "DELETE FROM timers WHERE case_id = ? AND state = 'pending'"
-            ).execute(arguments: [caseID])
+            ).execute(arguments: [CompactColumn.caseID(caseID)])
             return db.changesCount
         }
     }
@@ -436,7 +439,7 @@ public final class StoreTransaction {
             let kept = try except.flatMap { try Queries.timerRow(db, id: $0)?.seq }
             try db.cachedStatement(
                 sql: "DELETE FROM timers WHERE case_id = ? AND kind = ? AND state = 'pending' AND seq IS NOT ?"
-            ).execute(arguments: [caseID, kindID, kept])
+            ).execute(arguments: [CompactColumn.caseID(caseID), kindID, kept])
             return db.changesCount
         }
     }

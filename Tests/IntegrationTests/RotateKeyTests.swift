@@ -99,7 +99,7 @@ struct RotateKeyTests {
         let sqlite = "/usr/bin/sqlite3"
         try #require(FileManager.default.isExecutableFile(atPath: sqlite), "sqlite3 is needed")
         let r = try AdminCLI.spawn([sqlite, cli.storePath,
-            "SELECT case_id, lower(hex(pseudonym)) FROM cases ORDER BY 1; SELECT seq, lower(hex(pseudonym)), hex(hash) FROM audit ORDER BY seq; SELECT lower(hex(pseudonym)) FROM consent_statements; SELECT case_id, day, timer_id FROM timers ORDER BY seq;"])
+            "SELECT lower(hex(case_id)), lower(hex(pseudonym)) FROM cases ORDER BY 1; SELECT seq, lower(hex(pseudonym)), hex(hash) FROM audit ORDER BY seq; SELECT lower(hex(pseudonym)) FROM consent_statements; SELECT lower(hex(case_id)), day, timer_id FROM timers ORDER BY seq;"])
         return r.out.split(separator: "\n").map(String.init)
     }
 

@@ -58,7 +58,7 @@ extension ClientTests {
             }
             #expect(processed, "\(id) processed:\n\(daemon.logTail())")
         }
-        func cases() throws -> String { try Self.sqlite(daemon.storePath, "SELECT group_concat(case_id) FROM cases") }
+        func cases() throws -> String { try Self.sqlite(daemon.storePath, "SELECT group_concat(CASE typeof(case_id) WHEN 'blob' THEN 'case-' || lower(hex(case_id)) ELSE case_id END) FROM cases") }
         func caseID(underKey key: String) throws -> String {
             let keys = try StoreKeys(master: StoreSettings.key(from: Data(key.utf8)))
             return Pipeline.caseID(try Pseudonymizer(key: keys.pseudonymKey).pseudonym(forCPR: cpr))
