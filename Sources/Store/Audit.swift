@@ -241,6 +241,8 @@ enum AuditChain {
         var pendingTerms: [String: Int64] = [:]
         /// The message ids this write stored as text, anchors for the next (`AuditMessageIDs`).
         var recentIDs = AuditMessageIDs.Recent()
+        /// The `audit_subjects` ids this write looked up or added, by pseudonym (v20).
+        var subjects: [Pseudonym: Int64] = [:]
 
         init(next: Int64, prev: Data, terms: AuditTerms) {
             self.next = next
@@ -262,6 +264,24 @@ enum AuditChain {
 
         mutating func term(_ text: String, _ db: Database) throws -> Int64 {
             try terms.id(text, db: db, pending: &pendingTerms)
+        }
+
+        /// The id of `pseudonym` in `audit_subjects`, added the first time an entry names it.
+        /// Kept for this write only: an id added by a write that rolls back names nothing.
+        mutating func subject(_ pseudonym: Pseudonym, _ db: Database) throws -> Int64 {
+            if let id = subjects[pseudonym] { return id }
+            let bytes = CompactColumn.pseudonym(pseudonym)
+            let id: Int64
+            if let found = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM audit_subjects WHERE pseudonym = ?"), arguments: [bytes])
+            {
+                id = found
+            } else {
+                try db.cachedStatement(sql: "INSERT INTO audit_subjects (pseudonym) VALUES (?)").execute(arguments: [bytes])
+                id = db.lastInsertedRowID
+            }
+            subjects[pseudonym] = id
+            return id
         }
     }
 
@@ -285,6 +305,7 @@ enum AuditChain {
         let seq = state.next
         let (storedAt, at) = CompactColumn.instant(record.at)
         let pseudonym = record.pseudonym?.hex
+        let subject = try record.pseudonym.map { try state.subject($0, db) }
         let actor = try state.term(record.actor, db)
         let action = try state.term(record.action.rawValue, db)
         let messageType = try record.messageType.map { try state.term($0, db) }
@@ -295,7 +316,7 @@ enum AuditChain {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, X'', X'')
                 """
         ).execute(arguments: [
-            seq, storedAt, actor, action, pseudonym.map(CompactColumn.pseudonym(hex:)), messageType,
+            seq, storedAt, actor, action, subject, messageType,
             record.messageID.map { state.recentIDs.stored($0, seq: seq) }, purpose,
         ])
         if state.open == nil { state.open = Seal(first: seq, prev: state.prev, key: key) }

@@ -11,7 +11,10 @@ import Synchronization
 ///   few dozen texts, repeated in every row before). A text found in one of these columns
 ///   instead of an id is taken as it is: it can only have been written there by hand, and it
 ///   then fails its seal like any other edit.
-/// - `pseudonym`: as `CompactColumn` keeps one (16 bytes, or a text that is not a pseudonym).
+/// - `pseudonym`: from v20 the id of the citizen's pseudonym in `audit_subjects` (each
+///   pseudonym stored once, where it was 16 bytes in each of the citizen's entries and again
+///   in `audit_by_pseudonym`); in entries written before, as `CompactColumn` keeps one (16
+///   bytes, or a text that is not a pseudonym).
 /// - `message_id`: the text, or from v17 a blob that spells it from an earlier entry's
 ///   (`AuditMessageIDs`).
 enum AuditColumns {
@@ -53,8 +56,13 @@ struct StoredAuditRow {
         guard let at = CompactColumn.instantText(value(1)) else { return .failure(.malformed(column: "at")) }
         guard let actor = try AuditColumns.term(value(2), names) else { return .failure(.malformed(column: "actor")) }
         guard let action = try AuditColumns.term(value(3), names) else { return .failure(.malformed(column: "action")) }
-        guard let pseudonym = CompactColumn.pseudonymText(value(4)) else {
-            return .failure(.malformed(column: "pseudonym"))
+        let pseudonym: String?
+        if case .int64(let id) = value(4).storage {
+            guard let text = try names.subject(id) else { return .failure(.malformed(column: "pseudonym")) }
+            pseudonym = text
+        } else {
+            guard let text = CompactColumn.pseudonymText(value(4)) else { return .failure(.malformed(column: "pseudonym")) }
+            pseudonym = text
         }
         var messageType: String?
         if !value(5).isNull {
@@ -102,6 +110,19 @@ final class AuditTermNames {
     static let limit = 4096
     private var recent: [(seq: Int64, bytes: [UInt8])] = []
     static let recentIDs = 4 * AuditMessageIDs.anchors
+
+    private var subjects: [Int64: String?] = [:]
+
+    /// The pseudonym (hex) of subject `id`; nil when there is no such subject.
+    func subject(_ id: Int64) throws -> String? {
+        if let hit = subjects[id] { return hit }
+        let value = try DatabaseValue.fetchOne(
+            db.cachedStatement(sql: "SELECT pseudonym FROM audit_subjects WHERE id = ?"), arguments: [id])
+        var text: String?
+        if case .blob(let bytes)? = value?.storage, bytes.count == 16 { text = Hex.encode(bytes) }
+        if subjects.count < Self.limit { subjects[id] = text }
+        return text
+    }
 
     func remember(messageID text: String, seq: Int64) {
         if recent.count == Self.recentIDs { recent.removeFirst() }

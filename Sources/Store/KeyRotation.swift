@@ -131,7 +131,7 @@ extension Store {
             // dropped and re-created (exactly as stored) inside this transaction.
             let triggers = try Row.fetchAll(
                 db,
-                sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit', 'audit_seals')")
+                sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit', 'audit_seals', 'audit_subjects')")
             for trigger in triggers {
                 try db.execute(sql: "DROP TRIGGER \(String.fromDatabaseValue(trigger["name"])!)")
             }
@@ -173,7 +173,15 @@ extension Store {
                 }
                 if changed { rows += 1 }
                 let canonical = fields.canonical
-                let pseudonym = fields.pseudonym.map(CompactColumn.pseudonym(hex:))
+                // An entry naming its citizen by subject id (v20) keeps the id: the subject is
+                // re-keyed below, once. One written before keeps the 16 bytes, re-keyed here.
+                let stored: DatabaseValue = row[4]
+                let pseudonym: DatabaseValue
+                if case .int64 = stored.storage {
+                    pseudonym = stored
+                } else {
+                    pseudonym = fields.pseudonym.map(CompactColumn.pseudonym(hex:)) ?? .null
+                }
                 let sealed = fields.hash.isEmpty
                 if sealed {
                     if chain.open == nil { chain.open = AuditChain.Seal(first: seq, prev: chain.prev, key: newAuditKey) }
@@ -191,6 +199,14 @@ extension Store {
                 }
                 chain.next = seq + 1
                 entries += 1
+            }
+            // The subjects, read above as the entries' old pseudonyms, get the new ones.
+            let updateSubject = try db.makeStatement(sql: "UPDATE audit_subjects SET pseudonym = ? WHERE id = ?")
+            for subject in try Row.fetchAll(db, sql: "SELECT id, pseudonym FROM audit_subjects") {
+                guard case .some(.some(let old)) = CompactColumn.pseudonymText(subject[1]), let new = pseudonyms[old] else {
+                    continue
+                }
+                try updateSubject.execute(arguments: [CompactColumn.pseudonym(hex: new), subject[0] as DatabaseValue])
             }
             for trigger in triggers {
                 try db.execute(sql: String.fromDatabaseValue(trigger["sql"])!)

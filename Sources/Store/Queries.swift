@@ -416,7 +416,12 @@ enum Queries {
     static func auditEntries(_ db: Database, pseudonym: Pseudonym) throws -> [AuditEntry] {
         let names = AuditTermNames(db)
         return try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT \(AuditColumns.selection) FROM audit WHERE pseudonym = ? ORDER BY seq"),
+            // Entries of v20 on name the subject's id; those written before, the 16 bytes.
+            db.cachedStatement(
+                sql: """
+                    SELECT \(AuditColumns.selection) FROM audit
+                    WHERE pseudonym IN ((SELECT id FROM audit_subjects WHERE pseudonym = ?1), ?1) ORDER BY seq
+                    """),
             arguments: [CompactColumn.pseudonym(pseudonym)]
         ).map { try AuditChain.entry($0, names: names) }
     }

@@ -72,9 +72,11 @@ struct AuditCompactTests {
         }
         #expect(try store.auditEntries(pseudonym: pB).map(\.seq) == [2])
         #expect(try store.auditEntries(pseudonym: pA).map(\.seq) == [1, 3, 5])
-        // Stored compact: numbers, 16 bytes, term ids; each text once.
+        // Stored compact: numbers, term ids; each text once; the 16 bytes of v11 became the
+        // ids of the two citizens in audit_subjects (v20).
         #expect(try store.rawCount("SELECT COUNT(*) FROM audit WHERE typeof(at) = 'integer'") == 5)
-        #expect(try store.rawCount("SELECT COUNT(*) FROM audit WHERE typeof(pseudonym) = 'blob' AND length(pseudonym) = 16") == 4)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM audit WHERE typeof(pseudonym) = 'integer'") == 4)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM audit_subjects WHERE length(pseudonym) = 16") == 2)
         #expect(try store.rawCount(
             "SELECT COUNT(*) FROM audit WHERE typeof(actor) = 'integer' AND typeof(action) = 'integer' AND typeof(message_type) = 'integer' AND typeof(purpose) = 'integer'") == 5)
         // kommune-851, received, sent, list-1, the purpose.

@@ -132,7 +132,12 @@ struct AuditMessageIDTests {
         }
         let store = try scratch.open(key: try StoreKeys(master: newMaster).auditKey)
         #expect(try store.verifyAudit() == .ok(count: 6, head: try store.auditHead()))
-        let newCase = "case-\(try Pseudonymizer(key: try StoreKeys(master: newMaster).pseudonymKey).pseudonym(forCPR: cpr).hex.prefix(24))"
+        let newPseudonym = try Pseudonymizer(key: try StoreKeys(master: newMaster).pseudonymKey).pseudonym(forCPR: cpr)
+        let newCase = "case-\(newPseudonym.hex.prefix(24))"
+        // The citizen's subject is re-keyed once; its entries keep the subject's id.
+        #expect(try store.auditEntries(pseudonym: newPseudonym).map(\.seq) == [1, 2, 3, 4, 5])
+        #expect(try store.auditEntries(pseudonym: old).isEmpty)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM audit_subjects") == 1)
         #expect(try store.auditEntries(afterSeq: 0, limit: 5).map(\.messageID) == [newCase, "\(oldCase)/explain"] + ids.dropFirst(2))
         #expect(try store.rawCount("SELECT COUNT(*) FROM audit WHERE seq <= 5 AND typeof(message_id) = 'blob'") == 2)
         // The case moved to its new id, kept as 12 bytes (v18).
