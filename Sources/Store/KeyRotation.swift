@@ -237,13 +237,21 @@ extension Store {
         for row in try Row.fetchAll(
             db, sql: "SELECT side, municipality, clinic, list_kind, pseudonym FROM list_members")
         {
-            let old: String = row[4]
+            guard case .some(.some(let old)) = CompactColumn.pseudonymText(row[4]) else {
+                throw StoreError(
+                    .conflict, "refusing to rotate: list_members.pseudonym holds a value ddrouter never writes; nothing was changed",
+                    path: path)
+            }
             guard let new = pseudonyms[old] else {
                 unmapped.insert(old)
                 continue
             }
-            try update.execute(arguments: [new, row[0] as DatabaseValue, row[1] as DatabaseValue,
-                                           row[2] as DatabaseValue, row[3] as DatabaseValue, old])
+            // Kept in the form it had: 16 bytes from v21, the text before.
+            let stored: DatabaseValue = row[4]
+            let newValue: DatabaseValue
+            if case .blob = stored.storage { newValue = CompactColumn.pseudonym(hex: new) } else { newValue = new.databaseValue }
+            try update.execute(arguments: [newValue, row[0] as DatabaseValue, row[1] as DatabaseValue,
+                                           row[2] as DatabaseValue, row[3] as DatabaseValue, stored])
             rows += db.changesCount
         }
     }

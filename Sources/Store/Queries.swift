@@ -25,17 +25,22 @@ enum Queries {
 
     // MARK: cases
 
+    /// The columns `caseRecord` reads, in its order: the status by its name (v21 keeps the id
+    /// of the name in `case_statuses`).
     static let caseColumns =
-        "case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at"
+        "case_id, pseudonym, workflow, municipality, clinic, (SELECT s.status FROM case_statuses AS s WHERE s.id = cases.status), state, revision, created_at, updated_at"
 
     static func caseRecord(_ row: Row) throws -> CaseRecord {
         let caseID = try CompactColumn.caseIDText(row[0], column: "cases.case_id")
         guard case .some(.some(let text)) = CompactColumn.pseudonymText(row[1]), let pseudonym = Pseudonym(hex: text) else {
             throw StoreError(.encoding, "cases.pseudonym of case \(caseID) holds a value ddrouter never writes")
         }
+        guard let status = String.fromDatabaseValue(row[5]) else {
+            throw StoreError(.encoding, "cases.status of case \(caseID) names no status of case_statuses")
+        }
         var record = CaseRecord(
             caseID: caseID, pseudonym: pseudonym, workflow: try row.decode(atIndex: 2), municipality: try row.decode(atIndex: 3),
-            clinic: try row.decode(atIndex: 4), status: try row.decode(atIndex: 5), state: try row.decode(atIndex: 6),
+            clinic: try row.decode(atIndex: 4), status: status, state: try row.decode(atIndex: 6),
             updatedAt: try CompactColumn.date(row[9], column: "cases.updated_at"))
         record.revision = try row.decode(atIndex: 7)
         record.createdAt = try CompactColumn.date(row[8], column: "cases.created_at")
@@ -65,7 +70,7 @@ enum Queries {
                 sql: """
                     SELECT \(caseColumns) FROM cases
                     WHERE (?1 IS NULL OR municipality = ?1) AND (?2 IS NULL OR clinic = ?2)
-                      AND (?3 IS NULL OR status = ?3)
+                      AND (?3 IS NULL OR status = (SELECT id FROM case_statuses WHERE status = ?3))
                     ORDER BY updated_at, case_id LIMIT ?4
                     """),
             arguments: [municipality, clinic, status, limit]
@@ -112,9 +117,9 @@ enum Queries {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT municipality, clinic, status, COUNT(*) FROM cases
-                    GROUP BY municipality, clinic, status
-                    ORDER BY municipality, clinic, status
+                    SELECT municipality, clinic, (SELECT s.status FROM case_statuses AS s WHERE s.id = cases.status), COUNT(*)
+                    FROM cases GROUP BY municipality, clinic, cases.status
+                    ORDER BY 1, 2, 3
                     """)
         ).map { CaseCount(municipality: try $0.decode(atIndex: 0), clinic: try $0.decode(atIndex: 1), status: try $0.decode(atIndex: 2), count: try $0.decode(atIndex: 3)) }
     }
@@ -130,22 +135,56 @@ enum Queries {
         func malformed() -> StoreError {
             StoreError(.encoding, "consent statement \(id) holds a value ddrouter never writes")
         }
-        let purposeLines: String = try row.decode(atIndex: 3)
         guard let directions = ConsentDirections.read(row[2]),
             case .some(.some(let pseudonymText)) = CompactColumn.pseudonymText(row[1]),
             let pseudonym = Pseudonym(hex: pseudonymText),
-            let state = ConsentState(rawValue: try row.decode(atIndex: 4)), !purposeLines.isEmpty
+            let state = ConsentState(rawValue: try row.decode(atIndex: 4)), let purposes = ConsentPurposes.read(row[3])
         else { throw malformed() }
         let withdrawn: DatabaseValue = row[6]
         let statement = ConsentStatement(
             pseudonym: pseudonym, directions: directions,
-            purposes: purposeLines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), state: state,
+            purposes: purposes, state: state,
             validFrom: try CompactColumn.date(row[5], column: "consent_statements.valid_from"),
             withdrawnAt: withdrawn.isNull ? nil : try CompactColumn.date(withdrawn, column: "consent_statements.withdrawn_at"),
             reference: try row.decode(atIndex: 7),
             recordedAt: try CompactColumn.date(row[8], column: "consent_statements.recorded_at"),
             messageID: try row.decode(atIndex: 9))
         return statement.records(id: id)
+    }
+
+    /// A statement's purposes as `consent_statements.purposes` keeps them (v21): one digit per
+    /// purpose in the statement's order, when each is a purpose of the contract (1
+    /// `treatmentDialogue`, 2 `courseOverview`), else their lines of text (as before v21).
+    enum ConsentPurposes {
+        static let known = ["treatmentDialogue", "courseOverview"]
+
+        static func stored(_ purposes: [String]) -> DatabaseValue {
+            var number: Int64 = 0
+            for purpose in purposes {
+                guard purposes.count < 10, let index = known.firstIndex(of: purpose) else {
+                    return purposes.joined(separator: "\n").databaseValue
+                }
+                number = number * 10 + Int64(index + 1)
+            }
+            return number.databaseValue
+        }
+
+        static func read(_ value: DatabaseValue) -> [String]? {
+            switch value.storage {
+            case .int64(var number) where number > 0:
+                var purposes: [String] = []
+                while number > 0 {
+                    let digit = Int(number % 10)
+                    guard (1...known.count).contains(digit) else { return nil }
+                    purposes.insert(known[digit - 1], at: 0)
+                    number /= 10
+                }
+                return purposes
+            case .string(let lines) where !lines.isEmpty:
+                return lines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            default: return nil
+            }
+        }
     }
 
     /// A statement's directions as `consent_statements.directions` keeps them (v12): one

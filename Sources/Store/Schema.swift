@@ -75,6 +75,9 @@ enum Schema {
         migrator.registerMigration("v20-audit-subjects") { db in
             try db.execute(sql: v20)
         }
+        migrator.registerMigration("v21-statuses-purposes-members-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v21) }
+        }
         return migrator
     }
 
@@ -94,6 +97,9 @@ enum Schema {
             conversion("compact_pseudonym") { CompactColumn.pseudonym(hex: $0) },
             conversion("compact_due") { Timestamp.date($0).map { CompactColumn.due($0).databaseValue } },
             conversion("compact_case") { CompactColumn.caseID($0) },
+            conversion("compact_purposes") {
+                Queries.ConsentPurposes.read($0.databaseValue).map(Queries.ConsentPurposes.stored)
+            },
             // `timer_day(timer_id, case_id, kind)`: the day a derived id is kept as, else NULL.
             DatabaseFunction("timer_day", argumentCount: 3, pure: true) { values in
                 guard case .string(let id) = values[0].storage, case .string(let kind) = values[2].storage,
@@ -582,6 +588,65 @@ enum Schema {
             WHERE typeof(pseudonym) = 'blob' AND length(pseudonym) = 16;
         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit trail is append-only: UPDATE refused'); END;
+        """
+
+    /// A case's status as the id of its name in the new `case_statuses` (the 37-byte names
+    /// such as `workflowA.referredToCentralVisitation` were in every case row); a consent
+    /// statement's purposes as one digit each (`Queries.ConsentPurposes`), where they were their
+    /// names, one per line; a list member's pseudonym as 16 bytes. `cases` and
+    /// `consent_statements` are rebuilt (their TEXT columns would turn numbers back into text;
+    /// the rowids, ids and AUTOINCREMENT counter stay), `list_members` is updated in place.
+    static let v21 = """
+        CREATE TABLE case_statuses (
+            id     INTEGER PRIMARY KEY,
+            status TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO case_statuses (status) SELECT DISTINCT status FROM cases ORDER BY status;
+        CREATE TABLE cases_compact (
+            case_id      TEXT PRIMARY KEY NOT NULL,
+            pseudonym    BLOB NOT NULL,
+            workflow     TEXT NOT NULL,
+            municipality TEXT NOT NULL,
+            clinic       TEXT,
+            status       INTEGER NOT NULL REFERENCES case_statuses (id),
+            state        BLOB NOT NULL,
+            revision     INTEGER NOT NULL,
+            created_at   NOT NULL,
+            updated_at   NOT NULL
+        );
+        INSERT INTO cases_compact (rowid, case_id, pseudonym, workflow, municipality, clinic, status, state, revision, created_at, updated_at)
+            SELECT rowid, case_id, pseudonym, workflow, municipality, clinic,
+                (SELECT id FROM case_statuses WHERE case_statuses.status = cases.status), state, revision, created_at, updated_at
+            FROM cases ORDER BY rowid;
+        DROP TABLE cases;
+        ALTER TABLE cases_compact RENAME TO cases;
+        CREATE INDEX cases_by_pseudonym ON cases (pseudonym);
+
+        CREATE TABLE consent_statements_compact (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            pseudonym    BLOB NOT NULL,
+            directions   NOT NULL,
+            purposes     NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('given', 'refused', 'withdrawn')),
+            valid_from   NOT NULL,
+            withdrawn_at,
+            reference    TEXT NOT NULL,
+            message_id   TEXT,
+            recorded_at  NOT NULL
+        );
+        INSERT INTO consent_statements_compact
+            (id, pseudonym, directions, purposes, state, valid_from, withdrawn_at, reference, message_id, recorded_at)
+            SELECT id, pseudonym, directions, compact_purposes(purposes), state, valid_from, withdrawn_at, reference,
+                message_id, recorded_at
+            FROM consent_statements ORDER BY id;
+        UPDATE sqlite_sequence
+            SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'consent_statements'), 0))
+            WHERE name = 'consent_statements_compact';
+        DROP TABLE consent_statements;
+        ALTER TABLE consent_statements_compact RENAME TO consent_statements;
+        CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
+
+        UPDATE list_members SET pseudonym = compact_pseudonym(pseudonym) WHERE typeof(pseudonym) = 'text';
         """
 
     /// Timers rebuilt by their parts (`TimerKey`): a derived id `timer/<case>/<kind>/<day>`

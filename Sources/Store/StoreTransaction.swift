@@ -157,7 +157,7 @@ public final class StoreTransaction {
                         """),
                 arguments: [
                     CompactColumn.caseID(record.caseID), CompactColumn.pseudonym(record.pseudonym), record.workflow, record.municipality,
-                    record.clinic, record.status, record.state, at, at,
+                    record.clinic, try caseStatus(record.status), record.state, at, at,
                 ])
             guard let revision else {
                 throw StoreError(
@@ -167,6 +167,17 @@ public final class StoreTransaction {
             }
             return revision
         }
+    }
+
+    /// The id of a case status's name in `case_statuses`, added the first time a case has it.
+    private func caseStatus(_ status: String) throws -> Int64 {
+        if let id = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM case_statuses WHERE status = ?"), arguments: [status])
+        {
+            return id
+        }
+        try db.cachedStatement(sql: "INSERT INTO case_statuses (status) VALUES (?)").execute(arguments: [status])
+        return db.lastInsertedRowID
     }
 
     public func `case`(id: String) throws -> CaseRecord? {
@@ -260,7 +271,7 @@ public final class StoreTransaction {
                     """
             ).execute(arguments: [
                 CompactColumn.pseudonym(statement.pseudonym), Queries.ConsentDirections.stored(statement.directions),
-                statement.purposes.joined(separator: "\n"),
+                Queries.ConsentPurposes.stored(statement.purposes),
                 statement.state.rawValue, CompactColumn.instant(statement.validFrom).stored,
                 statement.withdrawnAt.map { CompactColumn.instant($0).stored }, statement.reference, statement.messageID,
                 CompactColumn.instant(statement.recordedAt).stored,
@@ -477,7 +488,7 @@ public final class StoreTransaction {
                     DO UPDATE SET as_of = excluded.as_of, message_id = excluded.message_id
                     """
             ).execute(arguments: [
-                member.side.rawValue, member.municipality, member.clinic, member.listKind, member.pseudonym.hex,
+                member.side.rawValue, member.municipality, member.clinic, member.listKind, CompactColumn.pseudonym(member.pseudonym),
                 member.asOf, member.messageID,
             ])
         }
@@ -499,7 +510,8 @@ public final class StoreTransaction {
                 for row in try Row.fetchAll(
                     statement, arguments: [side.rawValue, municipality, clinic, listKind])
                 {
-                    guard let pseudonym = Pseudonym(hex: row[1]) else { continue }
+                    guard case .some(.some(let text)) = CompactColumn.pseudonymText(row[1]), let pseudonym = Pseudonym(hex: text)
+                    else { continue }
                     members.append(ListMember(
                         side: side, municipality: municipality, clinic: row[0], listKind: listKind, pseudonym: pseudonym,
                         asOf: row[2], messageID: row[3]))
