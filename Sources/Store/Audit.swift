@@ -270,16 +270,7 @@ enum AuditChain {
         /// Kept for this write only: an id added by a write that rolls back names nothing.
         mutating func subject(_ pseudonym: Pseudonym, _ db: Database) throws -> Int64 {
             if let id = subjects[pseudonym] { return id }
-            let bytes = CompactColumn.pseudonym(pseudonym)
-            let id: Int64
-            if let found = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM audit_subjects WHERE pseudonym = ?"), arguments: [bytes])
-            {
-                id = found
-            } else {
-                try db.cachedStatement(sql: "INSERT INTO audit_subjects (pseudonym) VALUES (?)").execute(arguments: [bytes])
-                id = db.lastInsertedRowID
-            }
+            let id = try Queries.nameID(db, table: "audit_subjects", column: "pseudonym", CompactColumn.pseudonym(pseudonym))
             subjects[pseudonym] = id
             return id
         }

@@ -163,15 +163,7 @@ final class AuditTerms: Sendable {
 
     func id(_ term: String, db: Database, pending: inout [String: Int64]) throws -> Int64 {
         if let id = pending[term] ?? committed.withLock({ $0[term] }) { return id }
-        let id: Int64
-        if let found = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM audit_terms WHERE term = ?"), arguments: [term])
-        {
-            id = found
-        } else {
-            try db.cachedStatement(sql: "INSERT INTO audit_terms (term) VALUES (?)").execute(arguments: [term])
-            id = db.lastInsertedRowID
-        }
+        let id = try Queries.nameID(db, table: "audit_terms", column: "term", term)
         pending[term] = id
         return id
     }

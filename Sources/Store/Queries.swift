@@ -407,6 +407,18 @@ enum Queries {
         return timer
     }
 
+    /// The id of `value` in a table of names (`id INTEGER PRIMARY KEY`, `column` UNIQUE): the
+    /// audit's terms and subjects, timer kinds, case statuses. Added when it is not there yet.
+    static func nameID(_ db: Database, table: String, column: String, _ value: some DatabaseValueConvertible) throws -> Int64 {
+        if let id = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM \(table) WHERE \(column) = ?"), arguments: [value])
+        {
+            return id
+        }
+        try db.cachedStatement(sql: "INSERT INTO \(table) (\(column)) VALUES (?)").execute(arguments: [value])
+        return db.lastInsertedRowID
+    }
+
     /// The id of a kind's name in `timer_kinds`, nil when no timer had that kind yet.
     static func timerKind(_ db: Database, _ kind: String) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM timer_kinds WHERE kind = ?"), arguments: [kind])

@@ -171,13 +171,7 @@ public final class StoreTransaction {
 
     /// The id of a case status's name in `case_statuses`, added the first time a case has it.
     private func caseStatus(_ status: String) throws -> Int64 {
-        if let id = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM case_statuses WHERE status = ?"), arguments: [status])
-        {
-            return id
-        }
-        try db.cachedStatement(sql: "INSERT INTO case_statuses (status) VALUES (?)").execute(arguments: [status])
-        return db.lastInsertedRowID
+        try Queries.nameID(db, table: "case_statuses", column: "status", status)
     }
 
     public func `case`(id: String) throws -> CaseRecord? {
@@ -412,9 +406,7 @@ public final class StoreTransaction {
 
     /// The id of `kind` in `timer_kinds`, added the first time a timer has that kind.
     private func timerKind(_ kind: String) throws -> Int64 {
-        if let id = try Queries.timerKind(db, kind) { return id }
-        try db.cachedStatement(sql: "INSERT INTO timer_kinds (kind) VALUES (?)").execute(arguments: [kind])
-        return db.lastInsertedRowID
+        try Queries.nameID(db, table: "timer_kinds", column: "kind", kind)
     }
 
     /// Cancels a pending timer: its row is deleted (a cancelled timer and no timer are the
