@@ -74,6 +74,22 @@ enum CompactColumn {
         }
     }
 
+    /// A date `yyyy-mm-dd` as `list_members.as_of` keeps it (v22): its day number
+    /// (`TimerKey.days(iso:)`), or the text of anything else.
+    static func day(_ text: String) -> DatabaseValue {
+        TimerKey.days(iso: text).map(\.databaseValue) ?? text.databaseValue
+    }
+
+    /// A date column's text, from either form; nil for any other value (a number outside
+    /// the years 0000-9999).
+    static func dayText(_ value: DatabaseValue) -> String? {
+        switch value.storage {
+        case .int64(let days) where (-719_528...2_932_896).contains(days): TimerKey.iso(days: days)
+        case .string(let text): text
+        default: nil
+        }
+    }
+
     /// The stored form of a case id (v18): the 12 bytes the 24 hex digits of `case-<hex>` spell
     /// (the form the daemon gives a case, `Pipeline.caseID`), or the text of any other id.
     static func caseID(_ id: String) -> DatabaseValue {

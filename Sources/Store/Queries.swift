@@ -152,6 +152,16 @@ enum Queries {
         return statement.records(id: id)
     }
 
+    /// A list member's side as `list_members.side` keeps it (v22): 1 municipality, 2 clinic.
+    enum ListSide {
+        static func stored(_ side: ListMember.Side) -> Int64 {
+            switch side {
+            case .municipality: 1
+            case .clinic: 2
+            }
+        }
+    }
+
     /// A statement's purposes as `consent_statements.purposes` keeps them (v21): one digit per
     /// purpose in the statement's order, when each is a purpose of the contract (1
     /// `treatmentDialogue`, 2 `courseOverview`), else their lines of text (as before v21).

@@ -78,6 +78,9 @@ enum Schema {
         migrator.registerMigration("v21-statuses-purposes-members-compact") { db in
             try withCompactConversions(db) { try db.execute(sql: v21) }
         }
+        migrator.registerMigration("v22-list-members-compact") { db in
+            try withCompactConversions(db) { try db.execute(sql: v22) }
+        }
         return migrator
     }
 
@@ -97,6 +100,7 @@ enum Schema {
             conversion("compact_pseudonym") { CompactColumn.pseudonym(hex: $0) },
             conversion("compact_due") { Timestamp.date($0).map { CompactColumn.due($0).databaseValue } },
             conversion("compact_case") { CompactColumn.caseID($0) },
+            conversion("compact_day") { CompactColumn.day($0) },
             conversion("compact_purposes") {
                 Queries.ConsentPurposes.read($0.databaseValue).map(Queries.ConsentPurposes.stored)
             },
@@ -647,6 +651,31 @@ enum Schema {
         CREATE INDEX consent_statements_by_subject ON consent_statements (pseudonym, id);
 
         UPDATE list_members SET pseudonym = compact_pseudonym(pseudonym) WHERE typeof(pseudonym) = 'text';
+        """
+
+    /// `list_members` rebuilt with the side as a number (1 municipality, 2 clinic, where it was
+    /// the word) and the list's date as its day number (`CompactColumn.day`; a text that is no
+    /// date stays as it was). `cases_by_pseudonym` goes: only an operator's
+    /// `cases show` by CPR or pseudonym asks for a citizen's cases, and it reads the table
+    /// instead (a case's id is its key); the index held 16 bytes and a rowid per case.
+    static let v22 = """
+        CREATE TABLE list_members_compact (
+            side         INTEGER NOT NULL CHECK (side IN (1, 2)),
+            municipality TEXT NOT NULL,
+            clinic       TEXT NOT NULL,
+            list_kind    TEXT NOT NULL,
+            pseudonym    BLOB NOT NULL,
+            as_of        NOT NULL,
+            message_id   TEXT NOT NULL,
+            PRIMARY KEY (side, municipality, clinic, list_kind, pseudonym)
+        ) WITHOUT ROWID;
+        INSERT INTO list_members_compact (side, municipality, clinic, list_kind, pseudonym, as_of, message_id)
+            SELECT CASE side WHEN 'municipality' THEN 1 ELSE 2 END, municipality, clinic, list_kind, pseudonym,
+                compact_day(as_of), message_id
+            FROM list_members ORDER BY 1, 2, 3, 4, 5;
+        DROP TABLE list_members;
+        ALTER TABLE list_members_compact RENAME TO list_members;
+        DROP INDEX IF EXISTS cases_by_pseudonym;
         """
 
     /// Timers rebuilt by their parts (`TimerKey`): a derived id `timer/<case>/<kind>/<day>`

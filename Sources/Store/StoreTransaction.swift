@@ -480,8 +480,8 @@ public final class StoreTransaction {
                     DO UPDATE SET as_of = excluded.as_of, message_id = excluded.message_id
                     """
             ).execute(arguments: [
-                member.side.rawValue, member.municipality, member.clinic, member.listKind, CompactColumn.pseudonym(member.pseudonym),
-                member.asOf, member.messageID,
+                Queries.ListSide.stored(member.side), member.municipality, member.clinic, member.listKind,
+                CompactColumn.pseudonym(member.pseudonym), CompactColumn.day(member.asOf), member.messageID,
             ])
         }
     }
@@ -500,13 +500,16 @@ public final class StoreTransaction {
                     """)
             for clinic in clinics {
                 for row in try Row.fetchAll(
-                    statement, arguments: [side.rawValue, municipality, clinic, listKind])
+                    statement, arguments: [Queries.ListSide.stored(side), municipality, clinic, listKind])
                 {
                     guard case .some(.some(let text)) = CompactColumn.pseudonymText(row[1]), let pseudonym = Pseudonym(hex: text)
                     else { continue }
+                    guard let asOf = CompactColumn.dayText(row[2]) else {
+                        throw StoreError(.encoding, "list_members.as_of holds a value ddrouter never writes")
+                    }
                     members.append(ListMember(
                         side: side, municipality: municipality, clinic: row[0], listKind: listKind, pseudonym: pseudonym,
-                        asOf: row[2], messageID: row[3]))
+                        asOf: asOf, messageID: row[3]))
                 }
             }
             return members
@@ -523,7 +526,7 @@ public final class StoreTransaction {
                         SELECT DISTINCT clinic FROM list_members
                         WHERE side = ? AND municipality = ? AND list_kind = ? ORDER BY clinic
                         """),
-                arguments: [side.rawValue, municipality, listKind])
+                arguments: [Queries.ListSide.stored(side), municipality, listKind])
         }
     }
 

@@ -84,4 +84,37 @@ struct StatusesPurposesMembersTests {
             #expect(try tx.listMembers(side: .clinic, municipality: "851", clinics: ["amb-syd"], listKind: "list-1").map(\.pseudonym) == [pA])
         }
     }
+
+    @Test("v22 keeps every list member with its side and date; a citizen's cases are found without the pseudonym index")
+    func listMembersAndCasesByPseudonym() throws {
+        let scratch = try scratchStore(at: "v21-statuses-purposes-members-compact") { db in
+            for (side, pseudonym, asOf) in [("municipality", pA, "2026-11-23"), ("clinic", pA, "2026-11-24"), ("municipality", pB, "soon")] {
+                try db.execute(
+                    sql: "INSERT INTO list_members VALUES (?, '851', 'amb-syd', 'list-1', ?, ?, 'm-1')",
+                    arguments: [side, CompactColumn.pseudonym(pseudonym), asOf])
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Store.knownMigrations)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM list_members WHERE typeof(side) = 'integer'") == 3)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM list_members WHERE typeof(as_of) = 'integer'") == 2)
+        #expect(try store.rawCount("SELECT COUNT(*) FROM sqlite_master WHERE name = 'cases_by_pseudonym'") == 0)
+        try store.write { (tx) throws in
+            let clinicSide = try tx.listMembers(side: .clinic, municipality: "851", clinics: ["amb-syd"], listKind: "list-1")
+            #expect(clinicSide.map { "\($0.pseudonym == pA) \($0.asOf)" } == ["true 2026-11-24"])
+            // A text that is no date stays text and reads as it was.
+            #expect(try tx.listMembers(side: .municipality, municipality: "851", clinics: ["amb-syd"], listKind: "list-1")
+                .map { "\($0.pseudonym == pA) \($0.asOf)" }.sorted() == ["false soon", "true 2026-11-23"])
+            #expect(try tx.listClinics(side: .clinic, municipality: "851", listKind: "list-1") == ["amb-syd"])
+            try tx.recordListMember(ListMember(
+                side: .clinic, municipality: "851", clinic: "amb-nord", listKind: "list-1", pseudonym: pB, asOf: "2026-12-01", messageID: "m-2"))
+            _ = try tx.upsertCase(CaseRecord(
+                caseID: "case-\(pB.hex.prefix(24))", pseudonym: pB, workflow: "A", municipality: "851", clinic: nil, status: "s",
+                state: Data("{}".utf8), updatedAt: t(0)))
+        }
+        #expect(try store.rawCount("SELECT side FROM list_members WHERE clinic = 'amb-nord'") == 2)
+        #expect(try store.rawCount("SELECT as_of FROM list_members WHERE clinic = 'amb-nord'") == 20_788)
+        #expect(try store.viewCases(pseudonym: pB, viewer: "operator", purpose: "test", at: t(1)).map(\.caseID) == ["case-\(pB.hex.prefix(24))"])
+        #expect(try store.viewCases(pseudonym: pA, viewer: "operator", purpose: "test", at: t(1)).isEmpty)
+    }
 }
