@@ -130,6 +130,14 @@ public final class Store: Sendable {
             // REPLACE conflict resolution deletes rows; with recursive triggers on, that
             // delete fires the audit table's DELETE trigger too.
             try db.execute(sql: "PRAGMA recursive_triggers = ON")
+            // A new file keeps a map of its pages so that `close` can hand free pages back to
+            // the file system (`PRAGMA incremental_vacuum`): the outbox's rows are deleted once
+            // sent and their pages stay free inside the file. Only possible before the first
+            // table and before GRDB turns WAL on, which is after this closure; a file created
+            // by an earlier build keeps its mode (free pages are reused by new rows either way).
+            if try Int.fetchOne(db, sql: "PRAGMA page_count") == 0 {
+                try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            }
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -193,8 +201,11 @@ public final class Store: Sendable {
     /// cannot checkpoint, so the WAL stayed on disk at its last size (up to
     /// `journal_size_limit`, 64 MiB) after every clean stop, and the next start replayed it.
     /// A checkpoint that cannot run (a read still open) leaves the WAL as it is; nothing is lost.
+    /// Before it, the file's free pages are handed back (a store created with incremental
+    /// auto-vacuum, see `init`; a no-op for others).
     public func close() throws {
         try wrap("closing") {
+            _ = try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA incremental_vacuum") }
             _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try pool.close()
         }
