@@ -169,27 +169,15 @@ enum Queries {
         static let known = ["treatmentDialogue", "courseOverview"]
 
         static func stored(_ purposes: [String]) -> DatabaseValue {
-            var number: Int64 = 0
-            for purpose in purposes {
-                guard purposes.count < 10, let index = known.firstIndex(of: purpose) else {
-                    return purposes.joined(separator: "\n").databaseValue
-                }
-                number = number * 10 + Int64(index + 1)
-            }
-            return number.databaseValue
+            let codes = purposes.compactMap { purpose in known.firstIndex(of: purpose).map { $0 + 1 } }
+            guard codes.count == purposes.count, codes.count < 10 else { return purposes.joined(separator: "\n").databaseValue }
+            return DigitList.number(codes).databaseValue
         }
 
         static func read(_ value: DatabaseValue) -> [String]? {
             switch value.storage {
-            case .int64(var number) where number > 0:
-                var purposes: [String] = []
-                while number > 0 {
-                    let digit = Int(number % 10)
-                    guard (1...known.count).contains(digit) else { return nil }
-                    purposes.insert(known[digit - 1], at: 0)
-                    number /= 10
-                }
-                return purposes
+            case .int64(let number):
+                return DigitList.codes(number, upTo: known.count)?.map { known[$0 - 1] }
             case .string(let lines) where !lines.isEmpty:
                 return lines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             default: return nil
@@ -201,29 +189,18 @@ enum Queries {
     /// digit per direction, in the statement's order; a text of direction lines (a row the
     /// migration kept as it was) reads too.
     enum ConsentDirections {
+        static let order: [ConsentDirection] = [.municipalityToRegion, .regionToMunicipality]
+
         static func stored(_ directions: [ConsentDirection]) -> DatabaseValue {
-            var number: Int64 = 0
-            for direction in directions {
-                switch direction {
-                case .municipalityToRegion: number = number * 10 + 1
-                case .regionToMunicipality: number = number * 10 + 2
-                }
-            }
-            return number.databaseValue
+            DigitList.number(directions.map { order.firstIndex(of: $0)! + 1 }).databaseValue
         }
 
         static func read(_ value: DatabaseValue) -> [ConsentDirection]? {
             var directions: [ConsentDirection] = []
             switch value.storage {
-            case .int64(var number) where number > 0:
-                while number > 0 {
-                    switch number % 10 {
-                    case 1: directions.insert(.municipalityToRegion, at: 0)
-                    case 2: directions.insert(.regionToMunicipality, at: 0)
-                    default: return nil
-                    }
-                    number /= 10
-                }
+            case .int64(let number):
+                guard let codes = DigitList.codes(number, upTo: order.count) else { return nil }
+                directions = codes.map { order[$0 - 1] }
             case .string(let lines):
                 for line in lines.split(separator: "\n") {
                     guard let direction = ConsentDirection(rawValue: String(line)) else { return nil }
@@ -232,6 +209,28 @@ enum Queries {
             default: return nil
             }
             return directions.isEmpty ? nil : directions
+        }
+    }
+
+    /// A short list of codes 1-9 as one number, a decimal digit per code in the list's order
+    /// (`[1, 2]` is 12): how consent directions (v12) and purposes (v21) are kept.
+    enum DigitList {
+        static func number(_ codes: [Int]) -> Int64 {
+            codes.reduce(0) { $0 * 10 + Int64($1) }
+        }
+
+        /// The codes of `number`, each in `1...upTo`; nil for 0, a negative number or another digit.
+        static func codes(_ number: Int64, upTo: Int) -> [Int]? {
+            guard number > 0 else { return nil }
+            var number = number
+            var codes: [Int] = []
+            while number > 0 {
+                let digit = Int(number % 10)
+                guard (1...upTo).contains(digit) else { return nil }
+                codes.insert(digit, at: 0)
+                number /= 10
+            }
+            return codes
         }
     }
 
